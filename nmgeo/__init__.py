@@ -1,0 +1,36 @@
+"""nmgeo: land-parcel analysis for Hong Kong's Northern Metropolis.
+
+Everything is computed in EPSG:2326 (HK1980 Grid, metres). The public verbs are
+re-exported here; modules follow the data flow
+io -> zoning -> packages / proximity / raster -> report / maps -> cli.
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+from nmgeo import errors, reference  # noqa: E402
+from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
+from nmgeo.errors import NmgeoError  # noqa: E402
+from nmgeo.io import read_parcels, read_zones  # noqa: E402
+from nmgeo.report import area_report  # noqa: E402
+from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
+
+logging.getLogger("nmgeo").addHandler(logging.NullHandler())
+
+__all__ = [
+    "NmgeoError",
+    "__version__",
+    "area_report",
+    "assign_major_zone",
+    "assign_zoning",
+    "classify_zone",
+    "errors",
+    "load_sample",
+    "read_parcels",
+    "read_zones",
+    "reference",
+    "synthetic_metropolis",
+]

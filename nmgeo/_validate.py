@@ -1,0 +1,448 @@
+"""Checks and repairs of input layers (CRS, coordinate range, geometry, ids), with an account."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
+
+from nmgeo.errors import (
+    CoordinateRangeError,
+    CRSError,
+    DuplicateIdError,
+    EmptyGeometryError,
+    GeometryTypeError,
+    InputError,
+    InvalidGeometryError,
+    MissingCRSError,
+)
+
+logger = logging.getLogger("nmgeo.io")
+
+HK80 = "EPSG:2326"
+# Generous Hong Kong extent in HK1980 Grid metres: (xmin, ymin, xmax, ymax).
+HK_BOUNDS_2326 = (795_000.0, 795_000.0, 872_000.0, 852_000.0)
+# Longitude / latitude box that holds Hong Kong with a margin, in degrees.
+_HK_LON = (113.0, 115.0)
+_HK_LAT = (21.5, 23.0)
+
+ON_INVALID = ("repair", "drop", "raise")
+# How many offending ids an error message names, and how many the account keeps.
+_N_MESSAGE_IDS = 5
+N_ACCOUNT_IDS = 20
+
+_POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
+_MULTI_OR_COLLECTION = (4, 5, 6, 7)
+
+
+@dataclass
+class ReadAccount:
+    """What a reader did to a layer, so that every input row is accounted for.
+
+    ``n_input == n_output + n_dropped_empty + n_dropped_duplicate`` always holds.
+    Areas are in square metres of EPSG:2326.
+    """
+
+    source: str
+    layer: str | None = None
+    n_input: int = 0
+    n_output: int = 0
+    crs_in: str = ""
+    transformed: bool = False
+    n_z_dropped: int = 0
+    n_collections_fixed: int = 0
+    n_repaired: int = 0
+    repair_area_change_m2: float = 0.0
+    n_dropped_empty: int = 0
+    n_dropped_duplicate: int = 0
+    dropped_ids: list = field(default_factory=list)
+    id_generated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the account as a plain dict (JSON-friendly lists and numbers)."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = self.source if self.layer is None else f"{self.source} [layer {self.layer}]"
+        crs = f"{self.crs_in} -> {HK80}" if self.transformed else self.crs_in
+        parts = [f"{where}: {self.n_input} rows in, {self.n_output} out", crs]
+        if self.n_z_dropped:
+            parts.append(f"{self.n_z_dropped} Z dropped")
+        if self.n_collections_fixed:
+            parts.append(f"{self.n_collections_fixed} collections reduced to polygons")
+        if self.n_repaired:
+            parts.append(
+                f"{self.n_repaired} repaired (area change {self.repair_area_change_m2:.3f} m2)"
+            )
+        if self.n_dropped_empty:
+            parts.append(f"{self.n_dropped_empty} empty dropped")
+        if self.n_dropped_duplicate:
+            parts.append(f"{self.n_dropped_duplicate} duplicate/null id dropped")
+        if self.id_generated:
+            parts.append("ids generated")
+        parts.extend(self.notes)
+        return "; ".join(parts)
+
+
+def check_on_invalid(on_invalid: str) -> str:
+    """Return ``on_invalid`` if it is one of ON_INVALID, else raise InputError."""
+    if on_invalid not in ON_INVALID:
+        msg = f"on_invalid={on_invalid!r} is not one of {', '.join(map(repr, ON_INVALID))}."
+        raise InputError(msg)
+    return on_invalid
+
+
+def _name_rows(positions: np.ndarray, ids: Sequence | None, n: int = _N_MESSAGE_IDS) -> str:
+    """Describe the first ``n`` offending rows by id (or 0-based row position)."""
+    positions = np.asarray(positions)[:n]
+    if ids is None:
+        label = "row" if len(positions) == 1 else "rows"
+        shown = ", ".join(str(int(p)) for p in positions)
+    else:
+        name = getattr(ids, "name", None) or "id"
+        label = name
+        values = np.asarray(ids, dtype=object)[positions]
+        shown = ", ".join(repr(_plain(v)) for v in values)
+    return f"{label} {shown}"
+
+
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar as the matching Python scalar (readable and JSON-friendly)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def ids_at(positions: np.ndarray, ids: Sequence | None) -> list:
+    """Return the ids (or row positions) of the given rows as plain Python values."""
+    if ids is None:
+        return [int(p) for p in positions]
+    values = np.asarray(ids, dtype=object)[np.asarray(positions, dtype=int)]
+    return [_plain(v) for v in values]
+
+
+def _crs_label(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg}" if epsg is not None else crs.name
+
+
+def _parse_crs(crs: Any, source: str) -> CRS:
+    try:
+        return CRS.from_user_input(crs)
+    except PyprojCRSError as err:
+        msg = f"{source}: cannot interpret crs={crs!r}; pass e.g. crs='EPSG:2326' (HK1980 Grid)."
+        raise CRSError(msg) from err
+
+
+def _same_crs(a: CRS, b: CRS) -> bool:
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    epsg_a, epsg_b = a.to_epsg(min_confidence=70), b.to_epsg(min_confidence=70)
+    return epsg_a is not None and epsg_a == epsg_b
+
+
+def ensure_crs(
+    gdf: gpd.GeoDataFrame, crs: Any, *, source: str, ids: Sequence | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Return ``gdf`` in EPSG:2326 and the account fields ``crs_in`` and ``transformed``.
+
+    The layer's CRS is never guessed: a layer without one needs ``crs=``. Raw coordinates
+    are sniffed before transforming (degrees labelled as metres and the reverse), and every
+    row must fall inside ``HK_BOUNDS_2326`` afterwards. ``ids`` (aligned with the rows)
+    name offending rows in messages; without them, 0-based row positions are used.
+    """
+    given = None if crs is None else _parse_crs(crs, source)
+    if gdf.crs is None:
+        if given is None:
+            msg = (
+                f"{source} has no CRS; pass crs='EPSG:2326' (HK1980 Grid) or the layer's "
+                "real CRS (nmgeo never guesses it)."
+            )
+            raise MissingCRSError(msg)
+        gdf = gdf.set_crs(given)
+        declared_by = "crs="
+    else:
+        if given is not None and not _same_crs(gdf.crs, given):
+            msg = (
+                f"{source} declares {_crs_label(gdf.crs)} but crs={crs!r} was passed; drop "
+                "crs= to use the layer's own CRS, or to override it reproject the data or "
+                "relabel it with gdf.set_crs(..., allow_override=True) first and pass the "
+                "GeoDataFrame."
+            )
+            raise CRSError(msg)
+        declared_by = "file"
+    declared: CRS = gdf.crs
+    label = _crs_label(declared)
+
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    bounds = shapely.bounds(geoms)  # NaN for null and empty geometries
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if present.any():
+        with np.errstate(invalid="ignore"):
+            xmin, ymin = np.nanmin(bounds[present, 0]), np.nanmin(bounds[present, 1])
+            xmax, ymax = np.nanmax(bounds[present, 2]), np.nanmax(bounds[present, 3])
+        looks_like_hk_degrees = (
+            _HK_LON[0] <= xmin and xmax <= _HK_LON[1] and _HK_LAT[0] <= ymin and ymax <= _HK_LAT[1]
+        )
+        if not declared.is_geographic and looks_like_hk_degrees:
+            if declared_by == "crs=":
+                fix = "pass crs='EPSG:4326' or fix the .prj"
+            else:
+                fix = (
+                    "fix the .prj, or relabel the data with gdf.set_crs('EPSG:4326', "
+                    "allow_override=True) and pass the GeoDataFrame (crs='EPSG:4326' cannot "
+                    "override a CRS stored in the file)"
+                )
+            msg = (
+                f"{source}: coordinates look like WGS84 degrees but the layer declares "
+                f"{label}; {fix}."
+            )
+            raise CoordinateRangeError(msg)
+        if declared.is_geographic and (
+            max(abs(xmin), abs(xmax)) > 180.0 or max(abs(ymin), abs(ymax)) > 90.0
+        ):
+            msg = (
+                f"{source}: coordinates look like projected metres (HK1980 Grid?) but the "
+                f"layer declares geographic {label} (x {xmin:.0f}..{xmax:.0f}, "
+                f"y {ymin:.0f}..{ymax:.0f}); pass crs='EPSG:2326' if the layer has no CRS, "
+                "or fix the .prj."
+            )
+            raise CoordinateRangeError(msg)
+
+    transformed = not _same_crs(declared, CRS.from_user_input(HK80))
+    gdf = gdf.to_crs(HK80) if transformed else gdf.set_crs(HK80, allow_override=True)
+
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bounds = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        inside = (
+            np.isfinite(bounds).all(axis=1)
+            & (bounds[:, 0] >= HK_BOUNDS_2326[0])
+            & (bounds[:, 1] >= HK_BOUNDS_2326[1])
+            & (bounds[:, 2] <= HK_BOUNDS_2326[2])
+            & (bounds[:, 3] <= HK_BOUNDS_2326[3])
+        )
+    outside = np.flatnonzero(present & ~inside)
+    if outside.size:
+        via = f"after transforming {label} to {HK80}" if transformed else f"in {label}"
+        msg = (
+            f"{source}: {outside.size} of {len(gdf)} rows lie outside Hong Kong {via} "
+            f"(HK1980 Grid extent {HK_BOUNDS_2326}), e.g. {_name_rows(outside, ids)}; "
+            "check the layer's CRS and coordinates."
+        )
+        raise CoordinateRangeError(msg)
+    return gdf, {"crs_in": label, "transformed": bool(transformed)}
+
+
+def as_hk80(gdf: gpd.GeoDataFrame, name: str = "layer") -> gpd.GeoDataFrame:
+    """Return ``gdf`` in EPSG:2326 (itself if already there); ``name`` labels errors.
+
+    The light check for frames handed between nmgeo stages: a missing CRS raises
+    MissingCRSError; no geometry or coordinate checks (the readers do those).
+    """
+    if gdf.crs is None:
+        msg = (
+            f"{name} layer has no CRS; read it with nmgeo.read_parcels / read_zones or call "
+            "set_crs('EPSG:2326') (HK1980 Grid) or its real CRS first."
+        )
+        raise MissingCRSError(msg)
+    if _same_crs(gdf.crs, CRS.from_user_input(HK80)):
+        return gdf
+    return gdf.to_crs(HK80)
+
+
+def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
+    """Reduce each geometry to its polygonal parts: Polygon, MultiPolygon or None if none.
+
+    Nested collections are flattened; non-polygonal and empty parts are discarded.
+    """
+    n = len(geoms)
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    while True:
+        nested = np.isin(shapely.get_type_id(parts), _MULTI_OR_COLLECTION)
+        if not nested.any():
+            break
+        sub, sub_index = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], sub])
+        index = np.concatenate([index[~nested], index[nested][sub_index]])
+    keep = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
+    parts, index = parts[keep], index[keep]
+    order = np.argsort(index, kind="stable")
+    parts, index = parts[order], index[order]
+    out = np.full(n, None, dtype=object)
+    counts = np.bincount(index, minlength=n)
+    single = counts == 1
+    if single.any():
+        first = np.searchsorted(index, np.flatnonzero(single))
+        out[single] = parts[first]
+    multi = np.isin(index, np.flatnonzero(counts > 1))
+    if multi.any():
+        tmp = np.full(n, None, dtype=object)
+        shapely.multipolygons(parts[multi], indices=index[multi], out=tmp)
+        out[counts > 1] = tmp[counts > 1]
+    return out
+
+
+def check_geometries(
+    gdf: gpd.GeoDataFrame,
+    *,
+    ids: Sequence | None,
+    source: str,
+    on_invalid: str = "repair",
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Check and repair the geometries of a polygon layer (already in EPSG:2326).
+
+    Returns the layer (rows dropped only with ``on_invalid="drop"``, index kept) and the
+    account fields ``n_z_dropped``, ``n_collections_fixed``, ``n_repaired``,
+    ``repair_area_change_m2``, ``n_dropped_empty`` and ``dropped_ids``. ``ids`` (aligned
+    with the rows, or None for 0-based row positions) name rows in messages.
+    """
+    check_on_invalid(on_invalid)
+    geoms = np.array(gdf.geometry.array, dtype=object)  # a copy we may edit
+    counts: dict[str, Any] = {
+        "n_z_dropped": 0,
+        "n_collections_fixed": 0,
+        "n_repaired": 0,
+        "repair_area_change_m2": 0.0,
+        "n_dropped_empty": 0,
+        "dropped_ids": [],
+    }
+
+    has_z = shapely.has_z(geoms) | shapely.has_m(geoms)
+    if has_z.any():
+        geoms[has_z] = shapely.force_2d(geoms[has_z])
+        counts["n_z_dropped"] = int(has_z.sum())
+
+    type_id = shapely.get_type_id(geoms)
+    absent = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    collection = (type_id == _COLLECTION) & ~absent
+    if collection.any():
+        reduced = _polygon_parts(geoms[collection])
+        fixed = shapely.is_geometry(reduced)  # False where no polygon part is left
+        where = np.flatnonzero(collection)
+        geoms[where[fixed]] = reduced[fixed]
+        counts["n_collections_fixed"] = int(fixed.sum())
+        type_id = shapely.get_type_id(geoms)
+
+    wrong = ~absent & ~np.isin(type_id, (_POLYGON, _MULTIPOLYGON))
+    if wrong.any():
+        names = pd.Series(shapely.get_type_id(geoms[wrong])).map(
+            {
+                0: "Point",
+                1: "LineString",
+                2: "LinearRing",
+                4: "MultiPoint",
+                5: "MultiLineString",
+                7: "GeometryCollection without polygons",
+            }
+        )
+        per_type = ", ".join(f"{n} {t}" for t, n in names.value_counts(sort=False).items())
+        msg = (
+            f"{source}: the layer must hold polygons, but {int(wrong.sum())} rows are not "
+            f"({per_type}), e.g. {_name_rows(np.flatnonzero(wrong), ids)}; pass a polygon "
+            "layer."
+        )
+        raise GeometryTypeError(msg)
+
+    present = ~absent
+    invalid = np.zeros(len(geoms), dtype=bool)
+    invalid[present] = ~shapely.is_valid(geoms[present])
+    if invalid.any():
+        where = np.flatnonzero(invalid)
+        if on_invalid == "raise":
+            reason = shapely.is_valid_reason(geoms[where[0]])
+            msg = (
+                f"{source}: {where.size} invalid geometries, e.g. {_name_rows(where, ids)} "
+                f"({reason}); pass on_invalid='repair' to repair them with shapely.make_valid."
+            )
+            raise InvalidGeometryError(msg)
+        before = shapely.area(geoms[where])
+        repaired = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
+        odd = ~np.isin(shapely.get_type_id(repaired), (_POLYGON, _MULTIPOLYGON))
+        if odd.any():  # defensive: keep polygonal parts only
+            repaired[odd] = _polygon_parts(repaired[odd])
+        after = np.nan_to_num(shapely.area(repaired))
+        change = float(np.abs(after - before).sum())
+        geoms[where] = repaired
+        counts["n_repaired"] = int(where.size)
+        counts["repair_area_change_m2"] = change
+        logger.warning(
+            "%s: repaired %d invalid geometries with shapely.make_valid (total area change "
+            "%.3f m2), e.g. %s",
+            source,
+            where.size,
+            change,
+            _name_rows(where, ids),
+        )
+
+    area = shapely.area(geoms)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | ~(area > 0)
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
+    if bad.any():
+        where = np.flatnonzero(bad)
+        if on_invalid != "drop":
+            msg = (
+                f"{source}: {where.size} rows have null or empty geometries or no area left "
+                f"after repair, e.g. {_name_rows(where, ids)}; pass on_invalid='drop' to drop "
+                "them."
+            )
+            raise EmptyGeometryError(msg)
+        counts["n_dropped_empty"] = int(where.size)
+        counts["dropped_ids"] = ids_at(where[:N_ACCOUNT_IDS], ids)
+        logger.warning(
+            "%s: dropped %d rows with null, empty or zero-area geometries, e.g. %s",
+            source,
+            where.size,
+            _name_rows(where, ids),
+        )
+        out = out.loc[~bad]
+    return out, counts
+
+
+def check_ids(
+    values: Sequence, *, column: str, source: str, on_invalid: str = "repair"
+) -> np.ndarray:
+    """Check that ``values`` are unique and not null; return the mask of rows to drop.
+
+    With ``on_invalid="drop"`` null ids and every repeat after the first occurrence are
+    marked for dropping; otherwise any duplicate or null raises DuplicateIdError (and the
+    returned mask is all False).
+    """
+    check_on_invalid(on_invalid)
+    if isinstance(values, pd.Series):
+        series = values.reset_index(drop=True)
+    else:
+        series = pd.Series(values)
+    null = series.isna().to_numpy()
+    repeat = series.duplicated(keep="first").to_numpy() & ~null
+    drop = null | repeat
+    if drop.any() and on_invalid != "drop":
+        dup_values = pd.unique(series[repeat])
+        found = []
+        if repeat.any():
+            shown = ", ".join(repr(_plain(v)) for v in dup_values[:_N_MESSAGE_IDS])
+            found.append(
+                f"{int(repeat.sum())} duplicates ({len(dup_values)} repeated values: {shown})"
+            )
+        if null.any():
+            found.append(f"{int(null.sum())} null values")
+        msg = (
+            f"{source}: id column {column!r} has {' and '.join(found)}; ids must be unique. "
+            "Pass on_invalid='drop' to keep the first row of each id and drop the rest, or "
+            "choose another column with id_column=."
+        )
+        raise DuplicateIdError(msg)
+    return drop

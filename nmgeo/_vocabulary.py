@@ -1,0 +1,476 @@
+"""The OZP zoning vocabulary: label normalisation, zone families and land-use classes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import NamedTuple, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from nmgeo.errors import InputError, VocabularyError
+
+__all__ = [
+    "LAND_USE_CLASSES",
+    "UNKNOWN",
+    "UNZONED",
+    "classify_zone",
+    "normalise_label",
+    "vocabulary",
+    "zone_family",
+]
+
+logger = logging.getLogger("nmgeo.zoning")
+
+LAND_USE_CLASSES: tuple[str, ...] = (
+    "commercial",
+    "mixed_use",
+    "residential",
+    "village",
+    "industrial",
+    "public_facility",
+    "open_space",
+    "transport",
+    "conservation",
+    "agriculture",
+    "open_storage",
+    "undetermined",
+    "other",
+)
+UNKNOWN = "unknown"
+UNZONED = "unzoned"
+
+LabelsLike: TypeAlias = pd.Series | pd.Index | np.ndarray | Iterable[object]
+MappingLike: TypeAlias = Mapping[str, str] | pd.Series | pd.DataFrame
+
+_KINDS = ("family", "ou_use")
+_REQUIRED_COLUMNS = ("kind", "key", "land_use")
+_TABLE_COLUMNS = ("kind", "key", "land_use", "description_eng", "note", "source")
+_MAX_REPORTED = 10
+_DATA_FILE = "nmgeo/data/vocabulary.csv"
+
+# Full-width punctuation as typed in Chinese-language data entry.
+_FULLWIDTH = str.maketrans({"\uff08": "(", "\uff09": ")", "\uff0f": "/", "\u3000": " "})
+_SPACE_AROUND_PUNCT = r"\s*([()/])\s*"
+_OU_PREFIX = r"(?i)^ou(?![^\W\d_])"
+# "OU Business", "OU: Business", "OU - Business" -> "OU(Business)"
+_OU_BARE_ANNOTATION = r"(?i)^ou[ :\-\u2013]+(?=[^\W\d_])(.+)$"
+_GIC_VARIANT = r"^G[./\-]?I[./\-]?C\.?(?=\(|\d|$)"
+# A parenthesised single letter after R or I belongs to the family (R(A), I(D)); numbers do not.
+_FAMILY = r"^(?:(?P<ou>OU)(?![^\W\d_])|(?P<ri>[RI]\([A-Z]\))|(?P<other>[^()\d]+?))(?=\(|\d|$)"
+_OU_ANNOTATION = r"^OU\((?P<annotation>.*)\)"
+
+
+class _Compiled(NamedTuple):
+    """A vocabulary table prepared for matching."""
+
+    families: dict[str, str]
+    patterns: tuple[str, ...]  # ou_use regexes, longest keyword first
+    classes: np.ndarray  # land-use class of each pattern
+
+
+@functools.cache
+def _load_vocabulary() -> pd.DataFrame:
+    path = resources.files("nmgeo") / "data" / "vocabulary.csv"
+    with path.open("r", encoding="utf-8") as handle:
+        table = pd.read_csv(handle, dtype=object, keep_default_na=False)
+    _validate_table(table, source=_DATA_FILE, line_offset=2)
+    return table
+
+
+def vocabulary() -> pd.DataFrame:
+    """Return the bundled OZP zoning vocabulary.
+
+    The table maps TPB Outline Zoning Plan zone families (``kind == "family"``,
+    e.g. ``C``, ``R(A)``, ``G/IC``) and keywords of "Other Specified Uses"
+    annotations (``kind == "ou_use"``, e.g. ``Business``, ``Railway``) to one of
+    the land-use classes in :data:`LAND_USE_CLASSES`. It is read once from
+    ``nmgeo/data/vocabulary.csv``; each call returns a fresh copy, so editing
+    the result is safe and can be passed back as ``mapping=``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kind``, ``key``, ``land_use``, ``description_eng``, ``note``
+        and ``source``, one row per family key or annotation keyword.
+
+    Raises
+    ------
+    VocabularyError
+        If the bundled file names an unknown kind or land-use class or repeats a key.
+    """
+    return _load_vocabulary().copy()
+
+
+def _validate_table(table: pd.DataFrame, *, source: str, line_offset: int = 0) -> None:
+    """Check the vocabulary schema, raising VocabularyError that names the bad row."""
+    missing = [column for column in _REQUIRED_COLUMNS if column not in table.columns]
+    if missing:
+        msg = (
+            f"{source} lacks the column(s) {', '.join(missing)}; a vocabulary needs the "
+            f"columns {', '.join(_REQUIRED_COLUMNS)}."
+        )
+        raise VocabularyError(msg)
+    keys = table["key"].astype(object)
+    is_family = (table["kind"] == "family").to_numpy(bool)
+    canonical_keys = np.where(
+        is_family, _normalise_text(keys).to_numpy(object), _match_text(keys).to_numpy(object)
+    )
+    seen: set[tuple[str, str]] = set()
+    rows = table[list(_REQUIRED_COLUMNS)].itertuples(index=True, name=None)
+    for position, (index, kind, key, land_use) in enumerate(rows):
+        where = (
+            f"{source} line {position + line_offset}" if line_offset else f"{source} row {index!r}"
+        )
+        if kind not in _KINDS:
+            msg = f"{where} has kind {kind!r}; use 'family' or 'ou_use'."
+            raise VocabularyError(msg)
+        if not isinstance(key, str) or not key.strip():
+            msg = f"{where} has an empty key; give a zone family or an annotation keyword."
+            raise VocabularyError(msg)
+        if land_use not in LAND_USE_CLASSES:
+            msg = (
+                f"{where} (key {key!r}) has land_use {land_use!r}, which is not a land-use "
+                f"class; use one of {', '.join(LAND_USE_CLASSES)}."
+            )
+            raise VocabularyError(msg)
+        canonical = (kind, canonical_keys[position])
+        if canonical in seen:
+            msg = f"{where} repeats the {kind} key {key!r} of an earlier row; keep one of them."
+            raise VocabularyError(msg)
+        seen.add(canonical)
+
+
+def _compile(table: pd.DataFrame) -> _Compiled:
+    families_rows = table[table["kind"] == "family"]
+    family_keys = _normalise_text(families_rows["key"].astype(object))
+    families = dict(zip(family_keys, families_rows["land_use"], strict=True))
+
+    uses = table[table["kind"] == "ou_use"]
+    keywords = _match_text(uses["key"].astype(object)).to_numpy(dtype=object)
+    lengths = np.array([len(keyword) for keyword in keywords], dtype=int)
+    order = np.argsort(-lengths, kind="stable")  # longest first; ties keep table order
+    patterns = tuple(rf"(?<![0-9a-z]){re.escape(keywords[i])}(?:e?s)?(?![0-9a-z])" for i in order)
+    classes = uses["land_use"].to_numpy(dtype=object)[order]
+    return _Compiled(families, patterns, classes)
+
+
+@functools.cache
+def _default_compiled() -> _Compiled:
+    return _compile(_load_vocabulary())
+
+
+def _as_series(values: LabelsLike, name: str) -> pd.Series:
+    if isinstance(values, pd.Series):
+        return values
+    if isinstance(values, (str, bytes)):
+        msg = f"{name} must be a list, array or Series of labels, not a single string."
+        raise TypeError(msg)
+    if isinstance(values, pd.Index):
+        return pd.Series(values.to_numpy(dtype=object), dtype=object)
+    return pd.Series(list(values), dtype=object)
+
+
+def _normalise_text(text: pd.Series) -> pd.Series:
+    """Normalise label text (an object Series of any values) into canonical labels."""
+    s = text.astype(object).map(str, na_action="ignore")
+    s = s.str.translate(_FULLWIDTH).str.strip().str.replace(r"\s+", " ", regex=True)
+    s = s.str.replace(_SPACE_AROUND_PUNCT, r"\1", regex=True)
+    s = s.str.replace(_OU_BARE_ANNOTATION, r"OU(\1)", regex=True)
+    is_ou = s.str.contains(_OU_PREFIX, regex=True, na=False)
+    # OU keeps the annotation's case; every other label is upper-cased whole.
+    s = s.where(~is_ou, "OU" + s.str.slice(2)).where(is_ou, s.str.upper())
+    s = s.str.replace(_GIC_VARIANT, "G/IC", regex=True)
+    present = (s.notna() & (s != "")).to_numpy(bool)
+    return pd.Series(np.where(present, s.to_numpy(object), None), index=text.index, dtype=object)
+
+
+def _match_text(text: pd.Series) -> pd.Series:
+    """Fold annotation text (or keywords) for case-insensitive keyword matching."""
+    s = text.astype(object).str.translate(_FULLWIDTH).str.casefold()
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    s = s.str.replace(_SPACE_AROUND_PUNCT, r"\1", regex=True)
+    # "R & D" -> "r&d", "Research & Development" -> "research and development"
+    s = s.str.replace(r"\s*&\s*", "&", regex=True)
+    return s.str.replace(r"&(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})&", " and ", regex=True)
+
+
+def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes (-1 for null) and the unique non-null values as an object Series."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object))
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+
+
+def _take(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    out = np.full(len(codes), None, dtype=object)
+    present = codes >= 0
+    out[present] = values[codes[present]]
+    return out
+
+
+def normalise_label(labels: LabelsLike) -> pd.Series:
+    """Return the canonical text of OZP zone labels.
+
+    Whitespace is stripped and collapsed, spaces around parentheses and
+    slashes are removed (``"C (1)"`` -> ``"C(1)"``, ``"G / IC"`` -> ``"G/IC"``,
+    ``"OU (Business)"`` -> ``"OU(Business)"``), full-width parentheses become
+    ASCII, the label is upper-cased except for the annotation of an ``OU``
+    label (``"r(a)3"`` -> ``"R(A)3"``), ``"OU Business"`` becomes
+    ``"OU(Business)"`` and the spellings ``GIC``, ``G/I/C`` and ``G.I.C.``
+    become ``G/IC``. The operation is idempotent.
+
+    Parameters
+    ----------
+    labels : list, numpy.ndarray or pandas.Series
+        Zone labels as found in TPB's ``ZONE_LABEL`` field.
+
+    Returns
+    -------
+    pandas.Series
+        Object-dtype canonical labels, with the index and name of ``labels`` if
+        it is a Series (else a RangeIndex). Null and blank labels are ``None``.
+    """
+    series = _as_series(labels, "labels")
+    codes, uniques = _factorized(series)
+    canonical = _normalise_text(uniques).to_numpy(dtype=object)
+    return pd.Series(_take(canonical, codes), index=series.index, name=series.name, dtype=object)
+
+
+def _family_of_normalised(normalised: pd.Series) -> pd.Series:
+    parts = normalised.astype(object).str.extract(_FAMILY)
+    family = parts["ou"].to_numpy(dtype=object)
+    for column in ("ri", "other"):
+        fallback = parts[column].to_numpy(dtype=object)
+        family = np.where(pd.isna(family), fallback, family)
+    return pd.Series(family, index=normalised.index, dtype=object).where(pd.notna(family), None)
+
+
+def zone_family(labels: LabelsLike) -> pd.Series:
+    """Return the zone family key of OZP zone labels.
+
+    The family is the label without its suffix: ``"C(1)"`` -> ``"C"``,
+    ``"R(A)3"`` -> ``"R(A)"``, ``"I(D)"`` -> ``"I(D)"``, ``"G/IC(2)"`` ->
+    ``"G/IC"``, ``"CDA(1)"`` -> ``"CDA"``, ``"OU(Business)"`` -> ``"OU"``. A
+    parenthesised single letter right after ``R`` or ``I`` is part of the family
+    (Residential Group A, Industrial Group D); a number, bare or in parentheses,
+    is not. Labels are normalised first with :func:`normalise_label`.
+
+    Parameters
+    ----------
+    labels : list, numpy.ndarray or pandas.Series
+        Zone labels.
+
+    Returns
+    -------
+    pandas.Series
+        Object-dtype family keys with the index of ``labels``; ``None`` where the
+        label is null or has no recognisable family part.
+    """
+    series = _as_series(labels, "labels")
+    codes, uniques = _factorized(series)
+    family = _family_of_normalised(_normalise_text(uniques)).to_numpy(dtype=object)
+    return pd.Series(_take(family, codes), index=series.index, name=series.name, dtype=object)
+
+
+def _user_overrides(mapping: Mapping[str, str] | pd.Series) -> dict[str, str]:
+    """Validate a {label_or_family: land_use} dict, keyed by case-folded canonical label."""
+    keys = list(mapping.keys())
+    for key in keys:
+        if not isinstance(key, str) or not key.strip():
+            msg = f"mapping key {key!r} is not a zone label; use label or family strings as keys."
+            raise VocabularyError(msg)
+        value = mapping[key]
+        if value not in LAND_USE_CLASSES:
+            msg = (
+                f"mapping maps {key!r} to {value!r}, which is not a land-use class; use one "
+                f"of {', '.join(LAND_USE_CLASSES)}."
+            )
+            raise VocabularyError(msg)
+    canonical = _normalise_text(pd.Series(keys, dtype=object)).str.casefold()
+    return dict(zip(canonical, (mapping[key] for key in keys), strict=True))
+
+
+def _classify_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
+    """Land-use class of the longest keyword found in each text (None where none)."""
+    out = np.full(len(text), None, dtype=object)
+    present = text.notna().to_numpy(bool)
+    if not present.any() or not compiled.patterns:
+        return out
+    folded = _match_text(text[present].astype(object))
+    # One column per keyword (longest first), one row per distinct annotation.
+    hits = np.column_stack(
+        [folded.str.contains(p, regex=True, na=False).to_numpy(bool) for p in compiled.patterns]
+    )
+    found = hits.any(axis=1)
+    matched = np.full(len(folded), None, dtype=object)
+    matched[found] = compiled.classes[hits.argmax(axis=1)[found]]
+    out[present] = matched
+    return out
+
+
+def _first_present(*candidates: np.ndarray) -> np.ndarray:
+    result = candidates[0]
+    for candidate in candidates[1:]:
+        result = np.where(pd.isna(result), candidate, result)
+    return result
+
+
+def _report_unknown(labels: np.ndarray, counts: np.ndarray) -> None:
+    """Log one warning listing unknown labels with their row counts, most frequent first."""
+    per_label = pd.Series(counts, index=pd.Index(labels, dtype=object))
+    per_label = per_label.groupby(level=0, sort=False, dropna=False).sum()
+    names = ["\uffff" if pd.isna(label) else str(label) for label in per_label.index]
+    order = np.lexsort((np.array(names, dtype=str), -per_label.to_numpy()))  # nulls last
+    per_label = per_label.iloc[order]
+    listed = ", ".join(
+        f"{'<null>' if pd.isna(label) else repr(label)} ({count})"
+        for label, count in per_label.iloc[:_MAX_REPORTED].items()
+    )
+    if len(per_label) > _MAX_REPORTED:
+        listed += f" and {len(per_label) - _MAX_REPORTED} more"
+    logger.warning(
+        "%d row(s) with %d distinct zone label(s) matched no vocabulary entry and were "
+        "classed %r: %s; pass mapping= to classify them.",
+        int(per_label.sum()),
+        len(per_label),
+        UNKNOWN,
+        listed,
+    )
+
+
+def classify_zone(
+    labels: LabelsLike,
+    *,
+    specified_use: LabelsLike | None = None,
+    mapping: MappingLike | None = None,
+) -> pd.Series:
+    """Classify OZP zone labels into land-use classes.
+
+    Each label is normalised (:func:`normalise_label`) and reduced to its
+    family (:func:`zone_family`), which the vocabulary maps to a class. An
+    ``OU`` (Other Specified Uses) label is classified by its annotation: the
+    text in the label's parentheses (``"OU(Business)"``, ``"OU(B)"``) or, if
+    that matches nothing, the matching ``specified_use`` (TPB's ``SPUSE_ENG``,
+    e.g. ``"Business"`` for a plain ``"OU"``). Annotations match the
+    vocabulary's ``ou_use`` keywords case-insensitively as whole words (a
+    trailing plural "s" allowed); the longest matching keyword wins, so
+    "Comprehensive Development and Wetland Protection Area" is conservation,
+    not mixed use. An OU label whose annotation is missing or matches no
+    keyword takes the class of the ``OU`` family row ("other").
+
+    The work is done once per distinct (label, specified use) pair, so the
+    cost depends on the number of distinct labels, not of rows.
+
+    Parameters
+    ----------
+    labels : list, numpy.ndarray or pandas.Series
+        Zone labels, e.g. TPB's ``ZONE_LABEL`` column.
+    specified_use : list, numpy.ndarray or pandas.Series, optional
+        "Other Specified Uses" annotations, one per label, aligned by position
+        (a Series' index is ignored). Used only for OU labels.
+    mapping : dict or pandas.DataFrame, optional
+        A dict ``{label_or_family: land_use}`` overriding the vocabulary: a key
+        equal to a row's normalised label (compared case-insensitively; a plain
+        ``OU`` with a specified use counts as ``OU(<use>)``) wins over a key equal
+        to its family, which wins over the vocabulary. Or a DataFrame with the
+        schema of :func:`vocabulary` (``kind``, ``key``, ``land_use``) that
+        replaces the bundled table.
+
+    Returns
+    -------
+    pandas.Series
+        Object-dtype series named ``"land_use"`` with the index of ``labels`` (a
+        RangeIndex for a list or array); values are from
+        :data:`LAND_USE_CLASSES` or ``"unknown"`` for null labels and labels that
+        match nothing. Unknown labels are logged once per call as a warning on
+        the ``nmgeo.zoning`` logger, most frequent first.
+
+    Raises
+    ------
+    VocabularyError
+        If ``mapping`` names a class outside :data:`LAND_USE_CLASSES` or its
+        table is malformed.
+    InputError
+        If ``specified_use`` does not have one value per label.
+    """
+    series = _as_series(labels, "labels")
+    compiled = _default_compiled()
+    overrides: dict[str, str] = {}
+    if isinstance(mapping, pd.DataFrame):
+        _validate_table(mapping, source="mapping")
+        compiled = _compile(mapping)
+    elif isinstance(mapping, (Mapping, pd.Series)):
+        overrides = _user_overrides(mapping)
+    elif mapping is not None:
+        msg = f"mapping must be a dict or a vocabulary DataFrame, not {type(mapping).__name__}."
+        raise VocabularyError(msg)
+
+    label_codes, label_uniques = _factorized(series)
+    if specified_use is None:
+        use_codes = np.full(len(series), -1, dtype=np.int64)
+        use_uniques = pd.Series([], dtype=object)
+    else:
+        uses = _as_series(specified_use, "specified_use")
+        if len(uses) != len(series):
+            msg = (
+                f"specified_use has {len(uses)} values but labels has {len(series)}; "
+                "give one specified use (or null) per label."
+            )
+            raise InputError(msg)
+        use_codes, use_uniques = _factorized(uses)
+
+    # One row per distinct (label, specified use) pair.
+    pair_codes = (label_codes.astype(np.int64) + 1) * (len(use_uniques) + 1) + (use_codes + 1)
+    pairs, inverse = np.unique(pair_codes, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    pair_label = _take(
+        _normalise_text(label_uniques).to_numpy(dtype=object), pairs // (len(use_uniques) + 1) - 1
+    )
+    pair_use = _take(use_uniques.to_numpy(dtype=object), pairs % (len(use_uniques) + 1) - 1)
+    pair_label_s = pd.Series(pair_label, dtype=object)
+    family = _family_of_normalised(pair_label_s).to_numpy(dtype=object)
+    is_ou = family == "OU"
+
+    annotation = pair_label_s.str.extract(_OU_ANNOTATION)["annotation"].to_numpy(dtype=object)
+    annotation = np.where(is_ou, annotation, None)
+    use_text = pd.Series(np.where(is_ou, pair_use, None), dtype=object)
+    ou_class = _first_present(
+        _classify_keywords(pd.Series(annotation, dtype=object), compiled),
+        _classify_keywords(use_text, compiled),
+        np.where(is_ou, compiled.families.get("OU"), None),
+    )
+    table_class = np.where(
+        is_ou, ou_class, pd.Series(family, dtype=object).map(compiled.families).to_numpy(object)
+    )
+
+    if overrides:
+        has_letters = pd.Series(annotation, dtype=object).str.contains(
+            r"[^\W\d_]", regex=True, na=False
+        )
+        effective = np.where(
+            is_ou & ~has_letters.to_numpy(bool) & pd.notna(pair_use),
+            "OU(" + use_text.astype(object).fillna("") + ")",
+            pair_label,
+        )
+        effective_key = _normalise_text(pd.Series(effective, dtype=object)).str.casefold()
+        label_key = pair_label_s.str.casefold()
+        family_key = pd.Series(family, dtype=object).str.casefold()
+        table_class = _first_present(
+            effective_key.map(overrides).to_numpy(object),
+            label_key.map(overrides).to_numpy(object),
+            family_key.map(overrides).to_numpy(object),
+            table_class,
+        )
+
+    pair_class = np.where(pd.isna(table_class) | pd.isna(pair_label), UNKNOWN, table_class)
+    unknown = pair_class == UNKNOWN
+    if unknown.any():
+        counts = np.bincount(inverse, minlength=len(pairs))
+        _report_unknown(pair_label[unknown], counts[unknown])
+    return pd.Series(
+        pair_class[inverse].astype(object), index=series.index, name="land_use", dtype=object
+    )

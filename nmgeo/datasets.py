@@ -1,0 +1,325 @@
+"""Sample data: the bundled synthetic Northern Metropolis and its generator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+
+from nmgeo import __version__, reference
+from nmgeo._synth import Metropolis, Terrain, generate
+from nmgeo.errors import InputError, SampleDataError
+from nmgeo.io import read_parcels, read_zones
+from nmgeo.zoning import assign_major_zone, assign_zoning
+
+__all__ = [
+    "SAMPLE_N_LOTS",
+    "SAMPLE_SEED",
+    "Sample",
+    "SyntheticMetropolis",
+    "load_sample",
+    "sample_dir",
+    "synthetic_metropolis",
+]
+
+logger = logging.getLogger("nmgeo.datasets")
+
+SAMPLE_SEED = 2026
+SAMPLE_N_LOTS = 45_000
+GPKG_NAME = "nm_sample.gpkg"
+DEM_NAME = "nm_dem.tif"
+META_NAME = "sample.json"
+LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
+SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
+
+
+@dataclass
+class SyntheticMetropolis:
+    """A generated Northern Metropolis, in the schemas real downloads arrive in.
+
+    Everything is synthetic except the outline, the named places and hills that
+    steer it (approximate public positions, see ``nmgeo/data``). All layers are
+    in EPSG:2326 (HK1980 Grid, metres).
+
+    Attributes
+    ----------
+    zones : geopandas.GeoDataFrame
+        OZP-like zoning in the Town Planning Board's schema (``PLAN_NO``,
+        ``ZONE_LABEL``, ``DESC_ENG``, ``DESC_CHT``, ``SPUSE_ENG``, ``SPUSE_CHT``,
+        ``SHAPE_Area``, ``SHAPE_Leng``). Local road reserves between blocks are
+        not zoned; trunk road corridors are zoned ``Road``.
+    lots : geopandas.GeoDataFrame
+        Lots in the Lands Department's schema (``OBJECTID``, ``LOTCSUID``,
+        ``LOTID`` as "Lot N in D.D. M", ``SHAPE_Area``, ``SHAPE_Length``) plus
+        ``DD_NO`` (demarcation district), ``LOT_NO`` and ``lot_type``
+        (``private`` or ``government``). Blocks are separated by road reserves
+        8-40 m wide; much hill and wetland land is unleased (no lot).
+    roads : geopandas.GeoDataFrame
+        Road centrelines (LineStrings) with ``road_class`` (local, district,
+        trunk) and ``width_m`` (reserve width, m).
+    dem : numpy.ndarray
+        Elevation in metres above datum, float32, 25 m cells, row 0 north.
+    dem_transform : affine.Affine
+        Grid-to-HK1980 transform of ``dem``.
+    boundary : geopandas.GeoDataFrame
+        The approximate NM outline the sample fills.
+    seed, n_lots : int
+        The generator's arguments.
+    """
+
+    zones: gpd.GeoDataFrame
+    lots: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    dem: np.ndarray
+    dem_transform: object
+    boundary: gpd.GeoDataFrame
+    seed: int
+    n_lots: int
+
+    def write(self, directory: str | os.PathLike) -> dict[str, Path]:
+        """Write the sample as one GeoPackage (zones, lots, roads, outline) and a DEM GeoTIFF.
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            ``{"gpkg": ..., "dem": ..., "meta": ...}``.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        gpkg = out / GPKG_NAME
+        if gpkg.exists():
+            gpkg.unlink()
+        for attr, layer in LAYERS.items():
+            getattr(self, attr).to_file(gpkg, layer=layer, driver="GPKG", engine="pyogrio")
+        dem_path = out / DEM_NAME
+        write_dem(self.dem, self.dem_transform, dem_path)
+        meta = out / META_NAME
+        meta.write_text(
+            json.dumps(
+                {
+                    "generator": "nmgeo.datasets.synthetic_metropolis",
+                    "nmgeo_version": __version__,
+                    "seed": self.seed,
+                    "n_lots_requested": self.n_lots,
+                    "counts": {
+                        "zones": len(self.zones),
+                        "lots": len(self.lots),
+                        "roads": len(self.roads),
+                    },
+                    "crs": "EPSG:2326",
+                    "synthetic": True,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return {"gpkg": gpkg, "dem": dem_path, "meta": meta}
+
+
+def write_dem(elevation: np.ndarray, transform: object, path: str | os.PathLike) -> Path:
+    """Write an elevation grid (metres) as a compressed, tiled GeoTIFF in EPSG:2326."""
+    path = Path(path)
+    profile = {
+        "driver": "GTiff",
+        "height": elevation.shape[0],
+        "width": elevation.shape[1],
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:2326",
+        "transform": transform,
+        "nodata": -9999.0,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    # Centimetre precision keeps the file small and the relief intact.
+    data = np.round(elevation.astype("float32"), 2)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(units="metre", source="synthetic DEM generated by nmgeo")
+    return path
+
+
+def synthetic_metropolis(
+    n_lots: int = SAMPLE_N_LOTS, seed: int = SAMPLE_SEED, *, progress: bool = False
+) -> SyntheticMetropolis:
+    """Generate a realistic but synthetic Northern Metropolis.
+
+    The outline is the approximate NM boundary (:func:`nmgeo.reference.nm_boundary`).
+    Street blocks are Voronoi cells of a jittered quadtree (about 150 m across in
+    the development cores, 300 m on their fringes, 600 m on the plains and 1.2 km
+    on hills), set back 4-11 m from each shared edge so that road reserves of
+    8-40 m separate them, and cut by the main highways' corridors. Each block is
+    zoned after the place that dominates it (San Tin / Lok Ma Chau Loop I&T,
+    Hung Shui Kiu, Kwu Tung North, villages, Deep Bay wetlands, hills ...) with
+    spatially correlated randomness so zones cluster; about one block in eight
+    is split between two zones. Blocks are cut into lots on a jittered grid
+    aligned with the block; lot sizes scale so the count is near ``n_lots``.
+
+    Parameters
+    ----------
+    n_lots : int
+        Approximate number of lots wanted (the result is within a few percent).
+    seed : int
+        Random seed; the same seed and ``n_lots`` give identical layers.
+    progress : bool
+        Show progress bars for the slow steps.
+
+    Returns
+    -------
+    SyntheticMetropolis
+    """
+    if int(n_lots) < 1000:
+        msg = f"n_lots={n_lots} is too small for a metropolis; ask for at least 1000 lots"
+        raise InputError(msg)
+    start = time.perf_counter()
+    metro: Metropolis = generate(reference.nm_boundary(), n_lots=int(n_lots), seed=int(seed), progress=progress)
+    logger.info(
+        "generated %d zones, %d lots, %d road segments in %.1f s",
+        len(metro.zones), len(metro.lots), len(metro.roads), time.perf_counter() - start,
+    )
+    return SyntheticMetropolis(
+        zones=metro.zones,
+        lots=metro.lots,
+        roads=metro.roads,
+        dem=metro.terrain.elevation,
+        dem_transform=metro.terrain.transform,
+        boundary=metro.boundary,
+        seed=int(seed),
+        n_lots=int(n_lots),
+    )
+
+
+@dataclass
+class Sample:
+    """The bundled sample, loaded and ready for analysis (all EPSG:2326).
+
+    Attributes
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Lots read with :func:`nmgeo.read_parcels` and zoned with
+        :func:`nmgeo.assign_zoning` (``parcel_id``, ``area_m2``, ``zone_label``,
+        ``land_use``, ``zoning_share``, ``n_zones``) plus ``major_zone``.
+    zones : geopandas.GeoDataFrame
+        OZP zones read with :func:`nmgeo.read_zones`, with ``major_zone``.
+    roads : geopandas.GeoDataFrame
+        Road centrelines.
+    boundary : geopandas.GeoDataFrame
+        The approximate NM outline.
+    dem_path : pathlib.Path
+        The DEM GeoTIFF (metres, 25 m cells).
+    directory : pathlib.Path
+        Where the files were read from.
+    """
+
+    parcels: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    boundary: gpd.GeoDataFrame
+    dem_path: Path
+    directory: Path
+    meta: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Sample({len(self.parcels)} parcels, {len(self.zones)} zones, "
+            f"{len(self.roads)} roads, dem={self.dem_path.name}, from {self.directory})"
+        )
+
+
+def _repo_sample_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nmgeo" / f"sample-{SAMPLE_SEED}-{SAMPLE_N_LOTS}"
+
+
+def _is_sample(directory: Path) -> bool:
+    return (directory / GPKG_NAME).is_file() and (directory / DEM_NAME).is_file()
+
+
+def sample_dir(*, create: bool = True) -> Path:
+    """Folder holding the sample files.
+
+    Looked up in order: the ``NMGEO_SAMPLE_DIR`` environment variable, the
+    ``sample_data/`` folder of a source checkout, then a per-user cache where
+    the sample is generated on first use (same seed, so identical files).
+    """
+    env = os.environ.get(SAMPLE_DIR_ENV)
+    if env:
+        directory = Path(env)
+        if not _is_sample(directory):
+            msg = f"{SAMPLE_DIR_ENV}={env} holds no {GPKG_NAME} and {DEM_NAME}; unset it or point it at the sample folder"
+            raise SampleDataError(msg)
+        return directory
+    for directory in (_repo_sample_dir(), _cache_dir()):
+        if _is_sample(directory):
+            return directory
+    directory = _cache_dir()
+    if not create:
+        msg = f"no sample found; run nmgeo.datasets.synthetic_metropolis().write({str(directory)!r})"
+        raise SampleDataError(msg)
+    logger.info("sample data not found; generating it once into %s", directory)
+    synthetic_metropolis(SAMPLE_N_LOTS, SAMPLE_SEED).write(directory)
+    return directory
+
+
+def load_sample(directory: str | os.PathLike | None = None) -> Sample:
+    """Load the bundled synthetic Northern Metropolis, parcels already zoned.
+
+    The sample is synthetic (see ``sample_data/README.md``): about 45,000 lots in
+    the Lands Department's schema and 2,500+ OZP-like zones in the Town Planning
+    Board's schema, road centrelines and a 25 m DEM, generated with
+    ``synthetic_metropolis(45_000, seed=2026)``.
+
+    Parameters
+    ----------
+    directory : path, optional
+        Folder with ``nm_sample.gpkg`` and ``nm_dem.tif``; default: :func:`sample_dir`.
+
+    Returns
+    -------
+    Sample
+    """
+    start = time.perf_counter()
+    folder = Path(directory) if directory is not None else sample_dir()
+    if not _is_sample(folder):
+        msg = f"{folder} holds no {GPKG_NAME} and {DEM_NAME}; call load_sample() without a folder to use the bundled sample"
+        raise SampleDataError(msg)
+    gpkg = folder / GPKG_NAME
+    zones = read_zones(gpkg, layer=LAYERS["zones"])
+    parcels = read_parcels(gpkg, layer=LAYERS["lots"])
+    roads = gpd.read_file(gpkg, layer=LAYERS["roads"], engine="pyogrio")
+    boundary = gpd.read_file(gpkg, layer=LAYERS["boundary"], engine="pyogrio")
+    major = reference.major_zones()
+    parcels = assign_major_zone(assign_zoning(parcels, zones), major)
+    zones = assign_major_zone(zones, major)
+    meta_path = folder / META_NAME
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    logger.info("loaded the sample from %s in %.1f s", folder, time.perf_counter() - start)
+    return Sample(
+        parcels=parcels,
+        zones=zones,
+        roads=roads,
+        boundary=boundary,
+        dem_path=folder / DEM_NAME,
+        directory=folder,
+        meta=meta,
+    )
+
+
+def read_dem(path: str | os.PathLike) -> Terrain:
+    """Read a single-band DEM GeoTIFF into a :class:`Terrain` (private helper for tests)."""
+    with rasterio.open(path) as src:
+        return Terrain(src.read(1), src.transform)

@@ -1,0 +1,529 @@
+"""Readers of lot (parcel) and OZP zoning layers into checked GeoDataFrames in EPSG:2326."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from nmgeo._validate import (
+    N_ACCOUNT_IDS,
+    ReadAccount,
+    check_geometries,
+    check_ids,
+    check_on_invalid,
+    ensure_crs,
+    ids_at,
+)
+from nmgeo.errors import InputError, SchemaError
+
+__all__ = ["read_parcels", "read_zones"]
+
+logger = logging.getLogger("nmgeo.io")
+
+# Parcel id columns tried in this order (any case): LandsD lot layers first, then generic.
+PARCEL_ID_CANDIDATES = ("LOTCSUID", "LOTID", "OBJECTID", "parcel_id", "id", "fid")
+# Canonical zoning columns and the source names (lower case) recognised for each:
+# TPB OZP digital planning data uses PLAN_NO, ZONE_LABEL, DESC_ENG and SPUSE_ENG.
+ZONE_COLUMNS = {
+    "zone_label": ("zone_label",),
+    "plan_no": ("plan_no",),
+    "description": ("desc_eng", "description"),
+    "specified_use": ("spuse_eng", "specified_use"),
+}
+_PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+_GENERATED_ID_WIDTH = 7
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    """Return the first line of an exception message, trimmed to ``limit`` characters."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _list_layers(path: str) -> list[str]:
+    try:
+        layers = pyogrio.list_layers(path)
+    except (DataSourceError, DataLayerError, Exception) as err:  # Exception: other drivers
+        msg = f"cannot read {path}: {_short(err)}"
+        raise InputError(msg) from err
+    return [str(name) for name in np.asarray(layers)[:, 0]] if len(layers) else []
+
+
+def _choose_layer(path: str, layers: list[str], layer: str | int | None) -> str:
+    listing = ", ".join(repr(name) for name in layers)
+    if not layers:
+        msg = f"cannot read {path}: it holds no layers."
+        raise InputError(msg)
+    if layer is None:
+        if len(layers) > 1:
+            msg = f"{path} holds {len(layers)} layers ({listing}); pass layer=... to pick one."
+            raise InputError(msg)
+        return layers[0]
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        if 0 <= layer < len(layers):
+            return layers[int(layer)]
+        msg = f"{path} has no layer number {layer}; its layers are {listing}."
+        raise InputError(msg)
+    if str(layer) not in layers:
+        msg = f"{path} has no layer {layer!r}; its layers are {listing}; pass layer=... ."
+        raise InputError(msg)
+    return str(layer)
+
+
+def _suspect_undeclared_encoding(path: str, gdf: pd.DataFrame) -> bool:
+    """True for a Shapefile without .cpg whose text holds Latin-1 high characters.
+
+    GDAL then decodes as ISO-8859-1, which turns Big5 Chinese (e.g. DESC_CHT) into mojibake.
+    """
+    if Path(path).suffix.lower() != ".shp" or Path(path).with_suffix(".cpg").exists():
+        return False
+    for name in gdf.columns:
+        column = gdf[name]
+        if name == getattr(gdf, "_geometry_column_name", None):
+            continue
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            text = column.dropna().astype(str)
+            if text.str.contains("[\x80-\xff]", regex=True).any():
+                return True
+    return False
+
+
+def _read_source(
+    source: Any, *, layer: str | int | None, encoding: str | None, notes: list[str]
+) -> tuple[gpd.GeoDataFrame, str, str | None]:
+    """Read ``source`` into a fresh GeoDataFrame; return it, its label and its layer name."""
+    if isinstance(source, gpd.GeoDataFrame):
+        if layer is not None or encoding is not None:
+            msg = "layer= and encoding= apply to files only, not to a GeoDataFrame."
+            raise InputError(msg)
+        if source._geometry_column_name not in source.columns:
+            msg = "<GeoDataFrame> has no active geometry column; call set_geometry(...) first."
+            raise InputError(msg)
+        return source.copy(deep=True), "<GeoDataFrame>", None
+    if isinstance(source, pd.DataFrame):
+        msg = "a pandas DataFrame has no geometry; pass a GeoDataFrame or a file path."
+        raise InputError(msg)
+    if not isinstance(source, (str, os.PathLike)):
+        msg = f"source must be a file path or a GeoDataFrame, not {type(source).__name__}."
+        raise InputError(msg)
+
+    path = os.fspath(source)
+    virtual = path.startswith("/vsi") or "://" in path
+    if not virtual and not os.path.exists(path):
+        msg = f"file not found: {path}"
+        raise InputError(msg)
+
+    if Path(path).suffix.lower() in _PARQUET_SUFFIXES:
+        if layer is not None:
+            msg = f"{path} is GeoParquet, which has a single layer; drop layer=."
+            raise InputError(msg)
+        try:
+            gdf = gpd.read_parquet(path)
+        except Exception as err:  # pyarrow and geopandas raise many kinds
+            msg = f"cannot read {path}: {_short(err)}"
+            raise InputError(msg) from err
+        return gdf, path, None
+
+    name = _choose_layer(path, _list_layers(path), layer)
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=name, encoding=encoding)
+    except UnicodeDecodeError as err:
+        msg = (
+            f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
+            f"({err.reason}); pass encoding=... with the file's real encoding, "
+            "e.g. encoding='big5' for traditional Chinese."
+        )
+        raise InputError(msg) from err
+    except LookupError as err:  # unknown codec name
+        msg = f"cannot read {path}: unknown encoding={encoding!r}."
+        raise InputError(msg) from err
+    except (DataSourceError, DataLayerError) as err:
+        msg = f"cannot read {path}: {_short(err)}"
+        raise InputError(msg) from err
+    except Exception as err:  # any other driver failure
+        msg = f"cannot read {path}: {_short(err)}"
+        raise InputError(msg) from err
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = f"{path} layer {name!r} has no geometry column; pass a polygon layer."
+        raise InputError(msg)
+    if encoding is None and _suspect_undeclared_encoding(path, gdf):
+        note = (
+            "shapefile has no .cpg and its text was decoded as ISO-8859-1; if Chinese "
+            "text looks garbled pass encoding='big5' (or the real encoding)"
+        )
+        notes.append(note)
+        logger.warning("%s: %s", path, note)
+    return gdf, path, name
+
+
+def _find_column(columns: pd.Index, name: str) -> str | None:
+    """Return the column called ``name`` (exact match first, then any case), or None."""
+    if name in columns:
+        return name
+    wanted = str(name).lower()
+    for column in columns:
+        if str(column).lower() == wanted:
+            return column
+    return None
+
+
+def _available(gdf: gpd.GeoDataFrame) -> str:
+    geometry = gdf.geometry.name
+    return ", ".join(repr(c) for c in gdf.columns if c != geometry)
+
+
+def _prepare_columns(
+    gdf: gpd.GeoDataFrame, columns: Mapping[str, str] | None, source: str
+) -> tuple[gpd.GeoDataFrame, set[str]]:
+    """Name the geometry column 'geometry' and apply the ``columns=`` renaming.
+
+    Returns the frame and the set of canonical names the user mapped to.
+    """
+    if gdf.geometry.name != "geometry":
+        if "geometry" in gdf.columns:
+            msg = (
+                f"{source}: a non-geometry column is called 'geometry' while the geometry "
+                f"is in {gdf.geometry.name!r}; rename one of them."
+            )
+            raise SchemaError(msg)
+        gdf = gdf.rename_geometry("geometry")
+    if columns is None:
+        return gdf, set()
+    if not isinstance(columns, Mapping):
+        msg = (
+            "columns= must be a mapping {source column: canonical name}, "
+            "e.g. {'ZONE': 'zone_label'}."
+        )
+        raise SchemaError(msg)
+    rename: dict[str, str] = {}
+    for src, dst in columns.items():
+        actual = _find_column(gdf.columns.drop("geometry"), src)
+        if actual is None:
+            msg = (
+                f"{source}: column {src!r} given in columns= is not in the layer; "
+                f"available columns: {_available(gdf)}."
+            )
+            raise SchemaError(msg)
+        rename[actual] = str(dst)
+    gdf = gdf.rename(columns=rename)
+    _check_unique_columns(gdf, source)
+    return gdf, set(rename.values())
+
+
+def _check_unique_columns(gdf: pd.DataFrame, source: str) -> None:
+    repeated = gdf.columns[gdf.columns.duplicated()]
+    if len(repeated):
+        msg = (
+            f"{source}: after renaming, columns {sorted(set(map(str, repeated)))} appear twice; "
+            "map only one source column to each name in columns=."
+        )
+        raise SchemaError(msg)
+
+
+def _finish(gdf: gpd.GeoDataFrame, account: ReadAccount, reader: str) -> gpd.GeoDataFrame:
+    gdf = gdf.reset_index(drop=True)
+    account.n_output = len(gdf)
+    dropped = account.n_dropped_empty + account.n_dropped_duplicate
+    if account.n_input != account.n_output + dropped:  # pragma: no cover - internal invariant
+        msg = f"{account.source}: row accounting does not add up ({account})."
+        raise AssertionError(msg)
+    gdf.attrs["nmgeo_account"] = account.as_dict()
+    logger.info("%s: %s", reader, account)
+    return gdf
+
+
+def _apply_geometry_checks(
+    gdf: gpd.GeoDataFrame,
+    *,
+    crs: Any,
+    ids: pd.Series | None,
+    source: str,
+    on_invalid: str,
+    account: ReadAccount,
+) -> gpd.GeoDataFrame:
+    gdf, crs_fields = ensure_crs(gdf, crs, source=source, ids=ids)
+    account.crs_in = crs_fields["crs_in"]
+    account.transformed = crs_fields["transformed"]
+    gdf, counts = check_geometries(gdf, ids=ids, source=source, on_invalid=on_invalid)
+    for key, value in counts.items():
+        setattr(account, key, value)
+    return gdf
+
+
+def read_parcels(
+    source: str | os.PathLike | gpd.GeoDataFrame,
+    *,
+    layer: str | int | None = None,
+    crs: Any = None,
+    id_column: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    on_invalid: str = "repair",
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a lot (land parcel) layer, check it and return it in EPSG:2326.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or geopandas.GeoDataFrame
+        A GeoPackage, GeoJSON, Shapefile, FlatGeobuf, File Geodatabase (``.gdb`` folder)
+        or GeoParquet (``.parquet`` / ``.geoparquet``) file, or a GeoDataFrame (copied,
+        never modified). Files are read with pyogrio (GeoParquet with geopandas).
+    layer : str or int, optional
+        Layer to read from a multi-layer source (GeoPackage, File Geodatabase). Required
+        when the source holds more than one layer.
+    crs : str, int or pyproj.CRS, optional
+        CRS of a layer that has none (e.g. a Shapefile without ``.prj``), such as
+        ``"EPSG:2326"``. It must agree with the layer's own CRS when it has one. The CRS is
+        never guessed.
+    id_column : str, optional
+        Column holding the lot identifier (any case). By default the first of
+        ``LOTCSUID``, ``LOTID``, ``OBJECTID``, ``parcel_id``, ``id``, ``fid`` found (any
+        case); if none is present, ids ``"P0000001"``, ``"P0000002"``… are generated in
+        row order.
+    columns : mapping, optional
+        ``{source column: canonical name}`` renaming applied first (source names matched
+        in any case), e.g. ``{"LOT_NO": "parcel_id"}``.
+    on_invalid : {"repair", "drop", "raise"}, default "repair"
+        ``"repair"`` repairs invalid geometries with :func:`shapely.make_valid` (logging a
+        warning with the count and area change) and raises on null/empty/zero-area
+        geometries and on duplicate or null ids. ``"drop"`` repairs too, and drops rows
+        with null/empty/zero-area geometries and rows with null ids or repeats of an
+        earlier id (keeping the first). ``"raise"`` raises on any invalid, empty or
+        duplicate row.
+    encoding : str, optional
+        Text encoding of the source (e.g. ``"big5"``) when it is not declared in the file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per lot, in source row order (RangeIndex), geometry in EPSG:2326
+        (HK1980 Grid, metres) as Polygon or MultiPolygon, with columns:
+
+        - ``parcel_id``: unique lot identifier (the source values and their type), the key
+          used to trace a lot through zoning, packages and reports;
+        - ``area_m2``: planimetric lot area in square metres (EPSG:2326), computed after
+          repair — the land area a disposal package counts (an existing ``area_m2``
+          column is replaced);
+        - the source's columns, including the source id column (e.g. ``LOTCSUID``).
+
+        ``attrs["nmgeo_account"]`` holds a :class:`~nmgeo._validate.ReadAccount` dict of
+        what was transformed, repaired and dropped.
+
+    Raises
+    ------
+    InputError
+        Unreadable or missing file, ambiguous or unknown layer, zero features.
+    SchemaError
+        ``id_column`` or a ``columns=`` source column is missing.
+    CRSError, MissingCRSError, CoordinateRangeError
+        Missing or contradictory CRS, or coordinates that cannot be in Hong Kong.
+    GeometryTypeError, EmptyGeometryError, InvalidGeometryError, DuplicateIdError
+        See ``on_invalid``.
+
+    Notes
+    -----
+    Areas are planimetric on the HK1980 Grid (a Transverse Mercator projection): within
+    the Northern Metropolis the scale factor differs from 1 by well under 0.01 %, so areas
+    match ground areas to that order. Repair keeps only the polygonal parts of
+    :func:`shapely.make_valid` (``method="structure"``): overlapping parts are merged, a
+    self-crossing ("bow-tie") ring becomes its two lobes, and collapsed slivers vanish.
+    """
+    check_on_invalid(on_invalid)
+    notes: list[str] = []
+    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
+    account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
+    _require_rows(gdf, label, layer_name)
+    gdf, mapped = _prepare_columns(gdf, columns, label)
+
+    id_source = _parcel_id_column(gdf, id_column, mapped, label)
+    if id_source is None:
+        numbers = pd.Series(np.arange(1, len(gdf) + 1), index=gdf.index).astype(str)
+        gdf["parcel_id"] = "P" + numbers.str.zfill(_GENERATED_ID_WIDTH)
+        account.id_generated = True
+        logger.info("%s: no id column found; generated parcel_id P0000001...", label)
+        id_source = "parcel_id"
+    elif id_source != "parcel_id":
+        if "parcel_id" in gdf.columns and not gdf["parcel_id"].equals(gdf[id_source]):
+            gdf = gdf.rename(columns={"parcel_id": "parcel_id_source"})
+            note = f"existing parcel_id column renamed parcel_id_source; ids from {id_source}"
+            account.notes.append(note)
+            logger.info("%s: %s", label, note)
+        gdf["parcel_id"] = gdf[id_source]
+
+    gdf = _apply_geometry_checks(
+        gdf, crs=crs, ids=gdf["parcel_id"], source=label, on_invalid=on_invalid, account=account
+    )
+
+    column = "parcel_id" if id_source == "parcel_id" else f"{id_source} (as parcel_id)"
+    drop = check_ids(gdf["parcel_id"], column=column, source=label, on_invalid=on_invalid)
+    if drop.any():
+        account.n_dropped_duplicate = int(drop.sum())
+        room = max(N_ACCOUNT_IDS - len(account.dropped_ids), 0)
+        account.dropped_ids += ids_at(np.flatnonzero(drop)[:room], gdf["parcel_id"])
+        logger.warning(
+            "%s: dropped %d rows with a null or repeated %s", label, int(drop.sum()), column
+        )
+        gdf = gdf.loc[~drop]
+
+    if "area_m2" in gdf.columns:
+        note = "existing area_m2 column replaced by the EPSG:2326 area"
+        account.notes.append(note)
+        logger.info("%s: %s", label, note)
+    gdf["area_m2"] = shapely.area(np.asarray(gdf.geometry.array, dtype=object)).astype(float)
+    first = ["parcel_id", "area_m2"]
+    rest = [c for c in gdf.columns if c not in first and c != "geometry"]
+    gdf = gdf[[*first, *rest, "geometry"]]
+    return _finish(gdf, account, "read_parcels")
+
+
+def _require_rows(gdf: gpd.GeoDataFrame, label: str, layer: str | None) -> None:
+    if len(gdf) == 0:
+        where = label if layer is None else f"{label} layer {layer!r}"
+        msg = f"{where} has no features; pass a layer with at least one polygon."
+        raise InputError(msg)
+
+
+def _parcel_id_column(
+    gdf: gpd.GeoDataFrame, id_column: str | None, mapped: set[str], source: str
+) -> str | None:
+    """Return the column that holds parcel ids, or None when ids must be generated."""
+    candidates = gdf.columns.drop("geometry")
+    if id_column is not None:
+        found = _find_column(candidates, id_column)
+        if found is None:
+            msg = (
+                f"{source}: id_column={id_column!r} is not in the layer; available columns: "
+                f"{_available(gdf)}."
+            )
+            raise SchemaError(msg)
+        return found
+    if "parcel_id" in mapped:
+        return "parcel_id"
+    for name in PARCEL_ID_CANDIDATES:
+        found = _find_column(candidates, name)
+        if found is not None:
+            return found
+    return None
+
+
+def read_zones(
+    source: str | os.PathLike | gpd.GeoDataFrame,
+    *,
+    layer: str | int | None = None,
+    crs: Any = None,
+    columns: Mapping[str, str] | None = None,
+    mapping: Mapping[str, str] | pd.DataFrame | None = None,
+    on_invalid: str = "repair",
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read an OZP zoning layer, check it, classify its zones and return it in EPSG:2326.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or geopandas.GeoDataFrame
+        A GeoPackage, GeoJSON, Shapefile, FlatGeobuf, File Geodatabase (``.gdb`` folder)
+        or GeoParquet file, or a GeoDataFrame (copied, never modified), e.g. the TPB OZP
+        digital planning data.
+    layer : str or int, optional
+        Layer to read from a multi-layer source; required when there is more than one.
+    crs : str, int or pyproj.CRS, optional
+        CRS of a layer that has none (e.g. ``"EPSG:2326"``); must agree with the layer's
+        own CRS when it has one. Never guessed.
+    columns : mapping, optional
+        ``{source column: canonical name}`` renaming applied first (source names in any
+        case), for schemas other than TPB's, e.g. ``{"ZONING": "zone_label"}``. TPB field
+        names (``PLAN_NO``, ``ZONE_LABEL``, ``DESC_ENG``, ``SPUSE_ENG``, any case) are
+        recognised without it.
+    mapping : mapping or pandas.DataFrame, optional
+        ``{zone label or family: land-use class}`` overrides (or a replacement vocabulary
+        table), passed to ``classify_zone``.
+    on_invalid : {"repair", "drop", "raise"}, default "repair"
+        As in :func:`read_parcels` (zones carry no id, so rows are named by their 0-based
+        position in the source).
+    encoding : str, optional
+        Text encoding of the source (e.g. ``"big5"``) when it is not declared in the file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per zone polygon, in source row order (RangeIndex), geometry in EPSG:2326
+        (HK1980 Grid, metres), with columns:
+
+        - ``zone_label``: the OZP zone label as published, e.g. ``"R(A)3"``, ``"OU(Business)"``;
+        - ``plan_no``: the Outline Zoning Plan number (e.g. ``"S/YL-HSK/2"``), None if absent;
+        - ``description``: the English zone name (TPB ``DESC_ENG``), None if absent;
+        - ``specified_use``: the specified use of an "OU" zone (TPB ``SPUSE_ENG``), None
+          if absent;
+        - ``land_use``: the land-use class a planner works with (e.g. commercial,
+          residential, G/IC, green), ``"unknown"`` for an unmatched label;
+        - the source's other columns (``DESC_CHT``, ``SPUSE_CHT``, ``SHAPE_Area``…).
+
+        ``attrs["nmgeo_account"]`` holds the read account.
+
+    Raises
+    ------
+    InputError, SchemaError, CRSError, GeometryTypeError, EmptyGeometryError,
+    InvalidGeometryError
+        As in :func:`read_parcels`; SchemaError also when no ``zone_label`` column is found.
+    """
+    check_on_invalid(on_invalid)
+    notes: list[str] = []
+    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
+    account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
+    _require_rows(gdf, label, layer_name)
+    gdf, mapped = _prepare_columns(gdf, columns, label)
+
+    rename: dict[str, str] = {}
+    for canonical, aliases in ZONE_COLUMNS.items():
+        if canonical in gdf.columns:
+            continue
+        for alias in aliases:
+            found = _find_column(gdf.columns.drop("geometry"), alias)
+            if found is not None and found not in rename:
+                rename[found] = canonical
+                break
+    gdf = gdf.rename(columns=rename)
+    _check_unique_columns(gdf, label)
+    if "zone_label" not in gdf.columns:
+        msg = (
+            f"{label}: no zone label column (TPB ZONE_LABEL) found; available columns: "
+            f"{_available(gdf)}; name it with columns={{'YourCol': 'zone_label'}}."
+        )
+        raise SchemaError(msg)
+
+    gdf = _apply_geometry_checks(
+        gdf, crs=crs, ids=None, source=label, on_invalid=on_invalid, account=account
+    )
+    for name in ("plan_no", "description", "specified_use"):
+        if name not in gdf.columns:
+            gdf[name] = pd.Series(np.full(len(gdf), None, dtype=object), index=gdf.index)
+
+    from nmgeo._vocabulary import classify_zone
+
+    if "land_use" in gdf.columns:
+        note = "existing land_use column replaced by classify_zone"
+        account.notes.append(note)
+        logger.info("%s: %s", label, note)
+    labels = gdf["zone_label"].reset_index(drop=True)
+    specified = gdf["specified_use"].reset_index(drop=True)
+    land_use = classify_zone(labels, specified_use=specified, mapping=mapping)
+    land_use = np.asarray(land_use)
+    if land_use.shape != (len(gdf),):  # pragma: no cover - guards the vocabulary contract
+        msg = f"classify_zone returned {land_use.shape[0]} classes for {len(gdf)} zones."
+        raise AssertionError(msg)
+    gdf["land_use"] = land_use
+
+    first = ["zone_label", "plan_no", "description", "specified_use", "land_use"]
+    rest = [c for c in gdf.columns if c not in first and c != "geometry"]
+    gdf = gdf[[*first, *rest, "geometry"]]
+    return _finish(gdf, account, "read_zones")

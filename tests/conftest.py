@@ -1,0 +1,47 @@
+"""Shared pytest fixtures: writing small layers to disk in the formats users bring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyogrio
+import pytest
+
+# format key -> (file suffix, pyogrio driver; None for GeoParquet)
+LAYER_FORMATS = {
+    "geojson": (".geojson", "GeoJSON"),
+    "gpkg": (".gpkg", "GPKG"),
+    "shp": (".shp", "ESRI Shapefile"),
+    "fgb": (".fgb", "FlatGeobuf"),
+    "parquet": (".parquet", None),
+    "gdb": (".gdb", "OpenFileGDB"),
+}
+
+
+def can_write(driver: str | None) -> bool:
+    """True if pyogrio (GDAL) can write ``driver``; GeoParquet (None) needs only pyarrow."""
+    return driver is None or "w" in pyogrio.list_drivers().get(driver, "")
+
+
+@pytest.fixture
+def write_layer(tmp_path):
+    """Return ``write(gdf, fmt, name="layer", layer=None) -> Path`` writing into tmp_path.
+
+    ``fmt`` is a key of LAYER_FORMATS; ``layer`` names the layer in a GeoPackage or File
+    Geodatabase (several calls with the same name add layers to one file). Formats the
+    local GDAL cannot write are skipped.
+    """
+
+    def write(gdf, fmt: str, name: str = "layer", layer: str | None = None) -> Path:
+        suffix, driver = LAYER_FORMATS[fmt]
+        if not can_write(driver):
+            pytest.skip(f"GDAL cannot write {driver} here")
+        path = tmp_path / f"{name}{suffix}"
+        if driver is None:
+            gdf.to_parquet(path)
+        else:
+            kwargs = {"layer": layer} if layer is not None else {}
+            gdf.to_file(path, driver=driver, engine="pyogrio", **kwargs)
+        return path
+
+    return write

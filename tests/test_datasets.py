@@ -1,0 +1,168 @@
+"""The synthetic Northern Metropolis: deterministic, realistic in size, schema and layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+import nmgeo
+from nmgeo import datasets, reference
+from nmgeo.zoning import zone_family
+
+LANDSD_COLUMNS = {"OBJECTID", "LOTCSUID", "LOTID", "SHAPE_Area", "SHAPE_Length"}
+TPB_COLUMNS = {"PLAN_NO", "ZONE_LABEL", "DESC_ENG", "DESC_CHT", "SPUSE_ENG", "SPUSE_CHT",
+               "SHAPE_Area", "SHAPE_Leng"}
+
+
+@pytest.fixture(scope="module")
+def sample() -> datasets.Sample:
+    return nmgeo.load_sample()
+
+
+@pytest.fixture(scope="module")
+def small() -> datasets.SyntheticMetropolis:
+    return nmgeo.synthetic_metropolis(n_lots=8000, seed=7)
+
+
+def _wkb(gdf):
+    return shapely.to_wkb(gdf.geometry.to_numpy())
+
+
+def test_same_seed_same_layers_other_seed_other_layers(small):
+    again = nmgeo.synthetic_metropolis(n_lots=8000, seed=7)
+    other = nmgeo.synthetic_metropolis(n_lots=8000, seed=8)
+    for name in ("zones", "lots", "roads"):
+        a, b = getattr(small, name), getattr(again, name)
+        assert len(a) == len(b)
+        assert (_wkb(a) == _wkb(b)).all()
+        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    np.testing.assert_array_equal(small.dem, again.dem)
+    assert len(other.lots) != len(small.lots) or not (_wkb(other.lots) == _wkb(small.lots)).all()
+
+
+@pytest.mark.parametrize("n_lots", [8000, 45_000])
+def test_lot_count_is_near_the_request(n_lots, small):
+    metro = small if n_lots == 8000 else nmgeo.synthetic_metropolis(n_lots=n_lots, seed=3)
+    assert abs(len(metro.lots) - n_lots) / n_lots < 0.10
+
+
+def test_committed_sample_is_what_the_generator_makes(sample):
+    """sample_data/ must be regenerable: same seed, same files."""
+    metro = nmgeo.synthetic_metropolis(datasets.SAMPLE_N_LOTS, datasets.SAMPLE_SEED)
+    assert sample.meta["seed"] == datasets.SAMPLE_SEED
+    assert len(sample.parcels) == len(metro.lots)
+    assert len(sample.zones) == len(metro.zones)
+    stored = pyogrio.read_dataframe(sample.directory / "nm_sample.gpkg", layer="lots")
+    assert (stored["LOTCSUID"].to_numpy() == metro.lots["LOTCSUID"].to_numpy()).all()
+    # Coordinates are stored to the centimetre.
+    assert shapely.equals_exact(stored.geometry.to_numpy(), metro.lots.geometry.to_numpy(), 0.011).all()
+
+
+def test_sample_size_and_outline(sample):
+    outline_ha = sample.boundary.to_crs("EPSG:2326").area.sum() / 1e4
+    assert 27_000 <= outline_ha <= 33_000
+    assert len(sample.parcels) >= 40_000
+    assert len(sample.zones) >= 1_500
+    families = zone_family(sample.zones["zone_label"]).unique()
+    assert len(families) >= 12
+    assert sample.parcels.crs.to_epsg() == 2326
+    assert sample.zones.crs.to_epsg() == 2326
+    # Every lot and zone lies inside the outline (allowing for the 1 cm coordinate grid).
+    outline = sample.boundary.geometry.iloc[0].buffer(0.05)
+    assert shapely.within(sample.parcels.geometry.to_numpy(), outline).all()
+
+
+def test_sample_schemas_are_the_real_ones(sample):
+    gpkg = sample.directory / "nm_sample.gpkg"
+    lots = pyogrio.read_info(gpkg, layer="lots")
+    zones = pyogrio.read_info(gpkg, layer="ozp_zones")
+    assert LANDSD_COLUMNS <= set(lots["fields"])
+    assert {"lot_type", "DD_NO"} <= set(lots["fields"])
+    assert TPB_COLUMNS <= set(zones["fields"])
+    assert set(sample.parcels["lot_type"]) == {"private", "government"}
+    assert sample.parcels["parcel_id"].is_unique
+    # "Lot N in D.D. M" agrees with the numeric columns.
+    text = "Lot " + sample.parcels["LOT_NO"].astype(str) + " in D.D. " + sample.parcels["DD_NO"].astype(str)
+    assert (text == sample.parcels["LOTID"]).all()
+    assert sample.parcels["DD_NO"].nunique() >= 60
+
+
+def test_sample_is_zoned_with_plausible_land_uses(sample):
+    uses = sample.parcels["land_use"].value_counts()
+    for cls in ("commercial", "public_facility", "open_space", "village", "residential",
+                "industrial", "agriculture", "open_storage", "conservation"):
+        assert uses.get(cls, 0) > 50, cls
+    assert uses.get("unknown", 0) == 0
+    # Nearly every lot lies inside one zone; some straddle two.
+    assert (sample.parcels["zoning_share"] > 0.999).mean() > 0.8
+    assert (sample.parcels["n_zones"] >= 2).sum() > 100
+    assert sample.parcels["major_zone"].notna().mean() > 0.99
+
+
+def _hk80(lat, lon):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4326, 2326, always_xy=True).transform(lon, lat)
+
+
+def test_commercial_cores_sit_at_the_planned_centres(sample):
+    commercial = sample.parcels[sample.parcels["land_use"] == "commercial"]
+    pts = shapely.get_coordinates(commercial.geometry.representative_point())
+    for lat, lon in [(22.5020, 114.0750), (22.4430, 113.9950), (22.5000, 114.1050)]:
+        x, y = _hk80(lat, lon)
+        near = np.hypot(pts[:, 0] - x, pts[:, 1] - y) < 1500
+        assert near.sum() > 20, (lat, lon)
+
+
+def test_blocks_are_separated_by_road_reserves_of_8_to_40_m(sample):
+    """Lots of fully-leased zones form blocks; neighbouring blocks are 8-40 m apart."""
+    full = sample.parcels[sample.parcels["land_use"].isin(
+        ["commercial", "residential", "public_facility", "open_space", "industrial"])]
+    geoms = full.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="dwithin", distance=0.05)
+    n = len(geoms)
+    _, block = connected_components(coo_array((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    # Nearest lot of another block, for every lot within 60 m of one.
+    i, j = tree.query(geoms, predicate="dwithin", distance=60.0)
+    other = block[i] != block[j]
+    d = shapely.distance(geoms[i[other]], geoms[j[other]])
+    nearest = pd.Series(d).groupby(block[i[other]]).min()
+    assert nearest.min() >= 8.0 - 0.05
+    assert nearest.quantile(0.5) <= 20.0
+    assert (nearest <= 40.0 + 0.05).mean() > 0.95
+
+
+def test_roads_are_centrelines_with_widths(sample):
+    roads = sample.roads
+    assert set(shapely.get_type_id(roads.geometry.to_numpy())) <= {1, 5}
+    assert roads["width_m"].between(8.0, 40.0).all()
+    assert {"local", "trunk"} <= set(roads["road_class"])
+    # No lot sits on a road centreline.
+    lots = sample.parcels.geometry.to_numpy()
+    li, ri = shapely.STRtree(lots).query(roads.geometry.to_numpy(), predicate="intersects")
+    assert len(li) == 0
+
+
+def test_dem_has_hills_where_the_hills_are(sample):
+    with rasterio.open(sample.dem_path) as src:
+        assert src.crs.to_epsg() == 2326
+        assert src.res == (25.0, 25.0)
+        peaks = [_hk80(22.4580, 114.0850), _hk80(22.4950, 114.2200)]  # Kai Kung Leng, Pat Sin Leng
+        plains = [_hk80(22.4450, 114.0280), _hk80(22.4960, 114.1320)]  # Yuen Long, Sheung Shui
+        peak_z = [v[0] for v in src.sample(peaks)]
+        plain_z = [v[0] for v in src.sample(plains)]
+    assert min(peak_z) > 300
+    assert max(plain_z) < 40
+
+
+def test_load_sample_reports_the_folder_and_counts(sample):
+    text = repr(sample)
+    assert f"{len(sample.parcels)} parcels" in text
+    assert reference.nm_boundary().crs.to_epsg() == 2326
