@@ -1,4 +1,4 @@
-"""Area-weighted overlay of two polygon layers: which polygon of one layer dominates each of the other."""
+"""Area-weighted overlay: which polygon of one layer covers most of each polygon of another."""
 
 from __future__ import annotations
 
@@ -82,5 +82,7 @@ def dominant_overlap(
     first = np.flatnonzero(np.r_[True, li[1:] != li[:-1]]) if len(li) else np.array([], int)
     index[li[first]] = ri[first]
     with np.errstate(invalid="ignore", divide="ignore"):
-        share[li[first]] = np.where(left_area[li[first]] > 0, area[first] / left_area[li[first]], 0.0)
+        share[li[first]] = np.where(
+            left_area[li[first]] > 0, area[first] / left_area[li[first]], 0.0
+        )
     return Overlap(index, np.minimum(share, 1.0), count)

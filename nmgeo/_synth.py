@@ -78,7 +78,9 @@ def zoning_table() -> pd.DataFrame:
     return _table("synthetic_zoning.csv").fillna({"spuse_eng": "", "spuse_cht": ""})
 
 
-def _grid_position(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _grid_position(
+    transform: Affine, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Fractional column and row of map coordinates on a north-up grid."""
     col = (np.asarray(x, float) - transform.c) / transform.a
     row = (np.asarray(y, float) - transform.f) / transform.e
@@ -130,10 +132,12 @@ def make_terrain(bounds: tuple[float, float, float, float], rng: np.random.Gener
 
 
 def _quadtree_seeds(
-    boundary: shapely.Geometry, terrain: Terrain, place_table: pd.DataFrame,
+    boundary: shapely.Geometry,
+    terrain: Terrain,
+    place_table: pd.DataFrame,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Block seed points: 150 m spacing in cores, 300 m in towns' fringes, 600 m rural, 1.2 km hills."""
+    """Block seeds: 150 m apart in cores, 300 m on town fringes, 600 m rural, 1.2 km on hills."""
     xmin, ymin, xmax, ymax = boundary.bounds
     gx = np.arange(xmin, xmax + COARSE_CELL, COARSE_CELL) + COARSE_CELL / 2
     gy = np.arange(ymin, ymax + COARSE_CELL, COARSE_CELL) + COARSE_CELL / 2
@@ -173,8 +177,11 @@ def _urbanity(x: np.ndarray, y: np.ndarray, place_table: pd.DataFrame) -> np.nda
 
 
 def _extra_villages(
-    boundary: shapely.Geometry, terrain: Terrain, place_table: pd.DataFrame,
-    rng: np.random.Generator, n: int = 45,
+    boundary: shapely.Geometry,
+    terrain: Terrain,
+    place_table: pd.DataFrame,
+    rng: np.random.Generator,
+    n: int = 45,
 ) -> pd.DataFrame:
     """Unnamed villages scattered over the lowland plains, away from the towns."""
     xmin, ymin, xmax, ymax = boundary.bounds
@@ -197,7 +204,7 @@ def _extra_villages(
 def _smooth_field(
     bounds: tuple[float, float, float, float], n: int, rng: np.random.Generator, scale: float
 ) -> tuple[np.ndarray, Affine]:
-    """``n`` independent smooth random fields (correlation length ~``scale`` m) on a coarse grid."""
+    """``n`` independent smooth random fields (correlation ~``scale`` m) on a coarse grid."""
     xmin, ymin, xmax, ymax = bounds
     cell = scale / 3.0
     ncol = int((xmax - xmin) / cell) + 3
@@ -207,7 +214,9 @@ def _smooth_field(
     return field, Affine(cell, 0.0, xmin - cell, 0.0, -cell, ymax + cell)
 
 
-def _sample_fields(field: np.ndarray, transform: Affine, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _sample_fields(
+    field: np.ndarray, transform: Affine, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     col, row = _grid_position(transform, x, y)
     return np.stack(
         [ndimage.map_coordinates(f, [row, col], order=1, mode="nearest") for f in field], axis=1
@@ -215,8 +224,12 @@ def _sample_fields(field: np.ndarray, transform: Affine, x: np.ndarray, y: np.nd
 
 
 def _choose_kinds(
-    x: np.ndarray, y: np.ndarray, elev: np.ndarray, rng: np.random.Generator,
-    bounds: tuple[float, float, float, float], place_table: pd.DataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    elev: np.ndarray,
+    rng: np.random.Generator,
+    bounds: tuple[float, float, float, float],
+    place_table: pd.DataFrame,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Zone kind (row of the zoning table) and profile of every block.
 
@@ -238,11 +251,15 @@ def _choose_kinds(
     profile[hilly] = "hill"
 
     weights = table[list(PROFILES)].to_numpy(float)  # kinds x profiles
-    profile_idx = np.searchsorted(np.array(PROFILES), profile.astype(str), sorter=np.argsort(PROFILES))
+    profile_idx = np.searchsorted(
+        np.array(PROFILES), profile.astype(str), sorter=np.argsort(PROFILES)
+    )
     profile_idx = np.argsort(PROFILES)[profile_idx]
     w = weights[:, profile_idx].T.copy()  # blocks x kinds
 
-    centrality = np.exp(-d2[np.arange(len(x)), best] / (0.45 * place_table["radius_m"].to_numpy()[best]) ** 2)
+    centrality = np.exp(
+        -d2[np.arange(len(x)), best] / (0.45 * place_table["radius_m"].to_numpy()[best]) ** 2
+    )
     commercial = table["key"].isin(["C", "OU_B", "OU_IT", "OU_RD", "CDA"]).to_numpy()
     w[:, commercial] *= (1.0 + 3.0 * centrality)[:, None]
     with np.errstate(divide="ignore"):
@@ -301,7 +318,9 @@ def generate(
     # --- street blocks: Voronoi cells of quadtree seeds -------------------------------------
     seeds = _quadtree_seeds(boundary, terrain, place_table, rng)
     cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=shapely.box(*bounds).buffer(2000))
+        shapely.voronoi_polygons(
+            shapely.multipoints(seeds), extend_to=shapely.box(*bounds).buffer(2000)
+        )
     )
     # voronoi_polygons does not keep input order; match cells back to seeds.
     tree = shapely.STRtree(shapely.points(seeds))
@@ -352,7 +371,9 @@ def generate(
     block_profile = profile[owner]
 
     # --- zones: one per block, about one in eight split between two kinds --------------------
-    zone_geom, zone_kind, zone_block = _split_blocks(blocks, block_kind, block_profile, rng, bounds)
+    zone_geom, zone_kind, zone_block = _split_blocks(
+        blocks, block_kind, block_profile, rng, bounds
+    )
     zones = _zones_frame(zone_geom, zone_kind, zone_block, corridors, trunk_names, rng)
 
     # --- lots ------------------------------------------------------------------------------
@@ -386,7 +407,10 @@ def generate(
 
 
 def _split_blocks(
-    blocks: np.ndarray, kind: np.ndarray, profile: np.ndarray, rng: np.random.Generator,
+    blocks: np.ndarray,
+    kind: np.ndarray,
+    profile: np.ndarray,
+    rng: np.random.Generator,
     bounds: tuple[float, float, float, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split about one block in eight across its long axis into two zones of different kinds."""
@@ -424,8 +448,12 @@ def _split_blocks(
 
 
 def _zones_frame(
-    geoms: np.ndarray, kinds: np.ndarray, block_of: np.ndarray, corridors: np.ndarray,
-    trunk_names: np.ndarray, rng: np.random.Generator,
+    geoms: np.ndarray,
+    kinds: np.ndarray,
+    block_of: np.ndarray,
+    corridors: np.ndarray,
+    trunk_names: np.ndarray,
+    rng: np.random.Generator,
 ) -> gpd.GeoDataFrame:
     table = zoning_table()
     labels = _pick_variant(kinds, rng)
@@ -435,10 +463,18 @@ def _zones_frame(
         {
             "PLAN_NO": None,
             "ZONE_LABEL": np.concatenate([labels, np.full(n_trunk, "Road")]),
-            "DESC_ENG": np.concatenate([table["desc_eng"].to_numpy()[kinds], np.full(n_trunk, "Road")]),
-            "DESC_CHT": np.concatenate([table["desc_cht"].to_numpy()[kinds], np.full(n_trunk, "道路")]),
-            "SPUSE_ENG": np.concatenate([table["spuse_eng"].to_numpy()[kinds], np.full(n_trunk, "")]),
-            "SPUSE_CHT": np.concatenate([table["spuse_cht"].to_numpy()[kinds], np.full(n_trunk, "")]),
+            "DESC_ENG": np.concatenate(
+                [table["desc_eng"].to_numpy()[kinds], np.full(n_trunk, "Road")]
+            ),
+            "DESC_CHT": np.concatenate(
+                [table["desc_cht"].to_numpy()[kinds], np.full(n_trunk, "道路")]
+            ),
+            "SPUSE_ENG": np.concatenate(
+                [table["spuse_eng"].to_numpy()[kinds], np.full(n_trunk, "")]
+            ),
+            "SPUSE_CHT": np.concatenate(
+                [table["spuse_cht"].to_numpy()[kinds], np.full(n_trunk, "")]
+            ),
         },
         geometry=np.concatenate([geoms, trunk]),
         crs=HK80,
@@ -462,7 +498,11 @@ def _plan_numbers(geoms: np.ndarray) -> np.ndarray:
 
 
 def _subdivide(
-    blocks: np.ndarray, kind: np.ndarray, n_lots: int, rng: np.random.Generator, *,
+    blocks: np.ndarray,
+    kind: np.ndarray,
+    n_lots: int,
+    rng: np.random.Generator,
+    *,
     progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Cut every block into lots on a jittered grid aligned with the block's long axis."""
@@ -574,7 +614,10 @@ def _lot_attributes(
 
     xmin, ymin, xmax, ymax = lots.total_bounds
     dd_seeds = np.column_stack(
-        [rng.uniform(xmin, xmax, 4 * N_DEMARCATION_DISTRICTS), rng.uniform(ymin, ymax, 4 * N_DEMARCATION_DISTRICTS)]
+        [
+            rng.uniform(xmin, xmax, 4 * N_DEMARCATION_DISTRICTS),
+            rng.uniform(ymin, ymax, 4 * N_DEMARCATION_DISTRICTS),
+        ]
     )
     # Keep seeds that land among lots, so every district holds lots.
     _, near = cKDTree(pts).query(dd_seeds)

@@ -56,8 +56,12 @@ def _say(ctx: click.Context, text: str = "") -> None:
 
 @main.command()
 @click.option(
-    "--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("nmgeo-demo"),
-    show_default=True, help="Output folder (created if needed; existing files of the same name are replaced).",
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("nmgeo-demo"),
+    show_default=True,
+    help="Output folder (created if needed; existing files of the same name are replaced).",
 )
 @click.pass_context
 def demo(ctx: click.Context, out: Path) -> None:
@@ -87,19 +91,29 @@ def demo(ctx: click.Context, out: Path) -> None:
     )
     _say(ctx, "")
     _say(ctx, "Lot area (ha) by land-use class and NM major zone:")
-    with_pd_options = pivot.round(1).to_string()
-    _say(ctx, with_pd_options)
+    _say(ctx, pivot.round(1).to_string())
     _say(ctx, "")
     _say(ctx, f"wrote {csv}")
     _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
 
 
 @main.command()
-@click.option("--lots", "n_lots", type=click.IntRange(min=1000), default=45_000, show_default=True,
-              help="Approximate number of lots.")
+@click.option(
+    "--lots",
+    "n_lots",
+    type=click.IntRange(min=1000),
+    default=45_000,
+    show_default=True,
+    help="Approximate number of lots.",
+)
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output folder for nm_sample.gpkg, nm_dem.tif and sample.json.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder for nm_sample.gpkg, nm_dem.tif and sample.json.",
+)
 @click.pass_context
 def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     """Generate a synthetic Northern Metropolis (zones, lots, roads, DEM)."""
@@ -108,8 +122,11 @@ def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     start = time.perf_counter()
     metro = synthetic_metropolis(n_lots, seed, progress=not ctx.obj.get("quiet"))
     paths = metro.write(out)
-    _say(ctx, f"{len(metro.lots):,} lots, {len(metro.zones):,} zones, {len(metro.roads):,} roads "
-              f"in {time.perf_counter() - start:.1f} s")
+    _say(
+        ctx,
+        f"{len(metro.lots):,} lots, {len(metro.zones):,} zones, {len(metro.roads):,} roads "
+        f"in {time.perf_counter() - start:.1f} s",
+    )
     for path in paths.values():
         _say(ctx, f"wrote {path}")
 

@@ -182,10 +182,15 @@ def synthetic_metropolis(
         msg = f"n_lots={n_lots} is too small for a metropolis; ask for at least 1000 lots"
         raise InputError(msg)
     start = time.perf_counter()
-    metro: Metropolis = generate(reference.nm_boundary(), n_lots=int(n_lots), seed=int(seed), progress=progress)
+    metro: Metropolis = generate(
+        reference.nm_boundary(), n_lots=int(n_lots), seed=int(seed), progress=progress
+    )
     logger.info(
         "generated %d zones, %d lots, %d road segments in %.1f s",
-        len(metro.zones), len(metro.lots), len(metro.roads), time.perf_counter() - start,
+        len(metro.zones),
+        len(metro.lots),
+        len(metro.roads),
+        time.perf_counter() - start,
     )
     return SyntheticMetropolis(
         zones=metro.zones,
@@ -260,7 +265,10 @@ def sample_dir(*, create: bool = True) -> Path:
     if env:
         directory = Path(env)
         if not _is_sample(directory):
-            msg = f"{SAMPLE_DIR_ENV}={env} holds no {GPKG_NAME} and {DEM_NAME}; unset it or point it at the sample folder"
+            msg = (
+                f"{SAMPLE_DIR_ENV}={env} holds no {GPKG_NAME} and {DEM_NAME}; "
+                "unset it or point it at the sample folder"
+            )
             raise SampleDataError(msg)
         return directory
     for directory in (_repo_sample_dir(), _cache_dir()):
@@ -268,7 +276,9 @@ def sample_dir(*, create: bool = True) -> Path:
             return directory
     directory = _cache_dir()
     if not create:
-        msg = f"no sample found; run nmgeo.datasets.synthetic_metropolis().write({str(directory)!r})"
+        msg = (
+            f"no sample found; run nmgeo.datasets.synthetic_metropolis().write({str(directory)!r})"
+        )
         raise SampleDataError(msg)
     logger.info("sample data not found; generating it once into %s", directory)
     synthetic_metropolis(SAMPLE_N_LOTS, SAMPLE_SEED).write(directory)
@@ -295,7 +305,10 @@ def load_sample(directory: str | os.PathLike | None = None) -> Sample:
     start = time.perf_counter()
     folder = Path(directory) if directory is not None else sample_dir()
     if not _is_sample(folder):
-        msg = f"{folder} holds no {GPKG_NAME} and {DEM_NAME}; call load_sample() without a folder to use the bundled sample"
+        msg = (
+            f"{folder} holds no {GPKG_NAME} and {DEM_NAME}; "
+            "call load_sample() without a folder to use the bundled sample"
+        )
         raise SampleDataError(msg)
     gpkg = folder / GPKG_NAME
     zones = read_zones(gpkg, layer=LAYERS["zones"])

@@ -24,6 +24,7 @@ from nmgeo._validate import (
     ensure_crs,
     ids_at,
 )
+from nmgeo._vocabulary import classify_zone
 from nmgeo.errors import InputError, SchemaError
 
 __all__ = ["read_parcels", "read_zones"]
@@ -464,8 +465,11 @@ def read_zones(
         - ``description``: the English zone name (TPB ``DESC_ENG``), None if absent;
         - ``specified_use``: the specified use of an "OU" zone (TPB ``SPUSE_ENG``), None
           if absent;
-        - ``land_use``: the land-use class a planner works with (e.g. commercial,
-          residential, G/IC, green), ``"unknown"`` for an unmatched label;
+        - ``land_use``: the land-use class a planner works with (one of
+          :data:`nmgeo.zoning.LAND_USE_CLASSES`: commercial, mixed_use, residential,
+          village, industrial, public_facility, open_space, transport, conservation,
+          agriculture, open_storage, undetermined, other), ``"unknown"`` for an
+          unmatched label;
         - the source's other columns (``DESC_CHT``, ``SPUSE_CHT``, ``SHAPE_Area``…).
 
         ``attrs["nmgeo_account"]`` holds the read account.
@@ -507,8 +511,6 @@ def read_zones(
     for name in ("plan_no", "description", "specified_use"):
         if name not in gdf.columns:
             gdf[name] = pd.Series(np.full(len(gdf), None, dtype=object), index=gdf.index)
-
-    from nmgeo._vocabulary import classify_zone
 
     if "land_use" in gdf.columns:
         note = "existing land_use column replaced by classify_zone"

@@ -54,13 +54,16 @@ def area_report(
     keys = [by] if isinstance(by, str) else list(by)
     missing = [k for k in keys if k not in parcels.columns]
     if missing:
-        msg = f"area_report: no column {missing[0]!r}; available: {sorted(map(str, parcels.columns))}"
+        available = sorted(map(str, parcels.columns))
+        msg = f"area_report: no column {missing[0]!r}; available: {available}"
         raise SchemaError(msg)
     if "area_m2" in parcels.columns:
         area = parcels["area_m2"].astype(float)
     else:
         area = as_hk80(parcels, "parcels").geometry.area
-    frame = pd.DataFrame({k: parcels[k].astype(object).where(parcels[k].notna(), NONE_LABEL) for k in keys})
+    frame = pd.DataFrame(
+        {k: parcels[k].astype(object).where(parcels[k].notna(), NONE_LABEL) for k in keys}
+    )
     frame["area_m2"] = area.to_numpy()
     table = (
         frame.groupby(keys, sort=True, dropna=False)

@@ -117,7 +117,9 @@ def assign_zoning(
     n_split = int((overlap.count > 1).sum())
     logger.info(
         "assign_zoning: %d parcels zoned, %d unzoned, %d straddle two or more zones",
-        int(hit.sum()), n_unzoned, n_split,
+        int(hit.sum()),
+        n_unzoned,
+        n_split,
     )
     return out
 
@@ -151,7 +153,10 @@ def assign_major_zone(
     if major_zones is None:
         major_zones = reference.major_zones()
     if name_column not in major_zones.columns:
-        msg = f"major_zones has no column {name_column!r}; pass name_column= one of {list(major_zones.columns)}"
+        msg = (
+            f"major_zones has no column {name_column!r}; "
+            f"pass name_column= one of {list(major_zones.columns)}"
+        )
         raise SchemaError(msg)
     left = as_hk80(gdf, "layer").geometry.to_numpy()
     right = as_hk80(major_zones, "major_zones").geometry.to_numpy()

@@ -41,7 +41,9 @@ def test_quiet_demo_prints_nothing(tmp_path):
 
 
 def test_synth_writes_a_readable_set(tmp_path):
-    result = CliRunner().invoke(main, ["--quiet", "synth", "--lots", "3000", "--seed", "1", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["--quiet", "synth", "--lots", "3000", "--seed", "1", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     lots = nmgeo.read_parcels(tmp_path / "nm_sample.gpkg", layer="lots")
     assert 2700 <= len(lots) <= 3300
@@ -60,8 +62,12 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
 
 
 def test_console_script_runs_in_a_real_process():
-    proc = subprocess.run([sys.executable, "-m", "nmgeo.cli", "--help"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmgeo.cli", "--help"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert "Northern Metropolis" in proc.stdout
-    version = subprocess.run([sys.executable, "-m", "nmgeo.cli", "--version"], capture_output=True, text=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "nmgeo.cli", "--version"], capture_output=True, text=True
+    )
     assert nmgeo.__version__ in version.stdout

@@ -16,8 +16,16 @@ from nmgeo import datasets, reference
 from nmgeo.zoning import zone_family
 
 LANDSD_COLUMNS = {"OBJECTID", "LOTCSUID", "LOTID", "SHAPE_Area", "SHAPE_Length"}
-TPB_COLUMNS = {"PLAN_NO", "ZONE_LABEL", "DESC_ENG", "DESC_CHT", "SPUSE_ENG", "SPUSE_CHT",
-               "SHAPE_Area", "SHAPE_Leng"}
+TPB_COLUMNS = {
+    "PLAN_NO",
+    "ZONE_LABEL",
+    "DESC_ENG",
+    "DESC_CHT",
+    "SPUSE_ENG",
+    "SPUSE_CHT",
+    "SHAPE_Area",
+    "SHAPE_Leng",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +69,9 @@ def test_committed_sample_is_what_the_generator_makes(sample):
     stored = pyogrio.read_dataframe(sample.directory / "nm_sample.gpkg", layer="lots")
     assert (stored["LOTCSUID"].to_numpy() == metro.lots["LOTCSUID"].to_numpy()).all()
     # Coordinates are stored to the centimetre.
-    assert shapely.equals_exact(stored.geometry.to_numpy(), metro.lots.geometry.to_numpy(), 0.011).all()
+    assert shapely.equals_exact(
+        stored.geometry.to_numpy(), metro.lots.geometry.to_numpy(), 0.011
+    ).all()
 
 
 def test_sample_size_and_outline(sample):
@@ -88,15 +98,29 @@ def test_sample_schemas_are_the_real_ones(sample):
     assert set(sample.parcels["lot_type"]) == {"private", "government"}
     assert sample.parcels["parcel_id"].is_unique
     # "Lot N in D.D. M" agrees with the numeric columns.
-    text = "Lot " + sample.parcels["LOT_NO"].astype(str) + " in D.D. " + sample.parcels["DD_NO"].astype(str)
+    text = (
+        "Lot "
+        + sample.parcels["LOT_NO"].astype(str)
+        + " in D.D. "
+        + sample.parcels["DD_NO"].astype(str)
+    )
     assert (text == sample.parcels["LOTID"]).all()
     assert sample.parcels["DD_NO"].nunique() >= 60
 
 
 def test_sample_is_zoned_with_plausible_land_uses(sample):
     uses = sample.parcels["land_use"].value_counts()
-    for cls in ("commercial", "public_facility", "open_space", "village", "residential",
-                "industrial", "agriculture", "open_storage", "conservation"):
+    for cls in (
+        "commercial",
+        "public_facility",
+        "open_space",
+        "village",
+        "residential",
+        "industrial",
+        "agriculture",
+        "open_storage",
+        "conservation",
+    ):
         assert uses.get(cls, 0) > 50, cls
     assert uses.get("unknown", 0) == 0
     # Nearly every lot lies inside one zone; some straddle two.
@@ -122,13 +146,18 @@ def test_commercial_cores_sit_at_the_planned_centres(sample):
 
 def test_blocks_are_separated_by_road_reserves_of_8_to_40_m(sample):
     """Lots of fully-leased zones form blocks; neighbouring blocks are 8-40 m apart."""
-    full = sample.parcels[sample.parcels["land_use"].isin(
-        ["commercial", "residential", "public_facility", "open_space", "industrial"])]
+    full = sample.parcels[
+        sample.parcels["land_use"].isin(
+            ["commercial", "residential", "public_facility", "open_space", "industrial"]
+        )
+    ]
     geoms = full.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
     i, j = tree.query(geoms, predicate="dwithin", distance=0.05)
     n = len(geoms)
-    _, block = connected_components(coo_array((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    _, block = connected_components(
+        coo_array((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False
+    )
     # Nearest lot of another block, for every lot within 60 m of one.
     i, j = tree.query(geoms, predicate="dwithin", distance=60.0)
     other = block[i] != block[j]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import types
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
+import nmgeo.io
 from nmgeo.errors import (
     CoordinateRangeError,
     CRSError,
@@ -285,12 +284,7 @@ def classify_spy(monkeypatch):
         )
         return pd.Series(["spy"] * len(labels), name="land_use")
 
-    try:
-        import nmgeo._vocabulary as vocabulary
-    except ImportError:
-        vocabulary = types.ModuleType("nmgeo._vocabulary")
-        monkeypatch.setitem(sys.modules, "nmgeo._vocabulary", vocabulary)
-    monkeypatch.setattr(vocabulary, "classify_zone", classify_zone, raising=False)
+    monkeypatch.setattr(nmgeo.io, "classify_zone", classify_zone)
     return calls
 
 

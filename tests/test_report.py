@@ -29,7 +29,9 @@ def lots() -> gpd.GeoDataFrame:
 
 
 def test_hectares_and_shares_by_two_columns(lots):
-    table = nmgeo.area_report(lots, by=("major_zone", "land_use")).set_index(["major_zone", "land_use"])
+    table = nmgeo.area_report(lots, by=("major_zone", "land_use")).set_index(
+        ["major_zone", "land_use"]
+    )
     assert table.loc[("a", "commercial"), "area_ha"] == pytest.approx(1.0)
     assert table.loc[("a", "village"), "area_ha"] == pytest.approx(3.0)
     assert table.loc[("b", "commercial"), "area_ha"] == pytest.approx(2.0)

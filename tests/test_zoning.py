@@ -6,7 +6,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -92,8 +91,14 @@ def test_rows_index_and_geometry_are_kept_and_input_untouched(parcels, zones):
 
 def test_overlapping_zones_count_twice_and_tie_goes_to_first(zones):
     both = pd.concat(
-        [zones, gpd.GeoDataFrame({"zone_label": ["O"], "land_use": ["open_space"]},
-                                 geometry=[_box(0, 0, 100, 100)], crs="EPSG:2326")],
+        [
+            zones,
+            gpd.GeoDataFrame(
+                {"zone_label": ["O"], "land_use": ["open_space"]},
+                geometry=[_box(0, 0, 100, 100)],
+                crs="EPSG:2326",
+            ),
+        ],
         ignore_index=True,
     )
     lot = gpd.GeoDataFrame(geometry=[_box(10, 10, 20, 20)], crs="EPSG:2326")
@@ -121,9 +126,7 @@ def test_missing_columns_and_crs_are_clear_errors(parcels, zones):
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(
-        st.tuples(
-            st.floats(0, 380), st.floats(0, 380), st.floats(1, 120), st.floats(1, 120)
-        ),
+        st.tuples(st.floats(0, 380), st.floats(0, 380), st.floats(1, 120), st.floats(1, 120)),
         min_size=1,
         max_size=12,
     ),
@@ -133,10 +136,15 @@ def test_share_matches_an_independent_overlay(rects, seed):
     """Dominant share equals the largest piece from geopandas.overlay (the oracle)."""
     rng = np.random.default_rng(seed)
     # A 4 x 4 tiling of 100 m zones with random labels; lots are random rectangles.
-    cells = [_box(i * 100, j * 100, i * 100 + 100, j * 100 + 100) for i in range(4) for j in range(4)]
+    cells = [
+        _box(i * 100, j * 100, i * 100 + 100, j * 100 + 100) for i in range(4) for j in range(4)
+    ]
     labels = rng.choice(["C", "G/IC", "O", "V"], len(cells))
-    z = gpd.GeoDataFrame({"zone_label": labels, "land_use": labels, "zid": range(16)},
-                         geometry=cells, crs="EPSG:2326")
+    z = gpd.GeoDataFrame(
+        {"zone_label": labels, "land_use": labels, "zid": range(16)},
+        geometry=cells,
+        crs="EPSG:2326",
+    )
     lots = gpd.GeoDataFrame(
         {"pid": range(len(rects))},
         geometry=[_box(x, y, x + w, y + h) for x, y, w, h in rects],
@@ -170,7 +178,9 @@ def test_row_order_does_not_change_any_lot_result(order):
 def _site(lat: float, lon: float, half: float = 50.0) -> gpd.GeoDataFrame:
     pt = gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs="EPSG:4326").to_crs("EPSG:2326")
     x, y = pt.x.iloc[0], pt.y.iloc[0]
-    return gpd.GeoDataFrame(geometry=[box(x - half, y - half, x + half, y + half)], crs="EPSG:2326")
+    return gpd.GeoDataFrame(
+        geometry=[box(x - half, y - half, x + half, y + half)], crs="EPSG:2326"
+    )
 
 
 @pytest.mark.parametrize(
