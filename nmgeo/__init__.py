@@ -15,6 +15,7 @@ from nmgeo import errors, reference  # noqa: E402
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
 from nmgeo.io import read_parcels, read_zones  # noqa: E402
+from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
 from nmgeo.report import area_report  # noqa: E402
 from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
 
@@ -22,15 +23,18 @@ logging.getLogger("nmgeo").addHandler(logging.NullHandler())
 
 __all__ = [
     "NmgeoError",
+    "PackageResult",
     "__version__",
     "area_report",
     "assign_major_zone",
     "assign_zoning",
+    "build_packages",
     "classify_zone",
     "errors",
     "load_sample",
     "read_parcels",
     "read_zones",
     "reference",
+    "split_package",
     "synthetic_metropolis",
 ]

@@ -39,6 +39,8 @@ COARSE_CELL = 1200.0
 OFFSET_URBAN = (4.0, 7.0)
 OFFSET_RURAL = (4.0, 9.0)
 TRUNK_HALF_WIDTH = (10.0, 11.0)
+DISTRICT_HALF_WIDTH = (8.0, 10.0)
+DISTRICT_SPACING = 600.0
 HILL_ELEVATION = 70.0
 DEM_CELL = 25.0
 N_DEMARCATION_DISTRICTS = 98
@@ -357,9 +359,12 @@ def generate(
     trunk_lines, trunk_names = _trunk_roads(boundary)
     trunk_half = rng.uniform(*TRUNK_HALF_WIDTH, len(trunk_lines))
     corridors = shapely.buffer(trunk_lines, trunk_half, cap_style="flat")
-    corridor_union = shapely.union_all(corridors)
+    district_lines = _district_roads(boundary, place_table, rng)
+    district_half = rng.uniform(*DISTRICT_HALF_WIDTH, len(district_lines))
+    district_corridors = shapely.buffer(district_lines, district_half, cap_style="flat")
+    corridor_union = shapely.union_all(np.concatenate([corridors, district_corridors]))
 
-    # Blocks: cells minus trunk corridors, set back from the local roads.
+    # Blocks: cells minus trunk and district road corridors, set back from the local roads.
     blocks = shapely.difference(cells, corridor_union)
     parts, owner = shapely.get_parts(blocks, return_index=True)
     parts = shapely.buffer(parts, -offset[owner], join_style="mitre")
@@ -386,17 +391,22 @@ def generate(
 
     roads = gpd.GeoDataFrame(
         {
-            "road_id": np.arange(1, len(local) + len(trunk_lines) + 1),
-            "name": np.concatenate([np.full(len(local), None, dtype=object), trunk_names]),
+            "road_id": np.arange(1, len(local) + len(district_lines) + len(trunk_lines) + 1),
+            "name": np.concatenate(
+                [np.full(len(local) + len(district_lines), None, dtype=object), trunk_names]
+            ),
             "road_class": np.concatenate(
                 [
-                    np.where(local_width >= 15.0, "district", "local"),
+                    np.full(len(local), "local"),
+                    np.full(len(district_lines), "district"),
                     np.full(len(trunk_lines), "trunk"),
                 ]
             ),
-            "width_m": np.round(np.concatenate([local_width, 2 * trunk_half]), 1),
+            "width_m": np.round(
+                np.concatenate([local_width, 2 * district_half, 2 * trunk_half]), 1
+            ),
         },
-        geometry=np.concatenate([local, trunk_lines]),
+        geometry=np.concatenate([local, district_lines, trunk_lines]),
         crs=HK80,
     )
     roads = roads[shapely.get_type_id(roads.geometry.to_numpy()) != 7].reset_index(drop=True)
@@ -404,6 +414,30 @@ def generate(
         {"name": ["Northern Metropolis (approximate)"]}, geometry=[boundary], crs=HK80
     )
     return Metropolis(zones=zones, lots=lots, roads=roads, terrain=terrain, boundary=boundary_out)
+
+
+def _district_roads(
+    boundary: shapely.Geometry, place_table: pd.DataFrame, rng: np.random.Generator
+) -> np.ndarray:
+    """Distributor roads cutting the development areas into neighbourhoods ~600 m across."""
+    urban = place_table[place_table["profile"].isin(URBAN_PROFILES + ("logistics",))]
+    area = shapely.union_all(
+        shapely.buffer(
+            shapely.points(urban[["x", "y"]].to_numpy()), 1.3 * urban["radius_m"].to_numpy()
+        )
+    )
+    area = shapely.intersection(area, boundary)
+    xmin, ymin, xmax, ymax = area.bounds
+    gx, gy = np.meshgrid(
+        np.arange(xmin, xmax + DISTRICT_SPACING, DISTRICT_SPACING),
+        np.arange(ymin, ymax + DISTRICT_SPACING, DISTRICT_SPACING),
+    )
+    seeds = np.column_stack([gx.ravel(), gy.ravel()])
+    seeds = seeds + rng.uniform(-0.3, 0.3, seeds.shape) * DISTRICT_SPACING
+    edges = shapely.voronoi_polygons(shapely.multipoints(seeds), only_edges=True)
+    lines = shapely.get_parts(shapely.intersection(shapely.get_parts(edges), area))
+    lines = lines[(shapely.get_type_id(lines) == 1) & (shapely.length(lines) > 50.0)]
+    return lines
 
 
 def _split_blocks(

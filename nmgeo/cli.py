@@ -101,7 +101,7 @@ def demo(ctx: click.Context, out: Path) -> None:
 @click.option(
     "--lots",
     "n_lots",
-    type=click.IntRange(min=1000),
+    type=click.IntRange(min=10_000),
     default=45_000,
     show_default=True,
     help="Approximate number of lots.",

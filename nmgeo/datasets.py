@@ -38,6 +38,7 @@ DEM_NAME = "nm_dem.tif"
 META_NAME = "sample.json"
 LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
 SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
+MIN_LOTS = 10_000
 
 
 @dataclass
@@ -178,8 +179,11 @@ def synthetic_metropolis(
     -------
     SyntheticMetropolis
     """
-    if int(n_lots) < 1000:
-        msg = f"n_lots={n_lots} is too small for a metropolis; ask for at least 1000 lots"
+    if int(n_lots) < MIN_LOTS:
+        msg = (
+            f"n_lots={n_lots} is too small: the Northern Metropolis has about 4,000 street "
+            f"blocks, so ask for at least {MIN_LOTS:,} lots"
+        )
         raise InputError(msg)
     start = time.perf_counter()
     metro: Metropolis = generate(

@@ -42,11 +42,11 @@ def test_quiet_demo_prints_nothing(tmp_path):
 
 def test_synth_writes_a_readable_set(tmp_path):
     result = CliRunner().invoke(
-        main, ["--quiet", "synth", "--lots", "3000", "--seed", "1", "--out", str(tmp_path)]
+        main, ["--quiet", "synth", "--lots", "10000", "--seed", "1", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     lots = nmgeo.read_parcels(tmp_path / "nm_sample.gpkg", layer="lots")
-    assert 2700 <= len(lots) <= 3300
+    assert 9000 <= len(lots) <= 11000
 
 
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path):

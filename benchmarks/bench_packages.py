@@ -1,0 +1,169 @@
+"""Benchmark build_packages against the hand-rolled libpysal + geopandas equivalent.
+
+Generates synthetic Northern Metropolis lot sets (default 50k, 200k and 400k lots), zones
+them, then times, each in a fresh process so peak memory is its own:
+
+- nmgeo: ``nmgeo.build_packages(parcels)`` (15 m gap, 2 ha minimum, G/IC + open space);
+- baseline: the same package table written the way a competent analyst would without
+  nmgeo — libpysal ``Graph.build_fuzzy_contiguity(commercial, buffer=gap / 2)``
+  components, facilities attached with ``geopandas.sjoin_nearest(max_distance=gap)``,
+  ``dissolve`` with area sums per role and class, the 2 ha filter, the site outline by
+  buffer closing, Polsby-Popper compactness and the major zone by ``geopandas.overlay``.
+
+Usage::
+
+    python benchmarks/bench_packages.py                 # 50k, 200k, 400k lots
+    python benchmarks/bench_packages.py --lots 200000   # one size
+
+Prints wall time (s), the baseline/nmgeo ratio and each process's peak RSS (MB, including
+the parcels it loads). Needs libpysal (``pip install -e ".[test]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GAP = 15.0
+MIN_AREA = 20_000.0
+FACILITIES = ("public_facility", "open_space")
+
+
+def prepare(n_lots: int, seed: int, folder: Path) -> Path:
+    """Generate and zone ``n_lots`` lots once; cache them as GeoParquet."""
+    path = folder / f"parcels_{n_lots}_{seed}.parquet"
+    if path.exists():
+        return path
+    import nmgeo
+
+    metro = nmgeo.synthetic_metropolis(n_lots, seed)
+    parcels = nmgeo.read_parcels(metro.lots)
+    zones = nmgeo.read_zones(metro.zones)
+    zoned = nmgeo.assign_zoning(parcels, zones)
+    zoned[["parcel_id", "land_use", "lot_type", "area_m2", "geometry"]].to_parquet(path)
+    return path
+
+
+def run_nmgeo(path: str) -> dict:
+    import geopandas as gpd
+
+    import nmgeo
+
+    parcels = gpd.read_parquet(path)
+    start = time.perf_counter()
+    result = nmgeo.build_packages(parcels, gap_tolerance=GAP, min_package_area=MIN_AREA)
+    elapsed = time.perf_counter() - start
+    return {
+        "seconds": elapsed,
+        "packages": len(result.packages),
+        "area_ha": float(result.packages["area_ha"].sum()),
+    }
+
+
+def run_baseline(path: str) -> dict:
+    """The same package table built by hand with libpysal and geopandas."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from libpysal.graph import Graph
+
+    import nmgeo
+
+    parcels = gpd.read_parquet(path)
+    start = time.perf_counter()
+    com = parcels[parcels["land_use"] == "commercial"].reset_index(drop=True)
+    fac = parcels[parcels["land_use"].isin(FACILITIES)].reset_index(drop=True)
+    graph = Graph.build_fuzzy_contiguity(com.geometry, buffer=GAP / 2)
+    com["group"] = graph.component_labels.to_numpy()
+    joined = gpd.sjoin_nearest(fac, com[["group", "geometry"]], max_distance=GAP, how="inner")
+    joined = joined[~joined.index.duplicated()]
+    fac_in = fac.loc[joined.index].assign(group=joined["group"].to_numpy())
+    members = pd.concat([com.assign(role="commercial"), fac_in.assign(role="facility")])
+    members["area"] = members.area
+    members["com_area"] = np.where(members["role"] == "commercial", members["area"], 0.0)
+    members["gov_area"] = np.where(members["lot_type"] == "government", members["area"], 0.0)
+    for cls in FACILITIES:
+        members[cls] = np.where(members["land_use"] == cls, members["area"], 0.0)
+    members["n"] = 1
+    agg = {
+        "area": "sum",
+        "com_area": "sum",
+        "gov_area": "sum",
+        "n": "sum",
+        **{cls: "sum" for cls in FACILITIES},
+    }
+    packages = members.dissolve(by="group", aggfunc=agg)
+    packages = packages[packages["area"] >= MIN_AREA].copy()
+    packages["facility_share"] = 1 - packages["com_area"] / packages["area"]
+    packages["government_land_share"] = packages["gov_area"] / packages["area"]
+    outline = packages.buffer(GAP / 2, join_style="mitre").buffer(-GAP / 2, join_style="mitre")
+    packages["site_outline_ha"] = outline.area / 1e4
+    packages["compactness"] = 4 * np.pi * outline.area / outline.length**2
+    zones = nmgeo.reference.major_zones()[["short_name", "geometry"]]
+    pieces = gpd.overlay(packages.reset_index()[["group", "geometry"]], zones)
+    pieces["a"] = pieces.area
+    best = pieces.sort_values("a").drop_duplicates("group", keep="last").set_index("group")
+    packages["major_zone"] = best["short_name"].reindex(packages.index)
+    elapsed = time.perf_counter() - start
+    return {
+        "seconds": elapsed,
+        "packages": len(packages),
+        "area_ha": float(packages["area"].sum() / 1e4),
+    }
+
+
+def child(method: str, path: str) -> None:
+    out = {"nmgeo": run_nmgeo, "baseline": run_baseline}[method](path)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def measure(method: str, path: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    args.cache.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"{'lots':>8} {'nmgeo s':>8} {'base s':>8} {'ratio':>6} "
+        f"{'nmgeo MB':>9} {'base MB':>8} {'packages':>9} {'base pk':>8}"
+    )
+    print(f"build_packages vs libpysal fuzzy contiguity + dissolve ({os.cpu_count()} cores)")
+    print(header)
+    for n in args.lots:
+        path = prepare(n, args.seed, args.cache)
+        ours = measure("nmgeo", path)
+        base = measure("baseline", path)
+        ratio = base["seconds"] / ours["seconds"]
+        print(
+            f"{n:>8} {ours['seconds']:>8.2f} {base['seconds']:>8.2f} {ratio:>6.1f} "
+            f"{ours['peak_rss_mb']:>9.0f} {base['peak_rss_mb']:>8.0f} "
+            f"{ours['packages']:>9} {base['packages']:>8}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,694 @@
+"""Land disposal packages: contiguous commercial land with the public facilities beside it."""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+from nmgeo._validate import as_hk80
+from nmgeo.errors import DuplicateIdError, InputError, SchemaError
+from nmgeo.zoning import assign_major_zone
+
+__all__ = ["PackageResult", "build_packages", "split_package"]
+
+logger = logging.getLogger("nmgeo.packages")
+
+COMMERCIAL = "commercial"
+FACILITY = "facility"
+BELOW_MIN_AREA = "below_min_area"
+FACILITY_NOT_ADJACENT = "facility_not_adjacent"
+EXCLUSION_REASONS = (BELOW_MIN_AREA, FACILITY_NOT_ADJACENT)
+# Two boundaries this close (m) count as touching when measuring shared frontage.
+TOUCH = 1e-6
+
+
+@dataclass
+class PackageResult:
+    """Land disposal packages found by :func:`build_packages`.
+
+    Attributes
+    ----------
+    packages : geopandas.GeoDataFrame
+        One row per package (EPSG:2326), geometry = union of its member parcels. See
+        :func:`build_packages` for the columns.
+    members : pandas.DataFrame
+        ``parcel_id``, ``package_id``, ``role`` (``commercial`` / ``facility``),
+        ``land_use``, ``area_m2``: every parcel in a package.
+    excluded : pandas.DataFrame
+        ``parcel_id``, ``role``, ``reason``, ``land_use``, ``area_m2``: every
+        commercial or facility parcel not in a package, with the reason
+        (``below_min_area``: its group is smaller than ``min_package_area``;
+        ``facility_not_adjacent``: no commercial land within ``gap_tolerance``).
+    parameters : dict
+        The parameters used.
+    parcels : geopandas.GeoDataFrame
+        The candidate parcels (commercial and facility) with ``role`` and, for
+        members, ``package_id``; kept for maps and splitting.
+    """
+
+    packages: gpd.GeoDataFrame
+    members: pd.DataFrame
+    excluded: pd.DataFrame
+    parameters: dict[str, Any]
+    parcels: gpd.GeoDataFrame = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.packages)
+
+    def __repr__(self) -> str:
+        total = self.packages["area_ha"].sum() if len(self.packages) else 0.0
+        return (
+            f"PackageResult({len(self.packages)} packages, {total:,.1f} ha, "
+            f"{len(self.members)} member parcels, {len(self.excluded)} excluded; "
+            f"gap_tolerance={self.parameters['gap_tolerance']} m, "
+            f"min_package_area={self.parameters['min_package_area']:,.0f} m²)"
+        )
+
+    def _repr_html_(self) -> str:
+        p = self.packages
+        reasons = self.excluded["reason"].value_counts()
+        head = (
+            f"<b>{len(p)} land disposal packages</b>, "
+            f"{p['area_ha'].sum():,.1f} ha ({p['commercial_ha'].sum():,.1f} ha commercial, "
+            f"{p['facility_ha'].sum():,.1f} ha facilities); "
+            f"{len(self.members):,} member parcels; excluded: "
+            + (", ".join(f"{html.escape(str(r))} {n:,}" for r, n in reasons.items()) or "none")
+            + f". gap_tolerance {self.parameters['gap_tolerance']:g} m, "
+            f"min_package_area {self.parameters['min_package_area'] / 1e4:g} ha."
+        )
+        cols = [
+            "package_id",
+            "area_ha",
+            "commercial_ha",
+            "facility_ha",
+            "facility_share",
+            "n_parcels",
+            "compactness",
+            "major_zone",
+        ]
+        top = p.sort_values("area_ha", ascending=False).head(5)[[c for c in cols if c in p]]
+        table = top.to_html(index=False, float_format=lambda v: f"{v:,.2f}", escape=True)
+        return f"<div><p>{head}</p><p>Largest packages:</p>{table}</div>"
+
+    def site_outlines(self) -> gpd.GeoDataFrame:
+        """The package sites with the bridged gaps (roads between members) closed.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``package_id``, ``site_outline_ha`` and the closed outline geometry
+            (EPSG:2326).
+        """
+        geoms = _close_gaps(self.packages.geometry.to_numpy(), self.parameters["gap_tolerance"])
+        return gpd.GeoDataFrame(
+            {
+                "package_id": self.packages["package_id"].to_numpy(),
+                "site_outline_ha": shapely.area(geoms) / 1e4,
+            },
+            geometry=geoms,
+            crs=self.packages.crs,
+        )
+
+
+def _close_gaps(geoms: np.ndarray, gap: float) -> np.ndarray:
+    """Morphological closing by half the gap tolerance: fills gaps up to ``gap`` wide."""
+    if gap <= 0:
+        return geoms
+    half = gap / 2.0 + 1e-6
+    grown = shapely.buffer(geoms, half, join_style="mitre", mitre_limit=2.0)
+    closed = shapely.buffer(grown, -half, join_style="mitre", mitre_limit=2.0)
+    # Closing never removes land; the union guards against rounding at sharp corners.
+    return shapely.union(closed, geoms)
+
+
+def _contiguity(geoms: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j) of geometries whose boundaries are within ``gap`` metres."""
+    tree = shapely.STRtree(geoms)
+    if gap > 0:
+        i, j = tree.query(geoms, predicate="dwithin", distance=gap)
+    else:
+        i, j = tree.query(geoms, predicate="intersects")
+    keep = i < j
+    return i[keep], j[keep]
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    graph = coo_array((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _frontage(facilities: np.ndarray, groups: np.ndarray, gap: float) -> np.ndarray:
+    """Length (m) of each facility's boundary lying within ``gap`` of the paired group."""
+    reach = shapely.buffer(groups, max(gap, TOUCH), join_style="mitre", mitre_limit=2.0)
+    return shapely.length(shapely.intersection(shapely.boundary(facilities), reach))
+
+
+def _attach_facilities(
+    fac_geoms: np.ndarray,
+    com_geoms: np.ndarray,
+    com_group: np.ndarray,
+    gap: float,
+    bridge: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group of every facility (-1 if none) and the commercial groups after bridging.
+
+    A facility within ``gap`` of one commercial group joins it. One within reach of
+    several joins the group it shares the longest frontage with (boundary within
+    ``gap``), then the nearest, then the lowest group number; with ``bridge`` the
+    groups it touches are merged instead.
+    """
+    n_fac = len(fac_geoms)
+    fac_group = np.full(n_fac, -1, dtype=np.int64)
+    if n_fac == 0 or len(com_geoms) == 0:
+        return fac_group, com_group
+    tree = shapely.STRtree(com_geoms)
+    if gap > 0:
+        f, c = tree.query(fac_geoms, predicate="dwithin", distance=gap)
+    else:
+        f, c = tree.query(fac_geoms, predicate="intersects")
+    if len(f) == 0:
+        return fac_group, com_group
+    pairs = pd.DataFrame({"f": f, "g": com_group[c], "c": c})
+    pairs["d"] = shapely.distance(
+        fac_geoms[pairs["f"].to_numpy()], com_geoms[pairs["c"].to_numpy()]
+    )
+    fg = pairs.groupby(["f", "g"], sort=True)["d"].min().reset_index()
+    n_groups = fg.groupby("f")["g"].transform("size")
+
+    if bridge:
+        multi = fg[n_groups > 1]
+        if len(multi):
+            first = multi.groupby("f")["g"].transform("min").to_numpy()
+            n = int(com_group.max()) + 1
+            merged = _components(n, first, multi["g"].to_numpy())
+            # Renumber merged groups by their smallest member group, keeping order stable.
+            smallest = pd.Series(np.arange(n)).groupby(merged).transform("min").to_numpy()
+            com_group = smallest[com_group]
+            fg["g"] = smallest[fg["g"].to_numpy()]
+            fg = fg.groupby(["f", "g"], sort=True)["d"].min().reset_index()
+            n_groups = fg.groupby("f")["g"].transform("size")
+
+    single = fg[n_groups == 1]
+    fac_group[single["f"].to_numpy()] = single["g"].to_numpy()
+    multi = fg[n_groups > 1].copy()
+    if len(multi):
+        # Union of each candidate group's parcels, only for the groups in question.
+        need = np.unique(multi["g"].to_numpy())
+        members = pd.Series(np.arange(len(com_geoms))).groupby(com_group)
+        unions = {g: shapely.union_all(com_geoms[members.get_group(g).to_numpy()]) for g in need}
+        group_geoms = np.array([unions[g] for g in multi["g"].to_numpy()], dtype=object)
+        multi["frontage"] = _frontage(fac_geoms[multi["f"].to_numpy()], group_geoms, gap)
+        multi["frontage"] = multi["frontage"].round(6)
+        multi = multi.sort_values(["f", "frontage", "d", "g"], ascending=[True, False, True, True])
+        best = multi.drop_duplicates("f")
+        fac_group[best["f"].to_numpy()] = best["g"].to_numpy()
+        logger.info(
+            "build_packages: %d facilities within reach of several groups, each given "
+            "to the group with the longest frontage",
+            len(best),
+        )
+    return fac_group, com_group
+
+
+def build_packages(
+    parcels: gpd.GeoDataFrame,
+    *,
+    commercial: Sequence[str] = ("commercial",),
+    facilities: Sequence[str] = ("public_facility", "open_space"),
+    land_use_column: str = "land_use",
+    gap_tolerance: float = 15.0,
+    min_package_area: float = 20_000.0,
+    earmarked_column: str | None = None,
+    bridge_via_facilities: bool = False,
+    max_package_area: float | None = None,
+) -> PackageResult:
+    """Find land disposal packages: contiguous commercial land plus adjoining facilities.
+
+    Method: commercial parcels whose boundaries lie within ``gap_tolerance`` metres of
+    each other (touching = 0 m) are linked, using an STRtree ``dwithin`` query, and the
+    connected components of that sparse graph are the commercial groups (a group can
+    reach across local roads narrower than the tolerance). Each facility parcel within
+    ``gap_tolerance`` of a group joins it; a facility within reach of several groups
+    joins the one it shares the longest frontage with (the length of its boundary
+    within ``gap_tolerance`` of the group), then the nearest, then the lowest group,
+    or, with ``bridge_via_facilities``, merges them into one package. Facilities that
+    adjoin only other facilities do not join. Groups whose total area (commercial +
+    facilities) is below ``min_package_area`` are not packages.
+
+    Parameters
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Zoned parcels (see :func:`nmgeo.assign_zoning`) with ``parcel_id`` and the
+        land-use column; any CRS (work is done in EPSG:2326 metres).
+    commercial : sequence of str
+        Land-use classes that count as commercial land for disposal. Add
+        ``"mixed_use"`` to include CDA zones.
+    facilities : sequence of str
+        Land-use classes of the public facilities earmarked beside commercial land
+        (G/IC and open space by default). Ignored when ``earmarked_column`` is given.
+    land_use_column : str
+        Column holding the land-use class.
+    gap_tolerance : float
+        Largest gap (m) bridged between parcels of one package: 15 m joins lots
+        across a 12 m local road but not across a 20 m district road.
+    min_package_area : float
+        Smallest package (m², commercial + facilities); default 2 ha.
+    earmarked_column : str, optional
+        Boolean column marking the facility parcels earmarked for disposal with
+        commercial land; replaces the ``facilities`` classes.
+    bridge_via_facilities : bool
+        Merge commercial groups that a facility parcel adjoins together.
+    max_package_area : float, optional
+        Split packages larger than this (m²) into contiguous sub-packages of balanced
+        area (see :func:`split_package`).
+
+    Returns
+    -------
+    PackageResult
+        ``.packages`` has one row per package (EPSG:2326), geometry = union of member
+        parcels, and columns:
+
+        ``package_id``
+            ``"P001"``, ``"P002"``… by decreasing area (ties by smallest member
+            parcel id): the same input in any row order gives the same ids.
+        ``area_ha``
+            Total land of the package, ha (= sum of member parcel areas).
+        ``commercial_ha``, ``facility_ha``
+            Commercial land and earmarked facility land, ha.
+        ``<class>_ha``
+            Facility land of each facility class (e.g. ``public_facility_ha``,
+            ``open_space_ha``), ha.
+        ``facility_share``
+            ``facility_ha / area_ha``: the share of the disposal the developer must
+            deliver as public facilities.
+        ``n_parcels``, ``n_commercial``, ``n_facility``
+            Number of member parcels by role.
+        ``government_land_share``
+            Share of the area on government lots (``lot_type == "government"``), only
+            when a ``lot_type`` column exists: land the government can grant without
+            resumption.
+        ``compactness``
+            Polsby-Popper score ``4 pi A / P^2`` of the site outline (1 = circle,
+            ~0.785 = square; low values mean a straggling site that is hard to plan
+            as one development).
+        ``site_outline_ha``
+            Area of the site with the bridged gaps (roads between members) closed, ha:
+            the land a master plan for the package covers.
+        ``major_zone``
+            The NM major zone holding most of the package.
+
+    Raises
+    ------
+    SchemaError
+        Missing ``parcel_id``, land-use or earmarked column.
+    DuplicateIdError
+        Repeated or null ``parcel_id``.
+    InputError
+        Negative tolerance or area, or an overlap between ``commercial`` and
+        ``facilities``.
+    """
+    params = {
+        "commercial": tuple(commercial),
+        "facilities": tuple(facilities) if earmarked_column is None else None,
+        "land_use_column": land_use_column,
+        "gap_tolerance": float(gap_tolerance),
+        "min_package_area": float(min_package_area),
+        "earmarked_column": earmarked_column,
+        "bridge_via_facilities": bool(bridge_via_facilities),
+        "max_package_area": None if max_package_area is None else float(max_package_area),
+    }
+    _check_params(parcels, params)
+    gdf = as_hk80(parcels, "parcels")
+    uses = gdf[land_use_column].to_numpy(dtype=object)
+    is_com = np.isin(uses, params["commercial"])
+    if earmarked_column is None:
+        is_fac = np.isin(uses, params["facilities"]) & ~is_com
+    else:
+        flag = gdf[earmarked_column]
+        is_fac = flag.fillna(False).astype(bool).to_numpy() & ~is_com
+    cand = gdf.loc[is_com | is_fac, ["parcel_id", land_use_column, "geometry"]].copy()
+    cand = cand.rename(columns={land_use_column: "land_use"})
+    if "lot_type" in gdf.columns:
+        cand["lot_type"] = gdf.loc[is_com | is_fac, "lot_type"].to_numpy()
+    # Work in a canonical order so results do not depend on the input row order.
+    cand["_key"] = cand["parcel_id"].astype(str)
+    cand = cand.sort_values("_key", kind="stable").reset_index(drop=True)
+    cand["role"] = np.where(
+        np.isin(cand["land_use"].to_numpy(), params["commercial"]), COMMERCIAL, FACILITY
+    )
+    cand["area_m2"] = shapely.area(cand.geometry.to_numpy())
+
+    geoms = cand.geometry.to_numpy()
+    com = np.flatnonzero(cand["role"].to_numpy() == COMMERCIAL)
+    fac = np.flatnonzero(cand["role"].to_numpy() == FACILITY)
+    gap = params["gap_tolerance"]
+    i, j = _contiguity(geoms[com], gap)
+    com_group = _components(len(com), i, j) if len(com) else np.zeros(0, dtype=np.int64)
+    fac_group, com_group = _attach_facilities(
+        geoms[fac], geoms[com], com_group, gap, params["bridge_via_facilities"]
+    )
+    group = np.full(len(cand), -1, dtype=np.int64)
+    group[com] = com_group
+    group[fac] = fac_group
+    cand["_group"] = group
+
+    grouped = cand[cand["_group"] >= 0]
+    total = grouped.groupby("_group")["area_m2"].sum()
+    big = total.index[total.to_numpy() >= params["min_package_area"]]
+    in_package = cand["_group"].isin(big).to_numpy()
+    reason = np.where(cand["_group"].to_numpy() < 0, FACILITY_NOT_ADJACENT, BELOW_MIN_AREA)
+    cand["reason"] = np.where(in_package, None, reason)
+
+    if params["max_package_area"] is not None:
+        cand = _split_oversize(cand, params["max_package_area"], gap)
+
+    result = _assemble(cand, params)
+    logger.info("build_packages: %r", result)
+    return result
+
+
+def _check_params(parcels: gpd.GeoDataFrame, params: dict[str, Any]) -> None:
+    for name in ("parcel_id", params["land_use_column"]):
+        if name not in parcels.columns:
+            msg = (
+                f"parcels have no {name!r} column; read them with nmgeo.read_parcels() and "
+                "zone them with nmgeo.assign_zoning(), or pass land_use_column="
+            )
+            raise SchemaError(msg)
+    col = params["earmarked_column"]
+    if col is not None and col not in parcels.columns:
+        msg = f"earmarked_column={col!r} is not a column of parcels"
+        raise SchemaError(msg)
+    ids = parcels["parcel_id"]
+    if not ids.is_unique or ids.isna().any():
+        dup = ids[ids.duplicated(keep=False) | ids.isna()].astype(str).unique()[:5].tolist()
+        msg = f"parcel_id must be unique and non-null; offending values include {dup}"
+        raise DuplicateIdError(msg)
+    if not math.isfinite(params["gap_tolerance"]) or params["gap_tolerance"] < 0:
+        msg = f"gap_tolerance must be a distance >= 0 m, not {params['gap_tolerance']}"
+        raise InputError(msg)
+    if not math.isfinite(params["min_package_area"]) or params["min_package_area"] < 0:
+        msg = f"min_package_area must be an area >= 0 m², not {params['min_package_area']}"
+        raise InputError(msg)
+    max_area = params["max_package_area"]
+    if max_area is not None and (not math.isfinite(max_area) or max_area <= 0):
+        msg = f"max_package_area must be an area > 0 m², not {max_area}"
+        raise InputError(msg)
+    if params["facilities"] is not None:
+        both = set(params["commercial"]) & set(params["facilities"])
+        if both:
+            msg = f"classes {sorted(both)} are in both commercial= and facilities=; pick one"
+            raise InputError(msg)
+
+
+def _split_oversize(cand: pd.DataFrame, max_area: float, gap: float) -> pd.DataFrame:
+    """Give the members of every group above ``max_area`` a sub-group of balanced area."""
+    members = cand[cand["reason"].isna()]
+    total = members.groupby("_group")["area_m2"].sum()
+    over = total.index[total.to_numpy() > max_area]
+    next_group = int(cand["_group"].max()) + 1
+    for g in over:
+        idx = members.index[members["_group"].to_numpy() == g]
+        k = math.ceil(total[g] / max_area)
+        labels = _balanced_split(cand.loc[idx], k, gap)
+        new = np.where(labels == 0, g, next_group + labels - 1)
+        cand.loc[idx, "_group"] = new
+        next_group += k - 1
+    return cand
+
+
+def _balanced_split(members: pd.DataFrame, k: int, gap: float) -> np.ndarray:
+    """Split one package's members into ``k`` contiguous parts of balanced total area.
+
+    Commercial parcels are partitioned on their contiguity graph by
+    :func:`nmgeo._regions.balanced_regions` (facility parcels that link commercial
+    parcels in a bridged package add links too); each facility then goes to the
+    part it shares the longest frontage with.
+    """
+    from nmgeo._regions import balanced_regions
+
+    geoms = members.geometry.to_numpy()
+    role = members["role"].to_numpy()
+    com = np.flatnonzero(role == COMMERCIAL)
+    fac = np.flatnonzero(role == FACILITY)
+    area = members["area_m2"].to_numpy()
+    i, j = _contiguity(geoms[com], gap)
+    # Links through facilities (bridged packages): commercial parcels near one facility.
+    if len(fac):
+        f, c = shapely.STRtree(geoms[com]).query(
+            geoms[fac], predicate="dwithin", distance=max(gap, TOUCH)
+        )
+        by_fac = pd.DataFrame({"f": f, "c": c})
+        first = by_fac.groupby("f")["c"].transform("min").to_numpy()
+        i = np.concatenate([i, first])
+        j = np.concatenate([j, c])
+    n = len(com)
+    adjacency = coo_array((np.ones(len(i)), (i, j)), shape=(n, n))
+    adjacency = (adjacency + adjacency.T).tocsr()
+    # Facilities will follow their commercial neighbours: count their area there.
+    weights = area[com].astype(float).copy()
+    if len(fac):
+        near = pd.DataFrame({"f": f, "c": c}).drop_duplicates("f")
+        np.add.at(weights, near["c"].to_numpy(), area[fac][near["f"].to_numpy()])
+    xy = shapely.get_coordinates(shapely.point_on_surface(geoms[com]))
+    k = min(k, n)
+    com_labels = balanced_regions(adjacency, weights, k, xy)
+    labels = np.zeros(len(members), dtype=np.int64)
+    labels[com] = com_labels
+    if len(fac):
+        sub = pd.Series(com_labels)
+        fac_geoms = geoms[fac]
+        part_geoms = np.array(
+            [shapely.union_all(geoms[com][sub.index[sub == p]]) for p in range(k)], dtype=object
+        )
+        pairs = pd.DataFrame({"f": f, "p": com_labels[c]}).drop_duplicates()
+        pairs["frontage"] = np.round(
+            _frontage(fac_geoms[pairs["f"].to_numpy()], part_geoms[pairs["p"].to_numpy()], gap), 6
+        )
+        pairs["d"] = shapely.distance(
+            fac_geoms[pairs["f"].to_numpy()], part_geoms[pairs["p"].to_numpy()]
+        )
+        pairs = pairs.sort_values(["f", "frontage", "d", "p"], ascending=[True, False, True, True])
+        best = pairs.drop_duplicates("f")
+        labels[fac[best["f"].to_numpy()]] = best["p"].to_numpy()
+    return labels
+
+
+def _assemble(cand: pd.DataFrame, params: dict[str, Any]) -> PackageResult:
+    """Turn labelled candidate parcels into the packages, members and excluded tables."""
+    inside = cand["reason"].isna().to_numpy()
+    mem = cand[inside]
+    # Stable ids: by decreasing area (to the m²), then smallest member parcel id.
+    stats = mem.groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
+    stats["area"] = stats["area"].round(0)
+    stats = stats.sort_values(["area", "first"], ascending=[False, True])
+    width = max(3, len(str(len(stats))))
+    pid = pd.Series([f"P{n:0{width}d}" for n in range(1, len(stats) + 1)], index=stats.index)
+    cand["package_id"] = pd.Series(cand["_group"].map(pid).where(inside, None), dtype=object)
+    mem = cand[inside]
+
+    fac_classes = (
+        list(params["facilities"])
+        if params["facilities"] is not None
+        else sorted(mem.loc[mem["role"] == FACILITY, "land_use"].astype(str).unique())
+    )
+    key = mem["package_id"]
+    area = mem["area_m2"]
+    is_com = mem["role"] == COMMERCIAL
+    frame = pd.DataFrame(index=pd.Index(pid.to_numpy(), name="package_id"))
+    frame["area_ha"] = area.groupby(key).sum() / 1e4
+    frame["commercial_ha"] = area.where(is_com, 0.0).groupby(key).sum() / 1e4
+    frame["facility_ha"] = area.where(~is_com, 0.0).groupby(key).sum() / 1e4
+    for cls in fac_classes:
+        sel = (~is_com) & (mem["land_use"] == cls)
+        frame[f"{cls}_ha"] = area.where(sel, 0.0).groupby(key).sum() / 1e4
+    frame["facility_share"] = (frame["facility_ha"] / frame["area_ha"]).fillna(0.0)
+    frame["n_parcels"] = key.groupby(key).size()
+    frame["n_commercial"] = is_com.groupby(key).sum().astype(int)
+    frame["n_facility"] = frame["n_parcels"] - frame["n_commercial"]
+    if "lot_type" in mem.columns:
+        gov = mem["lot_type"].astype(str).str.lower().eq("government")
+        frame["government_land_share"] = area.where(gov, 0.0).groupby(key).sum() / (
+            frame["area_ha"] * 1e4
+        )
+    frame = frame.fillna(0.0).reset_index()
+
+    geom = _union_by(mem.geometry.to_numpy(), key.to_numpy(), frame["package_id"].to_numpy())
+    packages = gpd.GeoDataFrame(frame, geometry=geom, crs="EPSG:2326")
+    outline = _close_gaps(packages.geometry.to_numpy(), params["gap_tolerance"])
+    perimeter = shapely.length(outline)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        packages["compactness"] = np.where(
+            perimeter > 0, 4 * np.pi * shapely.area(outline) / perimeter**2, 0.0
+        )
+    packages["site_outline_ha"] = shapely.area(outline) / 1e4
+    if len(packages):
+        packages = assign_major_zone(packages)
+    else:
+        packages["major_zone"] = pd.Series(dtype=object)
+    packages = packages.sort_values("package_id").reset_index(drop=True)
+
+    members = mem[["parcel_id", "package_id", "role", "land_use", "area_m2"]].copy()
+    members = members.sort_values(["package_id", "role", "parcel_id"], key=_sort_key)
+    excluded = cand.loc[~inside, ["parcel_id", "role", "reason", "land_use", "area_m2"]].copy()
+    excluded = excluded.sort_values(["reason", "parcel_id"], key=_sort_key)
+    keep = ["parcel_id", "role", "land_use", "area_m2", "package_id", "reason"]
+    keep += ["lot_type"] if "lot_type" in cand.columns else []
+    parcels = gpd.GeoDataFrame(
+        cand[[*keep, "geometry"]],
+        geometry="geometry",
+        crs="EPSG:2326",
+    )
+    return PackageResult(
+        packages=packages,
+        members=members.reset_index(drop=True),
+        excluded=excluded.reset_index(drop=True),
+        parameters=params,
+        parcels=parcels,
+    )
+
+
+def _coverage_union(geoms: np.ndarray) -> shapely.Geometry:
+    try:
+        return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:  # overlapping lots: the full union handles them
+        return shapely.union_all(geoms)
+
+
+def _union_by(geoms: np.ndarray, keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Union of the geometries of each key, in ``order``.
+
+    Lots do not overlap, so GEOS's coverage union (which only removes shared edges)
+    does the job several times faster than a full overlay; a package whose lots
+    overlap (bad input) falls back to the full union.
+    """
+    if len(order) == 0:
+        return np.array([], dtype=object)
+    codes = pd.Index(order).get_indexer(keys)
+    sort = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[sort])) + 1
+    groups = np.split(geoms[sort], bounds)
+    out = np.array([_coverage_union(g) for g in groups], dtype=object)
+    expected = np.array([shapely.area(g).sum() for g in groups])
+    bad = ~shapely.is_valid(out) | ~np.isclose(shapely.area(out), expected, rtol=1e-9)
+    for n in np.flatnonzero(bad):
+        out[n] = shapely.union_all(groups[n])
+    return out
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    return col.astype(str)
+
+
+def split_package(
+    result: PackageResult,
+    package_id: str,
+    target_area: float,
+    *,
+    tolerance: float = 0.25,
+) -> PackageResult:
+    """Split one oversize package into contiguous sub-packages of about ``target_area``.
+
+    The package's commercial parcels are partitioned on their contiguity graph
+    (parcels within ``gap_tolerance``) into ``k = round(area / target_area)`` parts by
+    seeded region growing followed by boundary swaps that even out the areas while
+    keeping every part contiguous (a greedy relative of ArcGIS "Build Balanced Zones"
+    and of PySAL's max-p regions); each facility parcel then goes to the part it shares
+    the longest frontage with, so every sub-package keeps its adjacent facilities.
+
+    Parameters
+    ----------
+    result : PackageResult
+        Output of :func:`build_packages`.
+    package_id : str
+        The package to split.
+    target_area : float
+        Wanted sub-package area (m², commercial + facilities).
+    tolerance : float
+        Accepted relative deviation from ``target_area``; parts outside it are
+        reported in a warning (the parcels may be too coarse to do better).
+
+    Returns
+    -------
+    PackageResult
+        A new result where the package is replaced by sub-packages
+        ``"<package_id>-1"``, ``"<package_id>-2"``… (largest first); other packages
+        keep their ids.
+    """
+    if package_id not in set(result.packages["package_id"]):
+        msg = f"no package {package_id!r}; choose one of result.packages['package_id']"
+        raise InputError(msg)
+    if not (math.isfinite(target_area) and target_area > 0):
+        msg = f"target_area must be an area > 0 m², not {target_area}"
+        raise InputError(msg)
+    cand = result.parcels.copy()
+    idx = cand.index[cand["package_id"].to_numpy() == package_id]
+    members = cand.loc[idx]
+    total = float(members["area_m2"].sum())
+    k = max(1, round(total / target_area))
+    if k == 1:
+        logger.info(
+            "split_package: %s (%.1f ha) is already near the target", package_id, total / 1e4
+        )
+        return result
+    labels = _balanced_split(members, k, result.parameters["gap_tolerance"])
+    sizes = pd.Series(members["area_m2"].to_numpy()).groupby(labels).sum()
+    order = sizes.sort_values(ascending=False, kind="stable").index
+    rank = {part: n + 1 for n, part in enumerate(order)}
+    cand.loc[idx, "package_id"] = [f"{package_id}-{rank[p]}" for p in labels]
+    off = sizes[(sizes - target_area).abs() > tolerance * target_area]
+    if len(off):
+        logger.warning(
+            "split_package: %d of %d parts of %s are outside %.0f %% of the target %.1f ha "
+            "(the parcels are too coarse or the graph too narrow to do better)",
+            len(off),
+            k,
+            package_id,
+            100 * tolerance,
+            target_area / 1e4,
+        )
+    return _reassemble(result, cand)
+
+
+def _reassemble(result: PackageResult, cand: gpd.GeoDataFrame) -> PackageResult:
+    """Recompute the tables of a result whose ``parcels.package_id`` were edited."""
+    cand = cand.copy()
+    cand["_key"] = cand["parcel_id"].astype(str)
+    codes, uniques = pd.factorize(cand["package_id"], sort=True)
+    cand["_group"] = codes
+    inside = cand["reason"].isna()
+    fresh = _assemble(cand, result.parameters)
+    # Keep the ids the caller already has: map fresh P-numbers back to the edited ids.
+    names = (
+        cand.loc[inside]
+        .assign(new=fresh.parcels.loc[inside.to_numpy(), "package_id"].to_numpy())
+        .drop_duplicates("new")
+        .set_index("new")["package_id"]
+    )
+    rename = names.to_dict()
+    del uniques
+    packages = fresh.packages.assign(package_id=fresh.packages["package_id"].map(rename))
+    packages = packages.sort_values("package_id", key=_natural_key).reset_index(drop=True)
+    members = fresh.members.assign(package_id=fresh.members["package_id"].map(rename))
+    parcels = fresh.parcels.assign(
+        package_id=fresh.parcels["package_id"].map(rename).where(inside.to_numpy(), None)
+    )
+    return PackageResult(packages, members, fresh.excluded, dict(result.parameters), parcels)
+
+
+def _natural_key(col: pd.Series) -> pd.Series:
+    """Sort "P002-10" after "P002-9"."""
+    parts = col.astype(str).str.extract(r"^(?P<base>[^-]*)(?:-(?P<sub>\d+))?$")
+    return parts["base"] + "-" + parts["sub"].fillna("0").str.zfill(6)

@@ -1,0 +1,333 @@
+"""build_packages and split_package on hand-built layouts with known answers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+import nmgeo
+from nmgeo.errors import DuplicateIdError, InputError, SchemaError
+
+X0, Y0 = 826_000.0, 840_000.0  # San Tin, inside the innovation_technology major zone
+
+
+def _box(x0, y0, x1, y1):
+    return box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+def layout(*lots: tuple[str, str, tuple[float, float, float, float]], **cols) -> gpd.GeoDataFrame:
+    """Parcels from (parcel_id, land_use, (x0, y0, x1, y1)) in metres from the origin."""
+    return gpd.GeoDataFrame(
+        {"parcel_id": [p for p, _, _ in lots], "land_use": [u for _, u, _ in lots], **cols},
+        geometry=[_box(*b) for _, _, b in lots],
+        crs="EPSG:2326",
+    )
+
+
+def package_of(result: nmgeo.PackageResult) -> dict[str, str | None]:
+    """parcel_id -> package_id (None when excluded)."""
+    out = dict(zip(result.members["parcel_id"], result.members["package_id"], strict=True))
+    out.update({p: None for p in result.excluded["parcel_id"]})
+    return out
+
+
+def reason_of(result: nmgeo.PackageResult) -> dict[str, str]:
+    return dict(zip(result.excluded["parcel_id"], result.excluded["reason"], strict=True))
+
+
+def test_two_touching_commercial_lots_are_one_package():
+    lots = layout(("a", "commercial", (0, 0, 100, 100)), ("b", "commercial", (100, 0, 200, 100)))
+    result = nmgeo.build_packages(lots)
+    assert len(result.packages) == 1
+    row = result.packages.iloc[0]
+    assert row["package_id"] == "P001"
+    assert row["area_ha"] == pytest.approx(2.0)
+    assert row["commercial_ha"] == pytest.approx(2.0)
+    assert row["facility_ha"] == 0.0
+    assert row["n_parcels"] == 2 and row["n_commercial"] == 2 and row["n_facility"] == 0
+    assert row.geometry.area == pytest.approx(20_000.0)
+    # A 200 m x 100 m rectangle: Polsby-Popper 4 pi A / P^2.
+    assert row["compactness"] == pytest.approx(4 * np.pi * 20_000 / 600**2)
+    assert row["major_zone"] == "innovation_technology"
+
+
+@pytest.mark.parametrize(("gap", "n_packages"), [(15.0, 1), (12.0, 1), (10.0, 2)])
+def test_a_12_m_road_is_bridged_at_15_m_not_at_10_m(gap, n_packages):
+    lots = layout(("a", "commercial", (0, 0, 150, 100)), ("b", "commercial", (162, 0, 312, 100)))
+    result = nmgeo.build_packages(lots, gap_tolerance=gap, min_package_area=10_000)
+    assert len(result.packages) == n_packages
+    if n_packages == 1:
+        # The site outline closes the road: 312 m x 100 m.
+        assert result.packages["site_outline_ha"].iloc[0] == pytest.approx(3.12)
+        assert result.packages["area_ha"].iloc[0] == pytest.approx(3.0)
+
+
+def test_a_facility_beside_one_group_is_attached():
+    lots = layout(
+        ("c1", "commercial", (0, 0, 100, 100)),
+        ("c2", "commercial", (100, 0, 200, 100)),
+        ("g", "public_facility", (0, 110, 100, 160)),  # across a 10 m road
+        ("o", "open_space", (200, 0, 250, 100)),  # touching
+    )
+    result = nmgeo.build_packages(lots)
+    assert set(package_of(result).values()) == {"P001"}
+    row = result.packages.iloc[0]
+    assert row["area_ha"] == pytest.approx(3.0)
+    assert row["facility_ha"] == pytest.approx(1.0)
+    assert row["public_facility_ha"] == pytest.approx(0.5)
+    assert row["open_space_ha"] == pytest.approx(0.5)
+    assert row["facility_share"] == pytest.approx(1 / 3)
+    roles = dict(zip(result.members["parcel_id"], result.members["role"], strict=True))
+    assert roles == {"c1": "commercial", "c2": "commercial", "g": "facility", "o": "facility"}
+
+
+def _between():
+    # West group (3 ha) shares 100 m of edge with the G/IC lot; east group (2 ha) 40 m.
+    return layout(
+        ("w1", "commercial", (-200, 0, -100, 100)),
+        ("w2", "commercial", (-100, 0, 0, 100)),
+        ("w3", "commercial", (-100, 100, 0, 200)),
+        ("gic", "public_facility", (0, 0, 50, 100)),
+        ("e1", "commercial", (50, 60, 250, 160)),
+    )
+
+
+def test_a_facility_between_two_groups_goes_to_the_longer_shared_edge():
+    result = nmgeo.build_packages(_between(), gap_tolerance=5.0)
+    pk = package_of(result)
+    assert pk["gic"] == pk["w1"] == pk["w2"] == pk["w3"]
+    assert pk["e1"] != pk["gic"] and pk["e1"] is not None
+    assert len(result.packages) == 2
+
+
+def test_bridging_via_facilities_merges_the_groups():
+    result = nmgeo.build_packages(_between(), gap_tolerance=5.0, bridge_via_facilities=True)
+    assert len(result.packages) == 1
+    assert result.packages["area_ha"].iloc[0] == pytest.approx(5.5)
+    assert result.packages["n_facility"].iloc[0] == 1
+
+
+def test_facing_edges_of_equal_length_go_to_the_nearer_group():
+    lots = layout(
+        ("west", "commercial", (-200, 0, -2, 100)),  # 2 m away
+        ("gic", "public_facility", (0, 0, 50, 100)),
+        ("east", "commercial", (56, 0, 256, 100)),  # 6 m away
+    )
+    pk = package_of(nmgeo.build_packages(lots, gap_tolerance=15.0 - 8.5))
+    assert pk["gic"] == pk["west"] != pk["east"]
+
+
+def test_isolated_facility_and_facility_behind_facility_are_not_adjacent():
+    lots = layout(
+        ("c1", "commercial", (0, 0, 200, 100)),
+        ("g1", "public_facility", (200, 0, 250, 100)),
+        ("g2", "public_facility", (250, 0, 300, 100)),  # touches only g1
+        ("far", "open_space", (1000, 1000, 1100, 1100)),
+    )
+    result = nmgeo.build_packages(lots)
+    assert reason_of(result) == {"g2": "facility_not_adjacent", "far": "facility_not_adjacent"}
+    assert package_of(result)["g1"] == "P001"
+
+
+def test_a_small_group_is_below_min_area_with_its_facilities():
+    lots = layout(
+        ("big", "commercial", (0, 0, 200, 150)),
+        ("small", "commercial", (500, 0, 600, 100)),
+        ("small_g", "public_facility", (600, 0, 650, 100)),
+    )
+    result = nmgeo.build_packages(lots, min_package_area=20_000)
+    assert reason_of(result) == {"small": "below_min_area", "small_g": "below_min_area"}
+    assert list(result.packages["package_id"]) == ["P001"]
+    assert result.packages["area_ha"].iloc[0] == pytest.approx(3.0)
+
+
+def test_other_land_uses_are_ignored_and_earmarked_column_replaces_classes():
+    lots = layout(
+        ("c", "commercial", (0, 0, 200, 100)),
+        ("v", "village", (200, 0, 300, 100)),
+        ("gic", "public_facility", (0, 100, 200, 150)),
+        earmarked=[False, True, False],
+    )
+    plain = nmgeo.build_packages(lots)
+    assert "v" not in package_of(plain)
+    assert package_of(plain)["gic"] == "P001"
+    marked = nmgeo.build_packages(lots, earmarked_column="earmarked")
+    pk = package_of(marked)
+    assert pk["v"] == "P001" and "gic" not in pk
+    assert marked.packages["village_ha"].iloc[0] == pytest.approx(1.0)
+
+
+def test_government_land_share_from_lot_type():
+    lots = layout(
+        ("a", "commercial", (0, 0, 100, 100)),
+        ("b", "commercial", (100, 0, 200, 100)),
+        ("c", "public_facility", (200, 0, 300, 100)),
+        lot_type=["government", "private", "government"],
+    )
+    row = nmgeo.build_packages(lots).packages.iloc[0]
+    assert row["government_land_share"] == pytest.approx(2 / 3)
+    no_type = nmgeo.build_packages(lots.drop(columns="lot_type")).packages
+    assert "government_land_share" not in no_type.columns
+
+
+def test_ids_rank_packages_by_area():
+    lots = layout(
+        ("s1", "commercial", (0, 0, 150, 150)),
+        ("l1", "commercial", (1000, 0, 1200, 200)),
+        ("m1", "commercial", (2000, 0, 2180, 180)),
+    )
+    result = nmgeo.build_packages(lots)
+    order = result.packages.set_index("package_id")["area_ha"]
+    assert list(order.index) == ["P001", "P002", "P003"]
+    assert order.is_monotonic_decreasing
+    assert package_of(result) == {"l1": "P001", "m1": "P002", "s1": "P003"}
+
+
+def _grid(n: int = 6, seed: int = 0) -> gpd.GeoDataFrame:
+    """n x n blocks of 90 m lots separated by 12 m roads, random land uses."""
+    rng = np.random.default_rng(seed)
+    uses = rng.choice(
+        ["commercial", "commercial", "public_facility", "open_space", "village"], n * n
+    )
+    lots = [
+        (f"L{i:02d}{j:02d}", uses[i * n + j], (i * 102, j * 102, i * 102 + 90, j * 102 + 90))
+        for i in range(n)
+        for j in range(n)
+    ]
+    return layout(*lots)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.randoms(use_true_random=False))
+def test_row_order_never_changes_packages_or_ids(seed, rnd):
+    lots = _grid(seed=seed)
+    order = list(range(len(lots)))
+    rnd.shuffle(order)
+    a = nmgeo.build_packages(lots, min_package_area=15_000)
+    b = nmgeo.build_packages(lots.iloc[order], min_package_area=15_000)
+    assert package_of(a) == package_of(b)
+    pd.testing.assert_frame_equal(
+        a.packages.drop(columns="geometry"), b.packages.drop(columns="geometry")
+    )
+    assert a.packages.geometry.geom_equals(b.packages.geometry).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([0.0, 5.0, 12.0, 15.0, 30.0]))
+def test_every_candidate_is_accounted_for_and_areas_add_up(seed, gap):
+    lots = _grid(seed=seed)
+    result = nmgeo.build_packages(lots, gap_tolerance=gap)
+    cand = lots[lots["land_use"].isin(["commercial", "public_facility", "open_space"])]
+    ids = list(result.members["parcel_id"]) + list(result.excluded["parcel_id"])
+    assert sorted(ids) == sorted(cand["parcel_id"])
+    total = cand.area.sum()
+    packaged = result.members["area_m2"].sum()
+    excluded = result.excluded["area_m2"].sum()
+    assert abs(packaged + excluded - total) <= 1e-9 * total
+    np.testing.assert_allclose(
+        result.packages["area_ha"] * 1e4, result.packages.geometry.area, rtol=1e-9
+    )
+    assert (result.packages["area_ha"] * 1e4 >= 20_000).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000))
+def test_a_larger_gap_never_splits_a_package(seed):
+    lots = _grid(seed=seed)
+    small = package_of(nmgeo.build_packages(lots, gap_tolerance=5.0, min_package_area=0))
+    large = package_of(nmgeo.build_packages(lots, gap_tolerance=15.0, min_package_area=0))
+    together: dict[str, set[str]] = {}
+    for pid, pk in small.items():
+        if pk is not None:
+            together.setdefault(pk, set()).add(large[pid])
+    assert all(len(v) == 1 for v in together.values())
+
+
+def test_bad_arguments_are_clear_errors():
+    lots = layout(("a", "commercial", (0, 0, 100, 100)))
+    with pytest.raises(SchemaError, match="land_use"):
+        nmgeo.build_packages(lots.drop(columns="land_use"))
+    with pytest.raises(SchemaError, match="earmarked"):
+        nmgeo.build_packages(lots, earmarked_column="earmarked")
+    with pytest.raises(InputError, match="gap_tolerance"):
+        nmgeo.build_packages(lots, gap_tolerance=-1)
+    with pytest.raises(InputError, match="both"):
+        nmgeo.build_packages(lots, facilities=("commercial",))
+    dup = pd.concat([lots, lots], ignore_index=True)
+    with pytest.raises(DuplicateIdError, match="'a'"):
+        nmgeo.build_packages(dup)
+
+
+def test_empty_result_is_well_formed():
+    lots = layout(("v", "village", (0, 0, 100, 100)))
+    result = nmgeo.build_packages(lots)
+    assert len(result.packages) == 0 and len(result.members) == 0 and len(result.excluded) == 0
+    assert "0 land disposal packages" in result._repr_html_()
+
+
+def test_html_summary_escapes_and_reports():
+    lots = layout(("a", "commercial", (0, 0, 200, 100)), ("g", "open_space", (300, 0, 400, 100)))
+    html = nmgeo.build_packages(lots)._repr_html_()
+    assert "1 land disposal packages" in html
+    assert "facility_not_adjacent 1" in html
+    assert "<table" in html
+
+
+def _row(n: int, facility_at: int | None = None) -> gpd.GeoDataFrame:
+    lots = [(f"c{i}", "commercial", (i * 100, 0, i * 100 + 100, 100)) for i in range(n)]
+    if facility_at is not None:
+        x = facility_at * 100
+        lots.append(("gic", "public_facility", (x, 100, x + 100, 150)))
+    return layout(*lots)
+
+
+def test_split_package_makes_contiguous_parts_near_the_target():
+    result = nmgeo.build_packages(_row(6, facility_at=5))
+    split = nmgeo.split_package(result, "P001", target_area=25_000)
+    parts = split.packages.set_index("package_id")
+    assert list(parts.index) == ["P001-1", "P001-2", "P001-3"] or len(parts) == 3
+    assert parts["area_ha"].sum() == pytest.approx(6.5)
+    assert (parts["area_ha"].between(1.9, 2.6)).all()
+    pk = package_of(split)
+    # The facility stays with the part holding its commercial neighbour c5.
+    assert pk["gic"] == pk["c5"]
+    for _, geom in parts.geometry.items():
+        assert shapely.get_num_geometries(shapely.union_all(shapely.get_parts(geom).tolist())) == 1
+
+
+def test_build_packages_can_split_oversize_groups():
+    result = nmgeo.build_packages(_row(6), max_package_area=25_000)
+    assert len(result.packages) == 3
+    assert result.packages["area_ha"].to_numpy() == pytest.approx([2.0, 2.0, 2.0])
+
+
+def test_split_package_rejects_unknown_ids():
+    result = nmgeo.build_packages(_row(3))
+    with pytest.raises(InputError, match="P999"):
+        nmgeo.split_package(result, "P999", target_area=10_000)
+
+
+def test_groups_agree_with_libpysal_fuzzy_contiguity_on_the_sample():
+    """libpysal (oracle only): buffering both sides by gap/2 links parcels within gap."""
+    from libpysal.graph import Graph
+
+    sample = nmgeo.load_sample()
+    gap = 15.0
+    result = nmgeo.build_packages(
+        sample.parcels, facilities=(), gap_tolerance=gap, min_package_area=0.0
+    )
+    com = sample.parcels[sample.parcels["land_use"] == "commercial"].reset_index(drop=True)
+    graph = Graph.build_fuzzy_contiguity(com.geometry, buffer=gap / 2, quad_segs=64)
+    oracle = pd.Series(graph.component_labels.to_numpy(), index=com["parcel_id"])
+    ours = pd.Series(package_of(result)).reindex(com["parcel_id"])
+    assert ours.notna().all()
+    # Same partition: each of our packages is exactly one oracle component, and vice versa.
+    pairs = pd.DataFrame({"ours": ours.to_numpy(), "oracle": oracle.to_numpy()}).drop_duplicates()
+    assert pairs["ours"].is_unique and pairs["oracle"].is_unique
+    assert len(result.packages) > 100
