@@ -16,6 +16,14 @@ from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
 from nmgeo.io import read_parcels, read_zones  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
+from nmgeo.proximity import (  # noqa: E402
+    bcp_proximity,
+    catchment_share,
+    distance_matrix,
+    proximity,
+    proximity_timeline,
+    rail_proximity,
+)
 from nmgeo.report import area_report  # noqa: E402
 from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
 
@@ -28,10 +36,16 @@ __all__ = [
     "area_report",
     "assign_major_zone",
     "assign_zoning",
+    "bcp_proximity",
     "build_packages",
+    "catchment_share",
+    "distance_matrix",
     "classify_zone",
     "errors",
     "load_sample",
+    "proximity",
+    "proximity_timeline",
+    "rail_proximity",
     "read_parcels",
     "read_zones",
     "reference",
