@@ -339,12 +339,7 @@ def read_parcels(
     :func:`shapely.make_valid` (``method="structure"``): overlapping parts are merged, a
     self-crossing ("bow-tie") ring becomes its two lobes, and collapsed slivers vanish.
     """
-    check_on_invalid(on_invalid)
-    notes: list[str] = []
-    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
-    account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
-    _require_rows(gdf, label, layer_name)
-    gdf, mapped = _prepare_columns(gdf, columns, label)
+    gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
 
     id_source = _parcel_id_column(gdf, id_column, mapped, label)
     if id_source is None:
@@ -385,6 +380,23 @@ def read_parcels(
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
     return _finish(gdf, account, "read_parcels")
+
+
+def _open(
+    source: Any,
+    layer: str | int | None,
+    encoding: str | None,
+    columns: Mapping[str, str] | None,
+    on_invalid: str,
+) -> tuple[gpd.GeoDataFrame, str, ReadAccount, set[str]]:
+    """Read a source, start its account and apply ``columns=``: the readers' common start."""
+    check_on_invalid(on_invalid)
+    notes: list[str] = []
+    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
+    account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
+    _require_rows(gdf, label, layer_name)
+    gdf, mapped = _prepare_columns(gdf, columns, label)
+    return gdf, label, account, mapped
 
 
 def _require_rows(gdf: gpd.GeoDataFrame, label: str, layer: str | None) -> None:
@@ -480,12 +492,7 @@ def read_zones(
     InvalidGeometryError
         As in :func:`read_parcels`; SchemaError also when no ``zone_label`` column is found.
     """
-    check_on_invalid(on_invalid)
-    notes: list[str] = []
-    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
-    account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
-    _require_rows(gdf, label, layer_name)
-    gdf, mapped = _prepare_columns(gdf, columns, label)
+    gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
 
     rename: dict[str, str] = {}
     for canonical, aliases in ZONE_COLUMNS.items():
