@@ -15,6 +15,7 @@ from nmgeo import errors, reference  # noqa: E402
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
 from nmgeo.io import read_parcels, read_zones  # noqa: E402
+from nmgeo.network import network_distance  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
 from nmgeo.proximity import (  # noqa: E402
     bcp_proximity,
@@ -43,6 +44,7 @@ __all__ = [
     "classify_zone",
     "errors",
     "load_sample",
+    "network_distance",
     "proximity",
     "proximity_timeline",
     "rail_proximity",
