@@ -666,24 +666,19 @@ def _reassemble(result: PackageResult, cand: gpd.GeoDataFrame) -> PackageResult:
     """Recompute the tables of a result whose ``parcels.package_id`` were edited."""
     cand = cand.copy()
     cand["_key"] = cand["parcel_id"].astype(str)
-    codes, uniques = pd.factorize(cand["package_id"], sort=True)
+    edited = cand["package_id"].to_numpy(dtype=object)
+    codes, _ = pd.factorize(cand["package_id"], sort=True)
     cand["_group"] = codes
-    inside = cand["reason"].isna()
+    inside = cand["reason"].isna().to_numpy()
     fresh = _assemble(cand, result.parameters)
     # Keep the ids the caller already has: map fresh P-numbers back to the edited ids.
-    names = (
-        cand.loc[inside]
-        .assign(new=fresh.parcels.loc[inside.to_numpy(), "package_id"].to_numpy())
-        .drop_duplicates("new")
-        .set_index("new")["package_id"]
-    )
-    rename = names.to_dict()
-    del uniques
+    fresh_ids = fresh.parcels["package_id"].to_numpy(dtype=object)
+    rename = dict(zip(fresh_ids[inside], edited[inside], strict=True))
     packages = fresh.packages.assign(package_id=fresh.packages["package_id"].map(rename))
     packages = packages.sort_values("package_id", key=_natural_key).reset_index(drop=True)
     members = fresh.members.assign(package_id=fresh.members["package_id"].map(rename))
     parcels = fresh.parcels.assign(
-        package_id=fresh.parcels["package_id"].map(rename).where(inside.to_numpy(), None)
+        package_id=fresh.parcels["package_id"].map(rename).where(inside, None)
     )
     return PackageResult(packages, members, fresh.excluded, dict(result.parameters), parcels)
 

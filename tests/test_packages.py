@@ -291,7 +291,7 @@ def test_split_package_makes_contiguous_parts_near_the_target():
     result = nmgeo.build_packages(_row(6, facility_at=5))
     split = nmgeo.split_package(result, "P001", target_area=25_000)
     parts = split.packages.set_index("package_id")
-    assert list(parts.index) == ["P001-1", "P001-2", "P001-3"] or len(parts) == 3
+    assert list(parts.index) == ["P001-1", "P001-2", "P001-3"]
     assert parts["area_ha"].sum() == pytest.approx(6.5)
     assert (parts["area_ha"].between(1.9, 2.6)).all()
     pk = package_of(split)
@@ -299,6 +299,21 @@ def test_split_package_makes_contiguous_parts_near_the_target():
     assert pk["gic"] == pk["c5"]
     for _, geom in parts.geometry.items():
         assert shapely.get_num_geometries(shapely.union_all(shapely.get_parts(geom).tolist())) == 1
+
+
+def test_splitting_one_package_leaves_the_others_alone():
+    row = _row(6)
+    other = layout(("x1", "commercial", (0, 1000, 150, 1150)))  # 2.25 ha, P002
+    result = nmgeo.build_packages(pd.concat([row, other], ignore_index=True))
+    assert package_of(result)["x1"] == "P002"
+    split = nmgeo.split_package(result, "P001", target_area=30_000)
+    ids = list(split.packages["package_id"])
+    assert ids == ["P001-1", "P001-2", "P002"]
+    p2 = split.packages.set_index("package_id").loc["P002"]
+    assert p2["area_ha"] == pytest.approx(2.25)
+    assert package_of(split)["x1"] == "P002"
+    assert sorted(split.members["package_id"].unique()) == ids
+    assert set(split.parcels["package_id"].dropna()) == set(ids)
 
 
 def test_build_packages_can_split_oversize_groups():
