@@ -25,32 +25,36 @@ from nmgeo.proximity import (  # noqa: E402
     proximity_timeline,
     rail_proximity,
 )
+from nmgeo.raster import distance_raster, slope_raster, zonal_stats  # noqa: E402
 from nmgeo.report import area_report  # noqa: E402
 from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
 
 logging.getLogger("nmgeo").addHandler(logging.NullHandler())
 
 __all__ = [
-    "NmgeoError",
-    "PackageResult",
-    "__version__",
     "area_report",
     "assign_major_zone",
     "assign_zoning",
     "bcp_proximity",
     "build_packages",
     "catchment_share",
-    "distance_matrix",
     "classify_zone",
+    "distance_matrix",
+    "distance_raster",
     "errors",
     "load_sample",
     "network_distance",
+    "NmgeoError",
+    "PackageResult",
     "proximity",
     "proximity_timeline",
     "rail_proximity",
     "read_parcels",
     "read_zones",
     "reference",
+    "slope_raster",
     "split_package",
     "synthetic_metropolis",
+    "__version__",
+    "zonal_stats",
 ]
