@@ -340,6 +340,7 @@ def build_packages(
         is_fac = flag.fillna(False).astype(bool).to_numpy() & ~is_com
     cand = gdf.loc[is_com | is_fac, ["parcel_id", land_use_column, "geometry"]].copy()
     cand = cand.rename(columns={land_use_column: "land_use"})
+    _check_ids(cand["parcel_id"])
     if "lot_type" in gdf.columns:
         cand["lot_type"] = gdf.loc[is_com | is_fac, "lot_type"].to_numpy()
     # Work in a canonical order so results do not depend on the input row order.
@@ -391,11 +392,6 @@ def _check_params(parcels: gpd.GeoDataFrame, params: dict[str, Any]) -> None:
     if col is not None and col not in parcels.columns:
         msg = f"earmarked_column={col!r} is not a column of parcels"
         raise SchemaError(msg)
-    ids = parcels["parcel_id"]
-    if not ids.is_unique or ids.isna().any():
-        dup = ids[ids.duplicated(keep=False) | ids.isna()].astype(str).unique()[:5].tolist()
-        msg = f"parcel_id must be unique and non-null; offending values include {dup}"
-        raise DuplicateIdError(msg)
     if not math.isfinite(params["gap_tolerance"]) or params["gap_tolerance"] < 0:
         msg = f"gap_tolerance must be a distance >= 0 m, not {params['gap_tolerance']}"
         raise InputError(msg)
@@ -411,6 +407,17 @@ def _check_params(parcels: gpd.GeoDataFrame, params: dict[str, Any]) -> None:
         if both:
             msg = f"classes {sorted(both)} are in both commercial= and facilities=; pick one"
             raise InputError(msg)
+
+
+def _check_ids(ids: pd.Series) -> None:
+    """Candidate lots need unique, non-null ids (other lots are not looked at)."""
+    if not ids.is_unique or ids.isna().any():
+        dup = ids[ids.duplicated(keep=False) | ids.isna()].astype(str).unique()[:5].tolist()
+        msg = (
+            "parcel_id of the commercial and facility parcels must be unique and non-null; "
+            f"offending values include {dup}"
+        )
+        raise DuplicateIdError(msg)
 
 
 def _split_oversize(cand: pd.DataFrame, max_area: float, gap: float) -> pd.DataFrame:
