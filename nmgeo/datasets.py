@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 
 from nmgeo import __version__, reference
-from nmgeo._synth import Metropolis, Terrain, generate
+from nmgeo._synth import Metropolis, generate
 from nmgeo.errors import InputError, SampleDataError
 from nmgeo.io import read_parcels, read_zones
 from nmgeo.zoning import assign_major_zone, assign_zoning
@@ -334,9 +334,3 @@ def load_sample(directory: str | os.PathLike | None = None) -> Sample:
         directory=folder,
         meta=meta,
     )
-
-
-def read_dem(path: str | os.PathLike) -> Terrain:
-    """Read a single-band DEM GeoTIFF into a :class:`Terrain` (private helper for tests)."""
-    with rasterio.open(path) as src:
-        return Terrain(src.read(1), src.transform)
