@@ -14,9 +14,10 @@ __version__ = "0.1.0"
 from nmgeo import errors, reference  # noqa: E402
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
-from nmgeo.io import read_parcels, read_zones  # noqa: E402
+from nmgeo.io import read_parcels, read_zones, write_geopackage  # noqa: E402
 from nmgeo.network import network_distance  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
+from nmgeo.plot import plot_packages  # noqa: E402
 from nmgeo.proximity import (  # noqa: E402
     bcp_proximity,
     catchment_share,
@@ -26,7 +27,7 @@ from nmgeo.proximity import (  # noqa: E402
     rail_proximity,
 )
 from nmgeo.raster import distance_raster, slope_raster, zonal_stats  # noqa: E402
-from nmgeo.report import area_report  # noqa: E402
+from nmgeo.report import area_report, package_report, write_report  # noqa: E402
 from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
 
 logging.getLogger("nmgeo").addHandler(logging.NullHandler())
@@ -45,7 +46,9 @@ __all__ = [
     "load_sample",
     "network_distance",
     "NmgeoError",
+    "package_report",
     "PackageResult",
+    "plot_packages",
     "proximity",
     "proximity_timeline",
     "rail_proximity",
@@ -56,5 +59,7 @@ __all__ = [
     "split_package",
     "synthetic_metropolis",
     "__version__",
+    "write_geopackage",
+    "write_report",
     "zonal_stats",
 ]

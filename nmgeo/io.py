@@ -1,9 +1,11 @@
-"""Readers of lot (parcel) and OZP zoning layers into checked GeoDataFrames in EPSG:2326."""
+"""Readers of lot (parcel) and OZP zoning layers, and the GeoPackage writer, all in EPSG:2326."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from nmgeo._validate import (
     N_ACCOUNT_IDS,
     ReadAccount,
+    as_hk80,
     check_geometries,
     check_ids,
     check_on_invalid,
@@ -27,7 +31,7 @@ from nmgeo._validate import (
 from nmgeo._vocabulary import classify_zone
 from nmgeo.errors import InputError, SchemaError
 
-__all__ = ["read_parcels", "read_zones"]
+__all__ = ["read_parcels", "read_zones", "write_geopackage"]
 
 logger = logging.getLogger("nmgeo.io")
 
@@ -536,3 +540,140 @@ def read_zones(
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
     return _finish(gdf, account, "read_zones")
+
+
+# --------------------------------------------------------------------------- writing
+
+GPKG_CRS = "EPSG:2326"
+
+
+def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
+    """Write frames as the layers of one GeoPackage, in EPSG:2326.
+
+    The output for GIS users: open the file in QGIS or ArcGIS Pro and every result
+    (parcels, packages, their member lists, reference layers) is a layer of it.
+
+    Parameters
+    ----------
+    path : path
+        The ``.gpkg`` file to write. **An existing file is replaced** (it is an output):
+        the layers are written to a temporary file beside it, which then takes its
+        place, so a failed write leaves the old file as it was. The parent folder is
+        created.
+    **layers : geopandas.GeoDataFrame or pandas.DataFrame
+        ``layer_name=frame``, written in the order given. A GeoDataFrame becomes a
+        spatial layer reprojected to EPSG:2326 (HK1980 Grid, metres); a DataFrame
+        without geometry (e.g. ``PackageResult.members``) an attribute-only table,
+        which GeoPackage supports.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        No layers, a value that is not a DataFrame, a path not ending in ``.gpkg``, or
+        column names that differ only in case (GeoPackage fields are case-insensitive).
+    MissingCRSError
+        A GeoDataFrame without a CRS (nmgeo never guesses one).
+
+    Notes
+    -----
+    Columns are converted to types GDAL stores: categoricals to their values, object
+    columns holding mixed or non-scalar values to text (lists and dicts as JSON),
+    extra geometry columns to WKT text, time spans to seconds, other exotic types to
+    text; missing values stay NULL. Layers mixing Polygon and MultiPolygon are
+    written as MultiPolygon. The index is not written (reset it to keep it).
+    """
+    if not layers:
+        msg = "write_geopackage needs at least one layer, e.g. write_geopackage(path, parcels=gdf)"
+        raise InputError(msg)
+    out = Path(path)
+    if out.suffix.lower() != ".gpkg":
+        msg = f"{out} does not end in .gpkg; GeoPackage files must (e.g. {out.stem}.gpkg)"
+        raise InputError(msg)
+    prepared = {name: _gpkg_frame(name, frame) for name, frame in layers.items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".gpkg", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # GDAL creates the file itself
+    try:
+        for name, frame in prepared.items():
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            else:
+                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+            logger.debug("write_geopackage: layer %r, %d rows", name, len(frame))
+        os.replace(tmp, out)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
+    logger.info("write_geopackage: %d layers -> %s", len(prepared), out)
+    return out
+
+
+def _gpkg_frame(name: str, frame: Any) -> pd.DataFrame:
+    """A copy of ``frame`` that GDAL can write as a GeoPackage layer."""
+    if not isinstance(frame, pd.DataFrame):
+        msg = f"layer {name!r} is a {type(frame).__name__}, not a (Geo)DataFrame"
+        raise InputError(msg)
+    geometry = None
+    if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns:
+        frame = as_hk80(frame, f"layer {name!r}")
+        geometry = frame.geometry.name
+    table = pd.DataFrame(frame).copy()
+    table.columns = [str(c) for c in table.columns]
+    lower = pd.Series([c.lower() for c in table.columns])
+    if lower.duplicated().any():
+        dup = sorted(set(table.columns[lower.duplicated(keep=False).to_numpy()]))
+        msg = f"layer {name!r}: columns {dup} differ only in case; GeoPackage needs unique names"
+        raise InputError(msg)
+    for col in table.columns:
+        if col != geometry:
+            table[col] = _gdal_column(table[col])
+    table = table.reset_index(drop=True)
+    if geometry is None:
+        return table
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=GPKG_CRS)
+
+
+def _gdal_column(column: pd.Series) -> pd.Series:
+    """``column`` in a dtype GDAL writes: numbers, bools, text, datetimes; NULLs kept."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        column = column.astype(dtype.categories.dtype if len(dtype.categories) else object)
+        dtype = column.dtype
+    if isinstance(dtype, GeometryDtype):
+        return pd.Series(shapely.to_wkt(column.to_numpy()), index=column.index, dtype=object)
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return column.dt.total_seconds()
+    types = pd.api.types
+    if dtype != np.dtype(object) and (
+        types.is_bool_dtype(dtype)
+        or (types.is_numeric_dtype(dtype) and not types.is_complex_dtype(dtype))
+        or types.is_datetime64_any_dtype(dtype)
+        or types.is_string_dtype(dtype)
+    ):
+        return column
+    values = column.to_numpy(dtype=object)
+    present = [v for v in values if not _is_missing(v)]
+    if present and all(isinstance(v, str) for v in present):
+        return pd.Series(values, index=column.index, dtype=object)
+    return pd.Series([_as_text(v) for v in values], index=column.index, dtype=object)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+
+
+def _as_text(value: Any) -> str | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, shapely.Geometry):
+        return value.wkt
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)

@@ -1,17 +1,32 @@
-"""Tables a planner hands over: land areas by zone and class."""
+"""Tables a planner hands over: land areas, package reports, and the files they go out in."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import logging
-from collections.abc import Sequence
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from geopandas.array import GeometryDtype
 
+from nmgeo import reference
+from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
 from nmgeo._validate import as_hk80
-from nmgeo.errors import SchemaError
+from nmgeo.errors import InputError, SchemaError
+from nmgeo.packages import PackageResult
+from nmgeo.proximity import bcp_proximity, catchment_share, proximity_timeline, rail_proximity
+from nmgeo.raster import slope_raster, zonal_stats
 
-__all__ = ["area_report"]
+__all__ = ["area_report", "column_unit", "package_report", "with_units", "write_report"]
 
 logger = logging.getLogger("nmgeo.report")
 
@@ -77,3 +92,431 @@ def area_report(
         outer = table.groupby(keys[0])["area_m2"].transform("sum")
         table["share_within"] = (table["area_m2"] / outer).where(outer > 0, 0.0)
     return table.drop(columns="area_m2")
+
+
+# --------------------------------------------------------------------------- package report
+
+PACKAGE_COLUMNS = (
+    "package_id",
+    "area_ha",
+    "commercial_ha",
+    "facility_ha",
+    "facility_share",
+    "n_parcels",
+    "n_commercial",
+    "n_facility",
+    "government_land_share",
+    "compactness",
+    "site_outline_ha",
+    "major_zone",
+)
+
+
+def package_report(
+    result: PackageResult | gpd.GeoDataFrame,
+    *,
+    proximity: bool = True,
+    as_of: int | None = None,
+    years: Sequence[int] = (2026, 2030, 2034),
+    dem: str | os.PathLike | None = None,
+    catchment_radius: float = 500.0,
+) -> pd.DataFrame:
+    """One row per land disposal package: its land, shape, access and terrain.
+
+    The table a planner circulates with a package map: what each package holds, how
+    well it is placed for the boundary and for rail (today and as lines open) and,
+    given a DEM, how much site formation it needs.
+
+    Parameters
+    ----------
+    result : PackageResult or geopandas.GeoDataFrame
+        The output of :func:`nmgeo.build_packages` (or its ``.packages`` frame).
+    proximity : bool
+        Add the boundary-crossing and rail columns (straight-line distances).
+    as_of : int, optional
+        Year of the rail network counted in ``rail_*`` and ``rail_catchment_share``:
+        ``None`` counts stations in service today (status ``"open"``); a year counts
+        every station open by that year, planned ones by their announced target year.
+    years : sequence of int
+        Years of the rail timeline columns (``rail_distance_m_<year>``).
+    dem : path, optional
+        Elevation GeoTIFF in metres (e.g. ``nmgeo.load_sample().dem_path``); adds the
+        terrain columns. Slope is computed with :func:`nmgeo.slope_raster` into a
+        temporary file.
+    catchment_radius : float
+        Walking catchment around stations, metres, for ``rail_catchment_share``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per package, ordered by ``package_id``, no geometry. Columns:
+
+        ``package_id``
+            Package identifier (``"P001"`` is the largest).
+        ``area_ha``
+            Total land in the package, hectares: the disposal's size.
+        ``commercial_ha``
+            Commercial land, hectares: what the developer builds on for sale.
+        ``facility_ha``
+            Earmarked public-facility land, hectares, and one ``<class>_ha`` column per
+            facility class (e.g. ``public_facility_ha``, ``open_space_ha``).
+        ``facility_share``
+            ``facility_ha / area_ha`` (0-1): the share of the disposal the developer
+            must deliver as public facilities.
+        ``n_parcels``, ``n_commercial``, ``n_facility``
+            Member lots, in total and by role: more lots, more assembly work.
+        ``government_land_share``
+            Share (0-1) of the area on government land (only when the parcels had
+            ``lot_type``): land granted without resumption.
+        ``compactness``
+            Polsby-Popper score (0-1) of the site outline: low values mean a
+            straggling site that is hard to plan as one development.
+        ``site_outline_ha``
+            Area of the site with the roads between members closed, hectares: the land
+            a master plan for the package covers.
+        ``major_zone``
+            The Northern Metropolis major zone holding most of the package.
+        ``bcp_name``, ``bcp_distance_m``
+            Nearest land boundary control point and the straight-line distance to it,
+            metres (0 when it is inside the package): closeness to Shenzhen, which
+            drives boundary commerce and logistics demand.
+        ``rail_name``, ``rail_distance_m``
+            Nearest station of the network counted (see ``as_of``) and the distance to
+            it, metres: rail access, the precondition for high-density jobs and homes.
+        ``rail_distance_m_<year>``
+            Distance to the nearest station open by that year, metres (NaN when none
+            is): how access improves as the Northern Link and other lines open.
+        ``rail_walk_year``
+            First of ``years`` with a station within 800 m (missing if none): when the
+            site becomes walkable to rail.
+        ``rail_catchment_share``
+            Share (0-1) of the package's land within ``catchment_radius`` metres of a
+            station counted: 1 means the whole site is within a walk of rail.
+        ``mean_elevation_m``
+            Mean ground elevation, metres above datum (with ``dem``).
+        ``mean_slope_deg``
+            Mean ground slope, degrees (with ``dem``): above about 5 degrees a site
+            needs platforms and slope works, above 15-20 degrees it is hillside.
+
+        Straight-line distances understate travel; see :func:`nmgeo.network_distance`.
+
+    Raises
+    ------
+    InputError
+        ``result`` is neither a PackageResult nor a GeoDataFrame, or no station is
+        open by ``as_of``.
+    """
+    packages = _packages_frame(result)
+    packages = as_hk80(packages, "packages")
+    packages = packages.sort_values("package_id", kind="stable").reset_index(drop=True)
+    table = pd.DataFrame(packages.drop(columns=packages.geometry.name))
+    if proximity:
+        shapes = packages[[packages.geometry.name]]
+        bcp = bcp_proximity(shapes)
+        table["bcp_name"] = bcp["bcp_name"].to_numpy()
+        table["bcp_distance_m"] = bcp["bcp_distance_m"].to_numpy()
+        status = "open" if as_of is None else None
+        rail = rail_proximity(shapes, as_of=as_of, status=status)
+        table["rail_name"] = rail["rail_name"].to_numpy()
+        table["rail_distance_m"] = rail["rail_distance_m"].to_numpy()
+        timeline = proximity_timeline(shapes, years=years)
+        for year in sorted(int(y) for y in years):
+            col = f"rail_distance_m_{year}"
+            table[col] = timeline[col].to_numpy()
+        table["rail_walk_year"] = timeline["rail_walk_year"].array
+        stations = reference.rail_stations(as_of=as_of, status=status)
+        share = catchment_share(shapes, stations, catchment_radius)
+        table["rail_catchment_share"] = share["catchment_share"].to_numpy()
+    if dem is not None:
+        table = table.join(_terrain(packages, dem))
+    logger.info("package_report: %d packages, %d columns", len(table), table.shape[1])
+    return table
+
+
+def _packages_frame(result: PackageResult | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    packages = result.packages if isinstance(result, PackageResult) else result
+    if not isinstance(packages, gpd.GeoDataFrame):
+        msg = (
+            f"package_report needs the PackageResult of nmgeo.build_packages (or its "
+            f".packages), not {type(result).__name__}"
+        )
+        raise InputError(msg)
+    if "package_id" not in packages.columns:
+        msg = "packages have no 'package_id' column; pass the output of nmgeo.build_packages"
+        raise SchemaError(msg)
+    return packages
+
+
+def _terrain(packages: gpd.GeoDataFrame, dem: str | os.PathLike) -> pd.DataFrame:
+    """Mean elevation (m) and slope (degrees) of every package, indexed like it."""
+    elevation = zonal_stats(packages, dem, ("mean",))["mean"]
+    with tempfile.TemporaryDirectory(prefix="nmgeo-slope-") as tmp:
+        slope_path = slope_raster(dem, Path(tmp) / "slope.tif")
+        slope = zonal_stats(packages, slope_path, ("mean",))["mean"]
+    return pd.DataFrame(
+        {"mean_elevation_m": elevation.to_numpy(), "mean_slope_deg": slope.to_numpy()},
+        index=packages.index,
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+FORMATS = ("csv", "xlsx", "md", "html")
+SHEET_NAME_MAX = 31
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+_FILE_BAD = re.compile(r"[^\w.-]+")
+# Characters Excel cannot store (XML 1.0 control characters other than tab/newline/CR).
+_XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+FLOAT_DECIMALS = 3
+
+
+def write_report(
+    frames: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike,
+    *,
+    formats: Sequence[str] = FORMATS,
+    map: Any = None,
+    figure: Any = None,
+    title: str = "nmgeo report",
+) -> dict[str, Path]:
+    """Write report tables as CSV, Excel, Markdown and a standalone HTML page.
+
+    Parameters
+    ----------
+    frames : mapping of str to pandas.DataFrame
+        ``{table name: table}`` in the order to present them, e.g.
+        ``{"packages": package_report(result), "areas": area_report(parcels)}``.
+        Geometry columns are dropped; a named index becomes column(s).
+    path : path
+        Base path without suffix, e.g. ``"out/report"``; the parent folder is created.
+        Existing files of the same names are overwritten.
+    formats : sequence of {"csv", "xlsx", "md", "html"}
+        What to write:
+
+        ``csv``
+            ``<base>_<table>.csv`` per table, plain column names (for machines).
+        ``xlsx``
+            ``<base>.xlsx``, one sheet per table (names cut to 31 characters),
+            headers with units, e.g. ``"area_ha (ha)"``.
+        ``md``
+            ``<base>.md``, a section with a pipe table per table, headers with units,
+            numbers rounded to 3 decimals.
+        ``html``
+            ``<base>.html``, one self-contained page: the title, ``figure`` as an
+            inline PNG, ``map`` in an ``<iframe srcdoc>``, then the tables (headers
+            with units; all text HTML-escaped).
+    map : folium.Map, optional
+        An interactive map (anything with ``get_root().render()``), embedded in the
+        HTML page.
+    figure : matplotlib.figure.Figure, optional
+        A static overview (e.g. from :func:`nmgeo.plot.plot_packages`), embedded in
+        the HTML page as a base64 PNG.
+    title : str
+        Heading of the Markdown and HTML documents.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The files written: ``"xlsx"``, ``"md"``, ``"html"`` and ``"csv:<table>"`` (one
+        per table) as requested.
+
+    Raises
+    ------
+    InputError
+        No tables, a table that is not a DataFrame, an unknown format, or table names
+        that collide once made safe for file or sheet names.
+
+    Notes
+    -----
+    Units come from column names (see :data:`UNITS`): ``*_ha`` hectares, ``*_m``
+    and ``*_m_<n>`` metres, ``*_m2`` square metres, ``*_share`` fractions 0-1,
+    ``*_deg`` degrees. Spreadsheet text starting with ``=`` is stored as text, not as a
+    formula.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        msg = f"unknown report format(s) {unknown}; choose from {list(FORMATS)}"
+        raise InputError(msg)
+    tables = _prepare_tables(frames)
+    base = Path(path)
+    if base.suffix.lower() in {f".{f}" for f in FORMATS}:
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if "csv" in formats:
+        names = _unique_names({k: _FILE_BAD.sub("_", k).strip("_") or "table" for k in tables})
+        for key, table in tables.items():
+            out = base.with_name(f"{base.name}_{names[key]}.csv")
+            table.to_csv(out, index=False)
+            written[f"csv:{key}"] = out
+    if "xlsx" in formats:
+        written["xlsx"] = _write_xlsx(tables, base.with_name(base.name + ".xlsx"))
+    if "md" in formats:
+        out = base.with_name(base.name + ".md")
+        out.write_text(_markdown(tables, title), encoding="utf-8")
+        written["md"] = out
+    if "html" in formats:
+        out = base.with_name(base.name + ".html")
+        out.write_text(_html(tables, title, map, figure), encoding="utf-8")
+        written["html"] = out
+    logger.info("write_report: %d tables -> %s", len(tables), [str(p) for p in written.values()])
+    return written
+
+
+def _prepare_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    if not isinstance(frames, Mapping) or len(frames) == 0:
+        msg = "frames must be a non-empty mapping {table name: DataFrame}"
+        raise InputError(msg)
+    tables: dict[str, pd.DataFrame] = {}
+    for name, frame in frames.items():
+        if not isinstance(frame, pd.DataFrame):
+            msg = f"table {name!r} is a {type(frame).__name__}, not a DataFrame"
+            raise InputError(msg)
+        table = pd.DataFrame(frame)
+        geo = [c for c in table.columns if isinstance(table[c].dtype, GeometryDtype)]
+        table = table.drop(columns=geo)
+        if any(n is not None for n in table.index.names):
+            table = table.reset_index()
+        table.columns = [str(c) for c in table.columns]
+        tables[str(name)] = table.reset_index(drop=True)
+    return tables
+
+
+def _unique_names(names: dict[str, str]) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    for key, safe in names.items():
+        if safe.lower() in seen:
+            msg = (
+                f"tables {seen[safe.lower()]!r} and {key!r} get the same name {safe!r} in "
+                "the report files; rename one"
+            )
+            raise InputError(msg)
+        seen[safe.lower()] = key
+    return names
+
+
+def _write_xlsx(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+    sheets = _unique_names(
+        {k: (_SHEET_BAD.sub("_", k).strip("'") or "table")[:SHEET_NAME_MAX] for k in tables}
+    )
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        for key, table in tables.items():
+            frame = table.rename(columns=with_units)
+            for col in frame.columns:
+                if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+                    frame[col] = frame[col].map(
+                        lambda v: _XML_BAD.sub("", v) if isinstance(v, str) else v
+                    )
+            frame.to_excel(writer, sheet_name=sheets[key], index=False)
+            sheet = writer.sheets[sheets[key]]
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":  # text such as "=1+2" is data, not a formula
+                        cell.data_type = "s"
+            sheet.freeze_panes = "A2"
+            for i, col in enumerate(frame.columns, start=1):
+                width = max(len(col), 8) + 2
+                sheet.column_dimensions[_column_letter(i)].width = min(width, 40)
+    return out
+
+
+def _column_letter(i: int) -> str:
+    letters = ""
+    while i:
+        i, rem = divmod(i - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as display text: floats rounded, missing values empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        text = f"{value:.{FLOAT_DECIMALS}f}".rstrip("0").rstrip(".")
+        return "0" if text in {"-0", ""} else text
+    return str(value)
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {with_units(c): [_cell_text(v) for v in table[c].tolist()] for c in table.columns},
+        dtype=object,
+    )
+
+
+def _markdown(tables: dict[str, pd.DataFrame], title: str) -> str:
+    from tabulate import tabulate
+
+    def md_cell(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+    parts = [f"# {md_cell(title)}", ""]
+    for name, table in tables.items():
+        shown = _display(table)
+        align = ["right" if pd.api.types.is_numeric_dtype(table[c]) else "left" for c in table]
+        rows = [[md_cell(v) for v in row] for row in shown.itertuples(index=False)]
+        body = tabulate(
+            rows,
+            headers=[md_cell(c) for c in shown.columns],
+            tablefmt="pipe",
+            disable_numparse=True,
+            colalign=align or None,
+        )
+        if len(table) == 0:
+            body = (body + "\n\n" if len(table.columns) else "") + "*(no rows)*"
+        parts += [f"## {md_cell(name)}", "", body, ""]
+    return "\n".join(parts)
+
+
+def _html(tables: dict[str, pd.DataFrame], title: str, map_: Any, figure: Any) -> str:
+    esc = html.escape
+    body = [f"<h1>{esc(title)}</h1>"]
+    if figure is not None:
+        buf = io.BytesIO()
+        figure.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        body.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{esc(title)}: overview '
+            'map" style="max-width:100%"></figure>'
+        )
+    if map_ is not None:
+        page = map_.get_root().render()
+        body.append(
+            f'<iframe title="{esc(title)}: interactive map" srcdoc="{esc(page, quote=True)}" '
+            'style="width:100%;height:600px;border:1px solid #ccc"></iframe>'
+        )
+    for name, table in tables.items():
+        shown = _display(table)
+        numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+        head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
+        rows = "\n".join(
+            "<tr>"
+            + "".join(
+                f'<td class="num">{esc(v)}</td>' if num else f"<td>{esc(v)}</td>"
+                for v, num in zip(row, numeric, strict=True)
+            )
+            + "</tr>"
+            for row in shown.itertuples(index=False)
+        )
+        if len(table) == 0:
+            rows = f'<tr><td colspan="{max(len(shown.columns), 1)}"><em>(no rows)</em></td></tr>'
+        body.append(
+            f'<section><h2>{esc(name)}</h2>\n<table class="report" data-table="{esc(name)}">'
+            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table></section>"
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+        "table.report{border-collapse:collapse;font-size:0.9em;margin-bottom:2em}"
+        "table.report th,table.report td{border:1px solid #ccc;padding:0.25em 0.5em}"
+        "table.report th{background:#f2f2f2;text-align:left}"
+        "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{esc(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )

@@ -1,13 +1,20 @@
-"""area_report: hectares and shares by attribute, nothing dropped."""
+"""Report tables (area_report, package_report) and the files they are written to."""
 
 from __future__ import annotations
 
+import base64
+import html
+import re
+
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import box
 
 import nmgeo
-from nmgeo.errors import SchemaError
+from nmgeo.errors import InputError, SchemaError
+from nmgeo.report import column_unit, package_report, with_units, write_report
 
 
 @pytest.fixture
@@ -52,3 +59,289 @@ def test_area_m2_column_wins_over_geometry(lots):
 def test_unknown_column_is_a_clear_error(lots):
     with pytest.raises(SchemaError, match="district"):
         nmgeo.area_report(lots, by=("district",))
+
+
+# --------------------------------------------------------------------------- package_report
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return nmgeo.load_sample()
+
+
+@pytest.fixture(scope="module")
+def packages_result(sample):
+    return nmgeo.build_packages(sample.parcels)
+
+
+def test_package_report_has_one_row_per_package_in_id_order(packages_result):
+    table = package_report(packages_result, proximity=False)
+    assert list(table["package_id"]) == sorted(packages_result.packages["package_id"])
+    assert "geometry" not in table.columns
+    expected = packages_result.packages.set_index("package_id")
+    for col in (
+        "area_ha",
+        "commercial_ha",
+        "facility_ha",
+        "facility_share",
+        "n_parcels",
+        "n_commercial",
+        "n_facility",
+        "government_land_share",
+        "compactness",
+        "site_outline_ha",
+        "major_zone",
+    ):
+        got = table.set_index("package_id")[col]
+        pd.testing.assert_series_equal(got, expected[col].loc[got.index], check_names=False)
+    assert not any(c.startswith(("bcp_", "rail_", "mean_")) for c in table.columns)
+
+
+def test_package_report_access_figures_match_the_proximity_functions(sample, packages_result):
+    table = package_report(packages_result, years=(2026, 2034)).set_index("package_id")
+    # Independent computation on freshly built packages.
+    packages = nmgeo.build_packages(sample.parcels).packages.set_index("package_id")
+    bcp = nmgeo.bcp_proximity(packages)
+    rail = nmgeo.rail_proximity(packages, status="open")
+    timeline = nmgeo.proximity_timeline(packages, years=(2026, 2034))
+    share = nmgeo.catchment_share(packages, nmgeo.reference.rail_stations(status="open"), 500.0)
+    ids = table.index
+    assert list(table["bcp_name"]) == list(bcp.loc[ids, "bcp_name"])
+    np.testing.assert_allclose(table["bcp_distance_m"], bcp.loc[ids, "bcp_distance_m"])
+    assert list(table["rail_name"]) == list(rail.loc[ids, "rail_name"])
+    np.testing.assert_allclose(table["rail_distance_m"], rail.loc[ids, "rail_distance_m"])
+    for year in (2026, 2034):
+        col = f"rail_distance_m_{year}"
+        np.testing.assert_allclose(table[col], timeline.loc[ids, col])
+    assert "rail_distance_m_2030" not in table.columns
+    pd.testing.assert_series_equal(
+        table["rail_walk_year"], timeline.loc[ids, "rail_walk_year"], check_names=False
+    )
+    np.testing.assert_allclose(table["rail_catchment_share"], share.loc[ids, "catchment_share"])
+    assert table["rail_catchment_share"].between(0, 1).all()
+
+
+def test_package_report_as_of_counts_stations_open_by_that_year(sample, packages_result):
+    table = package_report(packages_result, as_of=2034, catchment_radius=800.0)
+    table = table.set_index("package_id")
+    packages = nmgeo.build_packages(sample.parcels).packages.set_index("package_id")
+    rail = nmgeo.rail_proximity(packages, as_of=2034).loc[table.index]
+    np.testing.assert_allclose(table["rail_distance_m"], rail["rail_distance_m"])
+    share = nmgeo.catchment_share(packages, nmgeo.reference.rail_stations(as_of=2034), 800.0)
+    np.testing.assert_allclose(
+        table["rail_catchment_share"], share.loc[table.index, "catchment_share"]
+    )
+    # A later network can only bring stations closer.
+    today = package_report(packages_result).set_index("package_id")
+    assert (table["rail_distance_m"] <= today["rail_distance_m"] + 1e-9).all()
+
+
+def test_package_report_terrain_matches_zonal_stats_of_dem_and_slope(
+    sample, packages_result, tmp_path
+):
+    table = package_report(packages_result, proximity=False, dem=sample.dem_path)
+    packages = packages_result.packages.sort_values("package_id").reset_index(drop=True)
+    elevation = nmgeo.zonal_stats(packages, sample.dem_path, ("mean",))["mean"]
+    slope_path = nmgeo.slope_raster(sample.dem_path, tmp_path / "slope.tif")
+    slope = nmgeo.zonal_stats(packages, slope_path, ("mean",))["mean"]
+    np.testing.assert_allclose(table["mean_elevation_m"], elevation)
+    np.testing.assert_allclose(table["mean_slope_deg"], slope)
+    assert (table["mean_slope_deg"] >= 0).all()
+
+
+def test_package_report_rejects_other_inputs(lots):
+    with pytest.raises(InputError):
+        package_report(pd.DataFrame({"package_id": ["P001"]}))
+    with pytest.raises(SchemaError, match="package_id"):
+        package_report(lots)
+
+
+# --------------------------------------------------------------------------- write_report
+
+
+@pytest.fixture
+def frames(lots) -> dict[str, pd.DataFrame]:
+    packages = gpd.GeoDataFrame(
+        {
+            "package_id": ["P001", "P002"],
+            "area_ha": [12.5, 3.25],
+            "facility_share": [0.2, 0.0],
+            "bcp_distance_m": [1500.0, 2750.5],
+            "rail_distance_m_2034": [400.0, np.nan],
+            "mean_slope_deg": [1.5, 7.25],
+            "n_parcels": [10, 3],
+            "major_zone": ["innovation_technology", "a <script>alert(1)</script> | b"],
+        },
+        geometry=[box(0, 0, 1, 1), box(1, 1, 2, 2)],
+        crs="EPSG:2326",
+    )
+    return {
+        "packages": packages,
+        "areas by zone and land use": nmgeo.area_report(lots),
+    }
+
+
+def test_units_come_from_column_names():
+    assert with_units("area_ha") == "area_ha (ha)"
+    assert with_units("bcp_distance_m") == "bcp_distance_m (m)"
+    assert with_units("area_m2") == "area_m2 (m²)"
+    assert with_units("facility_share") == "facility_share (0-1)"
+    assert with_units("share") == "share (0-1)"
+    assert with_units("mean_slope_deg") == "mean_slope_deg (°)"
+    assert with_units("rail_distance_m_2030") == "rail_distance_m_2030 (m)"
+    assert with_units("n_parcels") == "n_parcels"
+    assert with_units("major_zone") == "major_zone"
+    assert column_unit("package_id") is None
+
+
+def test_write_report_writes_every_format(frames, tmp_path):
+    written = write_report(frames, tmp_path / "new" / "report")
+    assert set(written) == {"xlsx", "md", "html", "csv:packages", "csv:areas by zone and land use"}
+    assert written["xlsx"] == tmp_path / "new" / "report.xlsx"
+    assert (
+        written["csv:areas by zone and land use"].name == "report_areas_by_zone_and_land_use.csv"
+    )
+    assert all(p.is_file() and p.stat().st_size > 0 for p in written.values())
+
+
+def test_csv_has_plain_names_and_the_values(frames, tmp_path):
+    written = write_report(frames, tmp_path / "report", formats=("csv",))
+    assert set(written) == {"csv:packages", "csv:areas by zone and land use"}
+    back = pd.read_csv(written["csv:packages"])
+    expected = pd.DataFrame(frames["packages"].drop(columns="geometry"))
+    assert list(back.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+
+
+def test_xlsx_reads_back_one_sheet_per_table_with_units(frames, tmp_path):
+    frames = {**frames, "x" * 40: frames["packages"]}
+    written = write_report(frames, tmp_path / "report", formats=("xlsx",))
+    sheets = pd.read_excel(written["xlsx"], sheet_name=None)
+    assert list(sheets) == ["packages", "areas by zone and land use", "x" * 31]
+    got = sheets["packages"]
+    expected = pd.DataFrame(frames["packages"].drop(columns="geometry"))
+    assert list(got.columns) == [
+        "package_id",
+        "area_ha (ha)",
+        "facility_share (0-1)",
+        "bcp_distance_m (m)",
+        "rail_distance_m_2034 (m)",
+        "mean_slope_deg (°)",
+        "n_parcels",
+        "major_zone",
+    ]
+    got.columns = expected.columns
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    areas = sheets["areas by zone and land use"]
+    assert "area_ha (ha)" in areas and "share_within (0-1)" in areas
+    np.testing.assert_allclose(
+        areas["area_ha (ha)"], frames["areas by zone and land use"]["area_ha"]
+    )
+
+
+def test_xlsx_stores_formula_like_text_as_text(tmp_path):
+    import openpyxl
+
+    table = pd.DataFrame({"note": ["=1+2", "plain"]})
+    written = write_report({"t": table}, tmp_path / "r", formats=("xlsx",))
+    cell = openpyxl.load_workbook(written["xlsx"])["t"]["A2"]
+    assert cell.value == "=1+2" and cell.data_type == "s"
+
+
+def _markdown_tables(text: str) -> dict[str, list[list[str]]]:
+    """Section heading -> rows of cells (header first) of the pipe table under it."""
+    tables: dict[str, list[list[str]]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            tables[current] = []
+        elif line.startswith("|") and current is not None:
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if not all(set(c) <= set(":-") for c in cells):
+                tables[current].append([c.replace("\\|", "|") for c in cells])
+    return tables
+
+
+def test_markdown_tables_parse_back_to_the_cells(frames, tmp_path):
+    written = write_report(frames, tmp_path / "report", formats=("md",), title="NM packages")
+    text = written["md"].read_text(encoding="utf-8")
+    assert text.startswith("# NM packages")
+    tables = _markdown_tables(text)
+    assert list(tables) == ["packages", "areas by zone and land use"]
+    header, *rows = tables["packages"]
+    assert header[:3] == ["package_id", "area_ha (ha)", "facility_share (0-1)"]
+    assert len(rows) == 2
+    assert rows[0][:4] == ["P001", "12.5", "0.2", "1500"]
+    assert rows[1][3] == "2750.5" and rows[1][4] == ""  # NaN is an empty cell
+    assert rows[1][-1] == "a <script>alert(1)</script> | b"
+    header, *rows = tables["areas by zone and land use"]
+    expected = frames["areas by zone and land use"]
+    assert len(rows) == len(expected)
+    areas = [float(r[header.index("area_ha (ha)")]) for r in rows]
+    np.testing.assert_allclose(areas, expected["area_ha"], atol=1e-3)
+
+
+class FakeRoot:
+    def render(self) -> str:
+        return '<html><body><div id="map" class="folium">"quoted" & more</div></body></html>'
+
+
+class FakeMap:
+    def get_root(self) -> FakeRoot:
+        return FakeRoot()
+
+
+def test_html_page_holds_every_table_escaped(frames, tmp_path):
+    written = write_report(frames, tmp_path / "report", formats=("html",), title="A & B")
+    page = written["html"].read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<title>A &amp; B</title>" in page
+    assert page.count("<table") == 2
+    assert "<h2>packages</h2>" in page and "<h2>areas by zone and land use</h2>" in page
+    assert "<th>area_ha (ha)</th>" in page and "<th>mean_slope_deg (°)</th>" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<iframe" not in page and "data:image/png" not in page
+
+
+def test_html_embeds_the_map_in_an_iframe_srcdoc(frames, tmp_path):
+    written = write_report(frames, tmp_path / "report", formats=("html",), map=FakeMap())
+    page = written["html"].read_text(encoding="utf-8")
+    match = re.search(r'<iframe[^>]*srcdoc="([^"]*)"', page)
+    assert match is not None
+    assert html.unescape(match.group(1)) == FakeRoot().render()
+    assert "&quot;quoted&quot; &amp; more" in match.group(1)
+
+
+def test_html_embeds_a_figure_as_base64_png(frames, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    written = write_report(frames, tmp_path / "report", formats=("html",), figure=fig)
+    plt.close(fig)
+    page = written["html"].read_text(encoding="utf-8")
+    match = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert match is not None
+    assert base64.b64decode(match.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_write_report_rejects_bad_input(frames, tmp_path):
+    with pytest.raises(InputError, match="pdf"):
+        write_report(frames, tmp_path / "r", formats=("pdf",))
+    with pytest.raises(InputError):
+        write_report({}, tmp_path / "r")
+    with pytest.raises(InputError, match="not a DataFrame"):
+        write_report({"t": [1, 2]}, tmp_path / "r")
+    with pytest.raises(InputError, match="same name"):
+        write_report({"a b": frames["packages"], "a_b": frames["packages"]}, tmp_path / "r")
+
+
+def test_empty_tables_are_reported_as_having_no_rows(tmp_path):
+    empty = pd.DataFrame({"package_id": pd.Series(dtype=str), "area_ha": pd.Series(dtype=float)})
+    written = write_report({"packages": empty}, tmp_path / "r", formats=("md", "html"))
+    assert "*(no rows)*" in written["md"].read_text(encoding="utf-8")
+    assert "(no rows)" in written["html"].read_text(encoding="utf-8")
