@@ -15,6 +15,7 @@ from nmgeo import errors, reference  # noqa: E402
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
 from nmgeo.io import read_parcels, read_zones, write_geopackage  # noqa: E402
+from nmgeo.maps import package_map, parcel_map  # noqa: E402
 from nmgeo.network import network_distance  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
 from nmgeo.plot import plot_packages  # noqa: E402
@@ -46,8 +47,10 @@ __all__ = [
     "load_sample",
     "network_distance",
     "NmgeoError",
+    "package_map",
     "package_report",
     "PackageResult",
+    "parcel_map",
     "plot_packages",
     "proximity",
     "proximity_timeline",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -93,8 +95,74 @@ def demo(ctx: click.Context, out: Path) -> None:
     _say(ctx, "Lot area (ha) by land-use class and NM major zone:")
     _say(ctx, pivot.round(1).to_string())
     _say(ctx, "")
-    _say(ctx, f"wrote {csv}")
+    written = [csv, *_demo_packages(ctx, sample, out)]
+    for path in written:
+        _say(ctx, f"wrote {path}")
     _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
+
+
+def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
+    """Packages, their report, map and GeoPackage for the demo; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nmgeo import reference
+    from nmgeo.io import write_geopackage
+    from nmgeo.maps import package_map
+    from nmgeo.packages import build_packages
+    from nmgeo.plot import plot_packages
+    from nmgeo.report import area_report, package_report, write_report
+
+    result = build_packages(sample.parcels)
+    table = package_report(result, dem=sample.dem_path)
+    _say(
+        ctx,
+        f"{len(result.packages)} land disposal packages, "
+        f"{result.packages['area_ha'].sum():,.0f} ha; the five largest:",
+    )
+    cols = [
+        "package_id",
+        "area_ha",
+        "facility_share",
+        "bcp_name",
+        "bcp_distance_m",
+        "rail_name",
+        "rail_distance_m",
+    ]
+    top = table.sort_values("area_ha", ascending=False).head(5)
+    _say(ctx, top[[c for c in cols if c in top.columns]].round(2).to_string(index=False))
+    _say(ctx, "")
+
+    offline = bool(os.environ.get("NMGEO_ASSETS"))
+    fmap = package_map(result, parcels=sample.parcels, offline=offline)
+    map_path = out / "package_map.html"
+    fmap.save(str(map_path))
+    fig, ax = plt.subplots(figsize=(10, 7))
+    plot_packages(result, ax=ax)
+    png = out / "package_overview.png"
+    fig.savefig(png, dpi=120, bbox_inches="tight")
+    areas = area_report(sample.parcels, by=("major_zone", "land_use"))
+    reports = write_report(
+        {"packages": table, "area_by_zone": areas},
+        out / "report",
+        map=fmap,
+        figure=fig,
+        title="Northern Metropolis land disposal packages (synthetic sample)",
+    )
+    plt.close(fig)
+    gpkg = write_geopackage(
+        out / "nm_packages.gpkg",
+        packages=result.packages,
+        members=result.members,
+        excluded=result.excluded,
+        parcels=sample.parcels,
+        control_points=reference.control_points(),
+        rail_stations=reference.rail_stations(),
+        major_zones=reference.major_zones(),
+    )
+    return [map_path, png, *reports.values(), gpkg]
 
 
 @main.command()

@@ -1,0 +1,826 @@
+"""Interactive web maps (folium/Leaflet) of land disposal packages and zoning, offline too."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import branca.colormap
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from nmgeo import reference
+from nmgeo._assets import bundle
+from nmgeo._validate import as_hk80
+from nmgeo._vocabulary import UNKNOWN, UNZONED
+from nmgeo.errors import InputError, SchemaError
+from nmgeo.packages import PackageResult
+
+__all__ = ["package_map", "parcel_map"]
+
+logger = logging.getLogger("nmgeo.maps")
+
+DEFAULT_TILES = "OpenStreetMap"
+# Simplification tolerance (m, EPSG:2326) and lon/lat decimals (1e-6 deg ~ 0.1 m):
+# finer than a screen pixel at the zoom levels a parcel map is read at.
+SIMPLIFY_TOLERANCE = 0.5
+DECIMALS = 6
+CATCHMENT_RADIUS = 500.0
+_PACKAGE_COLORS = ("#fff7bc", "#fec44f", "#d95f0e", "#7f2704")
+_NUMERIC_COLORS = ("#f7fbff", "#6baed6", "#08306b")
+_CATEGORY_COLORS = (
+    "#1f78b4",
+    "#33a02c",
+    "#e31a1c",
+    "#ff7f00",
+    "#6a3d9a",
+    "#b15928",
+    "#a6cee3",
+    "#b2df8a",
+    "#fb9a99",
+    "#fdbf6f",
+    "#cab2d6",
+    "#ffff99",
+)
+_ROLE_STYLE = {
+    "commercial": {"color": "#b30000", "fillColor": "#e31a1c", "fillOpacity": 0.35},
+    "facility": {"color": "#08519c", "fillColor": "#9ecae1", "fillOpacity": 0.45},
+}
+_EXCLUDED_STYLE = {"color": "#737373", "fillColor": "#bdbdbd", "fillOpacity": 0.35}
+_BASE_STYLE = {"color": "#969696", "fillColor": "#d9d9d9", "fillOpacity": 0.15}
+_PACKAGE_FIELDS = {
+    "package_id": "Package",
+    "area_ha": "Area (ha)",
+    "commercial_ha": "Commercial (ha)",
+    "facility_ha": "Facilities (ha)",
+    "facility_share": "Facility share",
+    "n_parcels": "Parcels",
+    "compactness": "Compactness",
+    "major_zone": "Major zone",
+}
+_TOOLTIP_FIELDS = ("package_id", "area_ha", "facility_share", "n_parcels", "major_zone")
+_COLOURS_FILE = "land_use_colours.csv"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def land_use_colours() -> pd.DataFrame:
+    """The categorical colours of land-use classes (``nmgeo/data/land_use_colours.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``class``, ``colour`` (hex), ``label``, ``source``: the 13 land-use classes plus
+        ``unknown`` and ``unzoned``, in legend order.
+    """
+    with resources.files("nmgeo").joinpath("data", _COLOURS_FILE).open(encoding="utf-8") as f:
+        return pd.read_csv(f)
+
+
+def _text(value: Any, digits: int = 2) -> str:
+    """A value as escaped HTML text for a tooltip or popup."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return html.escape(f"{value:,.{digits}f}")
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return html.escape(f"{value:,}")
+    return html.escape(str(value), quote=True)
+
+
+def _texts(values: pd.Series, digits: int = 2) -> list[str]:
+    if pd.api.types.is_float_dtype(values.dtype):
+        return [_text(float(v), digits) for v in values.to_numpy()]
+    return [_text(v, digits) for v in values.astype(object).to_numpy()]
+
+
+def _light_layer(
+    gdf: gpd.GeoDataFrame,
+    columns: Sequence[str] = (),
+    *,
+    tolerance: float = SIMPLIFY_TOLERANCE,
+    decimals: int = DECIMALS,
+) -> gpd.GeoDataFrame:
+    """A polygon layer made light for a web map: simplified, in EPSG:4326, rounded.
+
+    The polygons are simplified as a coverage (``shapely.coverage_simplify``, tolerance
+    in metres of EPSG:2326), so the edge two lots share is simplified once and stays
+    shared; then transformed to EPSG:4326 and rounded to ``decimals`` decimal degrees
+    (6 = about 0.1 m). Rounding is the same for the two copies of a shared vertex, so it
+    does not open gaps. Rows with null or empty geometry are dropped; only ``columns``
+    are kept.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Polygons with a CRS.
+    columns : sequence of str
+        Attribute columns to keep.
+    tolerance : float
+        Simplification tolerance in metres; 0 skips simplification.
+    decimals : int
+        Decimal places of longitude and latitude.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, with ``columns`` and geometry, original index.
+    """
+    gdf = as_hk80(gdf, "map layer")
+    keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    gdf = gdf.loc[keep, [*columns, gdf.geometry.name]]
+    geoms = gdf.geometry.to_numpy()
+    if tolerance > 0 and len(geoms):
+        polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+        try:
+            geoms = geoms.copy()
+            geoms[polygonal] = shapely.coverage_simplify(geoms[polygonal], tolerance)
+        except shapely.errors.GEOSException as exc:
+            logger.info("map layer is not a clean coverage (%s); simplifying lot by lot", exc)
+            geoms = shapely.simplify(gdf.geometry.to_numpy(), tolerance, preserve_topology=True)
+    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=gdf.crs)
+    out = out.to_crs("EPSG:4326")
+    rounded = shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, decimals))
+    out = out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
+    empty = out.geometry.is_empty | out.geometry.isna()
+    return out.loc[~empty]
+
+
+def _encode_polygons(geoms: np.ndarray, decimals: int = DECIMALS) -> tuple[str, list[int]]:
+    """Polygons as compact JSON: integer lon/lat deltas, nested feature > polygon > ring.
+
+    Each ring is a flat list ``[x0, y0, dx1, dy1, ...]`` in units of ``10**-decimals``
+    degrees: the first vertex relative to the origin returned, the others relative to the
+    previous vertex; the closing vertex is dropped. Every geometry must be non-empty.
+    """
+    scale = 10**decimals
+    parts, part_feature = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    q = np.rint(coords * scale).astype(np.int64)
+    origin = q.min(axis=0)
+    # Drop each ring's closing vertex.
+    last = np.r_[coord_ring[1:] != coord_ring[:-1], True]
+    q, coord_ring = q[~last], coord_ring[~last]
+    first = np.r_[True, coord_ring[1:] != coord_ring[:-1]]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[first] = q[first] - origin
+    tokens = d.astype(str)  # shape (n, 2)
+    n = len(d)
+    # Separator after each vertex: "," inside a ring; at a ring's end, closing brackets
+    # chosen by whether the next ring is in the same polygon / feature.
+    ring_feature = part_feature[ring_part]
+    end = np.r_[coord_ring[1:] != coord_ring[:-1], True]
+    sep = np.full(n, ",", dtype=object)
+    idx = np.flatnonzero(end)
+    nxt = np.minimum(idx + 1, n - 1)
+    same_part = ring_part[coord_ring[idx]] == ring_part[coord_ring[nxt]]
+    same_feat = ring_feature[coord_ring[idx]] == ring_feature[coord_ring[nxt]]
+    sep[idx] = np.where(same_part, "],[", np.where(same_feat, "]],[[", "]]],[[["))
+    sep[-1] = "]]]"
+    body = np.empty(2 * n, dtype=object)
+    body[0::2] = np.char.add(np.char.add(tokens[:, 0], ","), tokens[:, 1]).astype(object)
+    body[1::2] = sep
+    return "[[[[" + "".join(body.tolist()) + "]", [int(origin[0]), int(origin[1])]
+
+
+def _column_json(values: list[str]) -> dict[str, Any]:
+    """A column of strings, dictionary-encoded when that is shorter."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    if len(uniques) < len(values) / 2:
+        return {"v": [str(u) for u in uniques], "i": codes.tolist()}
+    return {"a": values}
+
+
+class _CompactPolygons(Layer):
+    """A polygon layer for many features: compact JSON, decoded to canvas polygons.
+
+    Styles are given per class (``classes`` indexes ``styles``); the tooltip shows the
+    (already escaped) ``tooltip`` columns. Registered as ``window.nmgeo.layers[key]``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var d = {{ this.payload }};
+            var s = Math.pow(10, d.decimals), o = d.origin, group = L.featureGroup();
+            function col(c, i) { return c.a ? c.a[i] : c.v[c.i[i]]; }
+            for (var f = 0; f < d.geometry.length; f++) {
+                var polys = d.geometry[f], latlngs = [];
+                for (var p = 0; p < polys.length; p++) {
+                    var rings = [];
+                    for (var r = 0; r < polys[p].length; r++) {
+                        var ring = polys[p][r], x = o[0], y = o[1], pts = [];
+                        for (var k = 0; k < ring.length; k += 2) {
+                            x += ring[k]; y += ring[k + 1];
+                            pts.push([y / s, x / s]);
+                        }
+                        rings.push(pts);
+                    }
+                    latlngs.push(rings);
+                }
+                var layer = L.polygon(latlngs, d.styles[d.classes[f]]);
+                layer.nmgeoIndex = f;
+                group.addLayer(layer);
+            }
+            if (d.labels.length) {
+                group.bindTooltip(function (layer) {
+                    var i = layer.nmgeoIndex, out = [];
+                    for (var c = 0; c < d.labels.length; c++) {
+                        out.push("<b>" + d.labels[c] + "</b> " + col(d.columns[c], i));
+                    }
+                    return out.join("<br>");
+                }, {sticky: true});
+            }
+            window.nmgeo = window.nmgeo || {layers: {}};
+            window.nmgeo.layers[{{ this.key|tojson }}] = group;
+            return group;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        light: gpd.GeoDataFrame,
+        *,
+        key: str,
+        name: str,
+        classes: np.ndarray,
+        styles: list[dict[str, Any]],
+        tooltip: dict[str, list[str]],
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CompactPolygons"
+        self.key = key
+        self.n_features = len(light)
+        if len(light):
+            geometry, origin = _encode_polygons(light.geometry.to_numpy())
+        else:
+            geometry, origin = "[]", [0, 0]
+        # Delta encoding is relative to the previous vertex, except the first vertex of
+        # each ring, which is relative to the origin: the decoder restarts x, y per ring.
+        meta = {
+            "decimals": DECIMALS,
+            "origin": origin,
+            "styles": styles,
+            "classes": np.asarray(classes, dtype=np.int64).tolist(),
+            "labels": [html.escape(label) for label in tooltip],
+            "columns": [_column_json(v) for v in tooltip.values()],
+        }
+        body = json.dumps(meta, separators=(",", ":"), ensure_ascii=True)
+        payload = body[:-1] + ',"geometry":' + geometry + "}"
+        # JSON inside a <script>: a literal "</" could close the element early.
+        self.payload = payload.replace("</", "<\\/")
+
+
+class _Ready(MacroElement):
+    """Registers the map and named layers on ``window.nmgeo`` and marks the first render."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.nmgeo = window.nmgeo || {layers: {}};
+        window.nmgeo.map = {{ this._parent.get_name() }};
+        {% for key, var in this.layers.items() %}
+        window.nmgeo.layers[{{ key|tojson }}] = {{ var }};
+        {% endfor %}
+        window.nmgeo.built = performance.now();
+        requestAnimationFrame(function () { requestAnimationFrame(function () {
+            window.nmgeo.rendered = performance.now();
+        }); });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layers: dict[str, str]) -> None:
+        super().__init__()
+        self._name = "NmgeoReady"
+        self.layers = layers
+
+
+class _Legend(MacroElement):
+    """A map legend (bottom right): a colour ramp with its range, or colour swatches."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+        .nmgeo-legend {background: rgba(255,255,255,0.9); padding: 6px 8px; font: 12px/1.3
+            sans-serif; border-radius: 4px; box-shadow: 0 0 4px rgba(0,0,0,0.3);}
+        .nmgeo-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+            vertical-align: middle; border: 1px solid #777;}
+        .nmgeo-legend .ramp {width: 180px; height: 10px; border: 1px solid #777;}
+        .nmgeo-legend .ticks {display: flex; justify-content: space-between;}
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: "bottomright"});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create("div", "nmgeo-legend");
+                div.innerHTML = {{ this.html|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, legend_html: str) -> None:
+        super().__init__()
+        self._name = "NmgeoLegend"
+        self.html = legend_html
+
+
+def _ramp_legend(cmap: branca.colormap.LinearColormap, caption: str) -> _Legend:
+    colors = [cmap.rgb_hex_str(i / 10 * (cmap.vmax - cmap.vmin) + cmap.vmin) for i in range(11)]
+    ramp = ", ".join(colors)
+    return _Legend(
+        f"<b>{html.escape(caption)}</b>"
+        f'<div class="ramp" style="background: linear-gradient(to right, {ramp})"></div>'
+        f'<div class="ticks"><span>{_text(float(cmap.vmin))}</span>'
+        f"<span>{_text(float(cmap.vmax))}</span></div>"
+    )
+
+
+def _swatch_legend(entries: list[tuple[str, str]], caption: str) -> _Legend:
+    rows = "".join(
+        f'<div><i style="background:{colour}"></i>{html.escape(label)}</div>'
+        for colour, label in entries
+    )
+    return _Legend(f"<b>{html.escape(caption)}</b>{rows}")
+
+
+def _numeric_colormap(
+    values: pd.Series, colors: Sequence[str], caption: str
+) -> branca.colormap.LinearColormap:
+    finite = values.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if vmax <= vmin:
+        vmax = vmin + 1.0
+    return branca.colormap.LinearColormap(list(colors), vmin=vmin, vmax=vmax, caption=caption)
+
+
+def _colour_codes(
+    values: pd.Series, cmap: branca.colormap.LinearColormap, base: dict[str, Any]
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Per-feature style index and the distinct styles, for numeric colouring."""
+    nums = values.to_numpy(dtype=float)
+    hexes = [cmap.rgb_hex_str(v) if np.isfinite(v) else "#cccccc" for v in nums]
+    codes, uniques = pd.factorize(pd.Series(hexes, dtype=object))
+    return codes, [{**base, "fillColor": str(h)} for h in uniques]
+
+
+def _new_map(tiles: str | None, *, name: str = "Base map") -> folium.Map:
+    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True)
+    # Keep Leaflet only: no jQuery, Bootstrap, awesome-markers or Font Awesome.
+    m.default_js = [(n, u) for n, u in m.default_js if n == "leaflet"]
+    m.default_css = [(n, u) for n, u in m.default_css if n == "leaflet_css"]
+    if tiles is not None:
+        folium.TileLayer(tiles, name=name, control=True).add_to(m)
+    return m
+
+
+def _finish(
+    m: folium.Map,
+    bounds: np.ndarray,
+    layers: dict[str, str],
+    *,
+    offline: bool,
+    assets: str | os.PathLike | None,
+) -> folium.Map:
+    folium.plugins.Fullscreen(position="topleft").add_to(m)
+    folium.plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="hectares",
+        secondary_area_unit="sqmeters",
+    ).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    if np.all(np.isfinite(bounds)):
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    _Ready(layers).add_to(m)
+    bundle(m, offline=offline, assets=assets)
+    return m
+
+
+def _check_column(gdf: pd.DataFrame, column: str, what: str) -> None:
+    if column not in gdf.columns:
+        available = ", ".join(c for c in gdf.columns if c != "geometry")
+        msg = f"color_by={column!r} is not a column of the {what}; choose one of: {available}"
+        raise SchemaError(msg)
+
+
+def _tooltip_table(gdf: pd.DataFrame, fields: dict[str, str]) -> dict[str, list[str]]:
+    return {label: _texts(gdf[col]) for col, label in fields.items() if col in gdf.columns}
+
+
+# --------------------------------------------------------------------------- package map
+
+
+def _packages_layer(
+    packages: gpd.GeoDataFrame, color_by: str
+) -> tuple[folium.GeoJson, branca.colormap.LinearColormap]:
+    cmap = _numeric_colormap(
+        packages[color_by], _PACKAGE_COLORS, _PACKAGE_FIELDS.get(color_by, color_by)
+    )
+    cols = [c for c in _PACKAGE_FIELDS if c in packages.columns]
+    light = _light_layer(packages, list(dict.fromkeys([*cols, color_by])))
+    props = pd.DataFrame(index=light.index)
+    for col in cols:
+        digits = 3 if col in ("facility_share", "compactness") else 2
+        props[col] = _texts(light[col], digits)
+    props["_fill"] = [
+        cmap.rgb_hex_str(v) if np.isfinite(v) else "#cccccc"
+        for v in light[color_by].to_numpy(dtype=float)
+    ]
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
+        f"<td>{{{col}}}</td></tr>"
+        for col, label in _PACKAGE_FIELDS.items()
+        if col in cols
+    )
+    props["_popup"] = [
+        "<table>" + rows.format(**rec) + "</table>" for rec in props[cols].to_dict("records")
+    ]
+    data = gpd.GeoDataFrame(props, geometry=light.geometry, crs="EPSG:4326")
+    tip_cols = [c for c in _TOOLTIP_FIELDS if c in cols]
+    layer = folium.GeoJson(
+        data.to_json(drop_id=True),
+        name="Land disposal packages",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#4d4d4d",
+            "weight": 1.5,
+            "fillOpacity": 0.55,
+        },
+        highlight_function=lambda f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=tip_cols, aliases=[_PACKAGE_FIELDS[c] for c in tip_cols], sticky=True
+        ),
+        popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, max_width=320),
+    )
+    return layer, cmap
+
+
+def _role_layers(result: PackageResult) -> list[_CompactPolygons]:
+    parcels = result.parcels
+    need = ["parcel_id", "role", "land_use", "area_m2", "package_id", "reason"]
+    cols = [c for c in need if c in parcels.columns]
+    light = _light_layer(parcels, cols)
+    member = light["package_id"].notna()
+    out = []
+    members = light.loc[member]
+    roles = members["role"].astype(str).where(members["role"].isin(list(_ROLE_STYLE)), "facility")
+    codes = (roles == "facility").to_numpy().astype(np.int64)
+    out.append(
+        _CompactPolygons(
+            members,
+            key="members",
+            name="Package parcels (commercial / facility)",
+            classes=codes,
+            styles=[
+                {**_ROLE_STYLE["commercial"], "weight": 1},
+                {**_ROLE_STYLE["facility"], "weight": 1},
+            ],
+            tooltip=_tooltip_table(
+                members,
+                {
+                    "parcel_id": "Parcel",
+                    "role": "Role",
+                    "land_use": "Land use",
+                    "package_id": "Package",
+                    "area_m2": "Area (m²)",
+                },
+            ),
+        )
+    )
+    excluded = light.loc[~member]
+    out.append(
+        _CompactPolygons(
+            excluded,
+            key="excluded",
+            name="Excluded candidate parcels",
+            classes=np.zeros(len(excluded), dtype=np.int64),
+            styles=[{**_EXCLUDED_STYLE, "weight": 1, "dashArray": "3 3"}],
+            tooltip=_tooltip_table(
+                excluded,
+                {
+                    "parcel_id": "Parcel",
+                    "role": "Role",
+                    "land_use": "Land use",
+                    "reason": "Excluded because",
+                    "area_m2": "Area (m²)",
+                },
+            ),
+        )
+    )
+    return out
+
+
+def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> None:
+    zones = reference.major_zones().to_crs("EPSG:4326")
+    zone_props = pd.DataFrame(
+        {
+            "short_name": _texts(zones["short_name"]),
+            "name": _texts(zones["name"]),
+        },
+        index=zones.index,
+    )
+    folium.GeoJson(
+        gpd.GeoDataFrame(zone_props, geometry=zones.geometry, crs="EPSG:4326").to_json(
+            drop_id=True
+        ),
+        name="NM major zones",
+        style_function=lambda f: {
+            "color": "#54278f",
+            "weight": 2,
+            "fill": False,
+            "dashArray": "6 4",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        show=True,
+    ).add_to(m)
+
+    bcps = folium.FeatureGroup(name="Boundary control points", show=True)
+    for row in reference.control_points().to_crs("EPSG:4326").itertuples():
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x],
+            radius=7,
+            color="#000000",
+            weight=2,
+            fill=True,
+            fill_color="#ffd92f",
+            fill_opacity=1.0,
+            tooltip=folium.Tooltip(f"<b>{_text(row.name)}</b><br>{_text(row.mode)}"),
+        ).add_to(bcps)
+    bcps.add_to(m)
+
+    stations = reference.rail_stations(as_of=as_of).to_crs("EPSG:4326")
+    rail = folium.FeatureGroup(name="Rail stations" + (f" (by {as_of})" if as_of else ""))
+    ring = folium.FeatureGroup(name=f"Rail catchments ({CATCHMENT_RADIUS:.0f} m)", show=True)
+    for row in stations.itertuples():
+        where = [row.geometry.y, row.geometry.x]
+        planned = row.status == "planned"
+        label = f"<b>{_text(row.name)}</b><br>{_text(row.line)}"
+        label += f"<br>planned, target {int(row.opening_year)}" if planned else "<br>open"
+        folium.CircleMarker(
+            where,
+            radius=6,
+            color="#084594",
+            weight=2,
+            fill=True,
+            fill_color="#ffffff" if planned else "#2171b5",
+            fill_opacity=1.0,
+            dash_array="2 2" if planned else None,
+            tooltip=folium.Tooltip(label),
+        ).add_to(rail)
+        if planned:
+            folium.Marker(
+                where,
+                icon=folium.DivIcon(
+                    html=(
+                        "<div style='font:11px sans-serif;color:#084594;white-space:nowrap;"
+                        f"margin:-6px 0 0 9px'>{_text(row.name)} ({int(row.opening_year)})</div>"
+                    ),
+                    icon_size=(0, 0),
+                ),
+            ).add_to(rail)
+        if catchments:
+            folium.Circle(
+                where,
+                radius=CATCHMENT_RADIUS,
+                color="#2171b5",
+                weight=1,
+                fill=True,
+                fill_opacity=0.05,
+                dash_array="4 4" if planned else None,
+            ).add_to(ring)
+    rail.add_to(m)
+    if catchments:
+        ring.add_to(m)
+
+
+def package_map(
+    result: PackageResult,
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+    color_by: str = "area_ha",
+    reference: bool = True,
+    as_of: int | None = None,
+    catchments: bool = False,
+    tiles: str | None = DEFAULT_TILES,
+    offline: bool = False,
+    assets: str | os.PathLike | None = None,
+) -> folium.Map:
+    """An interactive map of land disposal packages for review and briefing.
+
+    Layers (each in the layer control): an optional faint base layer of all lots
+    (``parcels``); the packages coloured by ``color_by`` on a linear colour ramp with a
+    legend, with tooltips (package id, area, facility share, parcels, major zone) and a
+    popup table of the package's figures; the member parcels styled by role (commercial
+    red, facility blue); the candidate parcels left out (grey, dashed, with the reason);
+    and, with ``reference``, the NM major-zone outlines, the boundary control points and
+    the rail stations (open: filled; planned: hollow and labelled with the target year),
+    optionally with 500 m catchment circles. The view is fitted to the packages.
+
+    Every attribute text is HTML-escaped before it reaches the page. Polygon layers are
+    simplified as a coverage (0.5 m) and rounded to 1e-6 degrees, and the parcel layers
+    are embedded in a compact encoding and drawn on a canvas, so pages with tens of
+    thousands of lots stay small and fast. The page loads only Leaflet and the
+    Fullscreen and Measure plugins; with ``offline=True`` these are inlined from a local
+    npm folder and the page needs no CDN (tiles still come from ``tiles``: pass
+    ``tiles=None`` or a local tile server on a closed network).
+
+    Parameters
+    ----------
+    result : PackageResult
+        From :func:`nmgeo.build_packages`.
+    parcels : geopandas.GeoDataFrame, optional
+        All lots, drawn faintly beneath the packages.
+    color_by : str
+        Numeric column of ``result.packages`` to colour packages by, e.g. ``"area_ha"``,
+        ``"facility_share"``, ``"compactness"``.
+    reference : bool
+        Add major zones, control points and rail stations.
+    as_of : int, optional
+        Show only stations open by this year (planned ones counted at their target).
+    catchments : bool
+        Draw 500 m circles around the stations shown.
+    tiles : str or None
+        A folium tile name or URL template; ``None`` for no base map.
+    offline : bool
+        Inline all JavaScript and CSS from local files (see ``assets``).
+    assets : str or path-like, optional
+        The ``node_modules`` folder with ``leaflet``, ``leaflet.fullscreen`` and
+        ``leaflet-measure`` (``.ci/assets.sh``); defaults to ``$NMGEO_ASSETS``.
+
+    Returns
+    -------
+    folium.Map
+        Save it with ``.save("map.html")``. The page sets ``window.nmgeo.layers``
+        (``packages``, ``members``, ``excluded``, ``parcels``) for scripting.
+
+    Raises
+    ------
+    SchemaError
+        If ``color_by`` is not a numeric column of the packages.
+    InputError
+        If ``offline`` and the assets are missing.
+    """
+    if not isinstance(result, PackageResult):
+        msg = f"package_map needs a PackageResult from build_packages, not {type(result).__name__}"
+        raise InputError(msg)
+    packages = result.packages
+    _check_column(packages, color_by, "packages")
+    if not pd.api.types.is_numeric_dtype(packages[color_by]) or packages[color_by].dtype == bool:
+        msg = f"color_by={color_by!r} must be a numeric column of the packages"
+        raise SchemaError(msg)
+    m = _new_map(tiles)
+    names: dict[str, str] = {}
+    if parcels is not None:
+        base = _light_layer(parcels, [c for c in ("parcel_id", "zone_label") if c in parcels])
+        base_layer = _CompactPolygons(
+            base,
+            key="parcels",
+            name="All lots",
+            classes=np.zeros(len(base), dtype=np.int64),
+            styles=[{**_BASE_STYLE, "weight": 0.5}],
+            tooltip=_tooltip_table(base, {"parcel_id": "Parcel", "zone_label": "Zone"}),
+        )
+        base_layer.add_to(m)
+    layer, cmap = _packages_layer(packages, color_by)
+    layer.add_to(m)
+    names["packages"] = layer.get_name()
+    for role_layer in _role_layers(result):
+        role_layer.add_to(m)
+    _ramp_legend(cmap, f"Packages: {_PACKAGE_FIELDS.get(color_by, color_by)}").add_to(m)
+    if reference:
+        _reference_layers(m, as_of, catchments)
+    bounds = (
+        np.asarray(packages.to_crs("EPSG:4326").total_bounds)
+        if len(packages)
+        else np.asarray(result.parcels.to_crs("EPSG:4326").total_bounds)
+    )
+    logger.info(
+        "package_map: %d packages, %d candidate parcels, colour by %s",
+        len(packages),
+        len(result.parcels),
+        color_by,
+    )
+    return _finish(m, bounds, names, offline=offline, assets=assets)
+
+
+# --------------------------------------------------------------------------- parcel map
+
+
+def parcel_map(
+    parcels: gpd.GeoDataFrame,
+    *,
+    color_by: str = "land_use",
+    tooltip: Sequence[str] = ("parcel_id", "zone_label", "land_use", "area_m2"),
+    tiles: str | None = DEFAULT_TILES,
+    offline: bool = False,
+    assets: str | os.PathLike | None = None,
+) -> folium.Map:
+    """A zoning map of lots: land-use colours (or a numeric ramp) with tooltips.
+
+    ``color_by="land_use"`` (or any column of land-use classes) uses the conventional
+    planning colours of ``nmgeo/data/land_use_colours.csv`` (commercial red,
+    residential brown, G/IC light blue, open space green, conservation dark green…)
+    with a legend of the classes present; values outside the vocabulary are drawn as
+    ``unknown``. Another text column gets distinct colours per value; a numeric column a
+    linear ramp with its range in the legend.
+
+    The lots are simplified as a coverage (0.5 m, shared edges stay shared), rounded to
+    1e-6 degrees, embedded with integer delta coordinates and only the ``tooltip``
+    columns, and drawn on a canvas: 100,000 lots make a page of about 10 MB.
+
+    Parameters
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Lots with a CRS, e.g. from :func:`nmgeo.assign_zoning`.
+    color_by : str
+        Column to colour by.
+    tooltip : sequence of str
+        Columns shown in the tooltip (missing ones are skipped); values are escaped.
+    tiles : str or None
+        A folium tile name or URL template; ``None`` for no base map.
+    offline : bool
+        Inline all JavaScript and CSS from local files (see ``assets``).
+    assets : str or path-like, optional
+        The npm ``node_modules`` folder; defaults to ``$NMGEO_ASSETS``.
+
+    Returns
+    -------
+    folium.Map
+        The page sets ``window.nmgeo.layers.parcels``.
+
+    Raises
+    ------
+    SchemaError
+        If ``color_by`` is not a column of ``parcels``.
+    InputError
+        If ``offline`` and the assets are missing.
+    """
+    _check_column(parcels, color_by, "parcels")
+    tip_cols = [c for c in tooltip if c in parcels.columns]
+    light = _light_layer(parcels, list(dict.fromkeys([*tip_cols, color_by])))
+    values = light[color_by]
+    base = {"color": "#636363", "weight": 0.4, "fillOpacity": 0.7}
+    if pd.api.types.is_numeric_dtype(values) and values.dtype != bool:
+        cmap = _numeric_colormap(values, _NUMERIC_COLORS, color_by)
+        classes, styles = _colour_codes(values, cmap, base)
+        legend = _ramp_legend(cmap, color_by)
+    else:
+        table = land_use_colours()
+        text = values.astype(object).where(values.notna(), UNZONED).astype(str)
+        if text.isin(table["class"]).mean() >= 0.5 or color_by == "land_use":
+            text = text.where(text.isin(table["class"]), UNKNOWN)
+            present = set(text)
+            order = [c for c in table["class"] if c in present]
+            colour = dict(zip(table["class"], table["colour"], strict=True))
+            label = dict(zip(table["class"], table["label"], strict=True))
+            entries = [(colour[c], f"{label[c]}") for c in order]
+        else:
+            order = sorted(set(text))
+            colour = {c: _CATEGORY_COLORS[i % len(_CATEGORY_COLORS)] for i, c in enumerate(order)}
+            entries = [(colour[c], c) for c in order]
+        position = {c: i for i, c in enumerate(order)}
+        classes = text.map(position).to_numpy(dtype=np.int64)
+        styles = [{**base, "fillColor": colour[c]} for c in order]
+        legend = _swatch_legend(entries, color_by.replace("_", " ").capitalize())
+    m = _new_map(tiles)
+    layer = _CompactPolygons(
+        light,
+        key="parcels",
+        name="Lots by " + color_by,
+        classes=classes,
+        styles=styles,
+        tooltip={col: _texts(light[col], 0 if col.endswith("_m2") else 2) for col in tip_cols},
+    )
+    layer.add_to(m)
+    legend.add_to(m)
+    bounds = np.asarray(light.total_bounds) if len(light) else np.full(4, np.nan)
+    logger.info("parcel_map: %d lots coloured by %s", len(light), color_by)
+    return _finish(m, bounds, {}, offline=offline, assets=assets)

@@ -1,0 +1,357 @@
+"""Specifications of the web maps: layers, colours, escaping, offline pages, light layers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+import nmgeo
+from nmgeo import maps
+from nmgeo._vocabulary import LAND_USE_CLASSES, UNKNOWN, UNZONED
+from nmgeo.errors import InputError, SchemaError
+
+XSS = '<img src=x onerror="window.__xss=1">'
+X0, Y0 = 826_000.0, 840_000.0
+ASSETS = os.environ.get("NMGEO_ASSETS")
+needs_assets = pytest.mark.skipif(
+    not ASSETS or not Path(ASSETS).is_dir(),
+    reason="NMGEO_ASSETS (a node_modules folder from .ci/assets.sh) is not set",
+)
+
+
+def lot(i: int, j: int, w: float = 100.0, h: float = 100.0, dx: float = 0.0):
+    return box(X0 + dx + i * w, Y0 + j * h, X0 + dx + (i + 1) * w, Y0 + (j + 1) * h)
+
+
+@pytest.fixture(scope="module")
+def layout() -> gpd.GeoDataFrame:
+    """Two packages, one undersized commercial lot and one lone facility lot.
+
+    West: four 1 ha commercial lots in a row with a 1 ha G/IC lot north of them (5 ha).
+    East (2 km away): two 1.5 ha commercial lots. Far east: a 0.25 ha commercial lot
+    and, elsewhere, an open-space lot touching no commercial land.
+    """
+    rows = [
+        (XSS, lot(0, 0), "commercial", "C"),
+        ("W2", lot(1, 0), "commercial", "C"),
+        ("W3", lot(2, 0), "commercial", "C"),
+        ("W4", lot(3, 0), "commercial", "C"),
+        ("WF", lot(0, 1, w=400.0), "public_facility", "G/IC"),
+        ("E1", lot(0, 0, w=150.0, dx=2000.0), "commercial", "OU(Business)"),
+        ("E2", lot(1, 0, w=150.0, dx=2000.0), "commercial", "OU(Business)"),
+        ("SMALL", lot(0, 0, w=50.0, h=50.0, dx=4000.0), "commercial", "C"),
+        ("LONE", lot(0, 5, dx=6000.0), "open_space", "O"),
+        ("HOME", lot(1, 5, dx=6000.0), "residential", "R(A)"),
+    ]
+    gdf = gpd.GeoDataFrame(
+        {
+            "parcel_id": [r[0] for r in rows],
+            "land_use": [r[2] for r in rows],
+            "zone_label": [r[3] for r in rows],
+        },
+        geometry=[r[1] for r in rows],
+        crs="EPSG:2326",
+    )
+    gdf["area_m2"] = gdf.area
+    return gdf
+
+
+@pytest.fixture(scope="module")
+def result(layout):
+    return nmgeo.build_packages(layout)
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    sample = nmgeo.load_sample()
+    return sample, nmgeo.build_packages(sample.parcels)
+
+
+def page(m) -> str:
+    return m.get_root().render()
+
+
+def payload(html_text: str, key: str) -> dict:
+    """The compact data of the layer registered as ``window.nmgeo.layers[key]``."""
+    for match in re.finditer(r"var d = (\{.*?\});\n", html_text):
+        data = json.loads(match.group(1).replace("<\\/", "</"))
+        after = html_text[match.end() :]
+        registered = re.search(r"window\.nmgeo\.layers\[(\"\w+\")\] = group", after)
+        if registered and registered.group(1) == json.dumps(key):
+            return data
+    raise AssertionError(f"no compact layer {key!r} in the page")
+
+
+def geojson_features(html_text: str) -> list[list[dict]]:
+    """Every GeoJSON FeatureCollection folium embedded in the page."""
+    out = []
+    for match in re.finditer(r"^\s*geo_json_\w+_add\((\{.*\})\);$", html_text, re.MULTILINE):
+        data = json.loads(match.group(1))
+        if data.get("type") == "FeatureCollection":
+            out.append(data["features"])
+    return out
+
+
+# --------------------------------------------------------------------------- package map
+
+
+def test_layout_gives_two_packages_and_two_exclusions(result):
+    assert len(result.packages) == 2
+    assert sorted(result.parcels["reason"].dropna()) == ["below_min_area", "facility_not_adjacent"]
+
+
+def test_package_map_has_every_layer_named_in_the_layer_control(result):
+    text = page(maps.package_map(result, catchments=True, tiles=None))
+    for name in (
+        "Land disposal packages",
+        "Package parcels (commercial / facility)",
+        "Excluded candidate parcels",
+        "NM major zones",
+        "Boundary control points",
+        "Rail stations",
+        "Rail catchments (500 m)",
+    ):
+        assert json.dumps(name) in text, name
+    assert "L.control.layers" in text
+    assert "L.control.fullscreen" in text
+    assert "L.Control.Measure" in text
+    assert 'preferCanvas": true' in text or "preferCanvas: true" in text
+
+
+def test_package_layer_has_one_feature_per_package(result, sample_result):
+    _, big = sample_result
+    for res in (result, big):
+        text = page(maps.package_map(res, reference=False, tiles=None))
+        collections = geojson_features(text)
+        packages = [c for c in collections if c and "package_id" in c[0]["properties"]]
+        assert len(packages) == 1
+        assert len(packages[0]) == len(res.packages)
+
+
+def test_member_and_excluded_parcels_are_split_by_membership(result):
+    text = page(maps.package_map(result, reference=False, tiles=None))
+    members, excluded = payload(text, "members"), payload(text, "excluded")
+    assert len(members["classes"]) == int(result.parcels["package_id"].notna().sum())
+    assert len(excluded["classes"]) == int(result.parcels["package_id"].isna().sum())
+    # commercial and facility members are styled differently
+    assert sorted(set(members["classes"])) == [0, 1]
+    assert members["styles"][0]["fillColor"] != members["styles"][1]["fillColor"]
+
+
+def test_package_map_has_a_colour_ramp_legend_for_color_by(result):
+    text = page(maps.package_map(result, color_by="facility_share", tiles=None))
+    assert "nmgeo-legend" in text
+    assert "Packages: Facility share" in text
+    assert "linear-gradient" in text
+    fills = {f["properties"]["_fill"] for f in geojson_features(text)[0]}
+    assert len(fills) == 2  # two packages with different facility shares
+
+
+def test_tooltips_and_popups_escape_attribute_text(result):
+    text = page(maps.package_map(result, tiles=None))
+    assert XSS not in text
+    members = payload(text, "members")
+    ids = members["columns"][members["labels"].index("Parcel")]
+    values = ids.get("a") or ids["v"]
+    assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in values
+
+
+def test_parcel_map_escapes_tooltips(layout):
+    text = page(maps.parcel_map(layout, tiles=None))
+    assert XSS not in text
+    assert "&lt;img src=x onerror=" in text
+
+
+def test_planned_stations_are_labelled_and_as_of_filters_them(result):
+    text = page(maps.package_map(result, tiles=None))
+    assert "Kwu Tung (2027)" in text
+    assert "Ngau Tam Mei (2034)" in text
+    early = page(maps.package_map(result, tiles=None, as_of=2028))
+    assert "Kwu Tung (2027)" in early
+    assert "Ngau Tam Mei" not in early
+
+
+def test_page_loads_no_jquery_bootstrap_or_font_awesome(result):
+    text = page(maps.package_map(result, tiles=None))
+    for unwanted in ("jquery", "bootstrap", "awesome-markers", "fontawesome"):
+        assert unwanted not in text.lower()
+    assert "leaflet@1.9.3/dist/leaflet.js" in text
+
+
+def test_bad_color_by_is_a_schema_error(result, layout):
+    with pytest.raises(SchemaError, match="color_by='nope'.*area_ha"):
+        maps.package_map(result, color_by="nope")
+    with pytest.raises(SchemaError, match="numeric"):
+        maps.package_map(result, color_by="major_zone")
+    with pytest.raises(SchemaError, match="color_by='nope'.*land_use"):
+        maps.parcel_map(layout, color_by="nope")
+
+
+# --------------------------------------------------------------------------- parcel map
+
+
+def test_colour_table_covers_every_land_use_class():
+    table = maps.land_use_colours()
+    assert list(table["class"]) == [*LAND_USE_CLASSES, UNKNOWN, UNZONED]
+    assert table["colour"].str.fullmatch(r"#[0-9a-f]{6}").all()
+    assert table["colour"].is_unique
+    colour = dict(zip(table["class"], table["colour"], strict=True))
+    assert colour["commercial"] == "#e31a1c"  # planning red
+
+
+def test_parcel_map_colours_follow_the_csv(layout):
+    text = page(maps.parcel_map(layout, tiles=None))
+    data = payload(text, "parcels")
+    colour = dict(zip(*maps.land_use_colours()[["class", "colour"]].T.to_numpy(), strict=True))
+    drawn = [data["styles"][c]["fillColor"] for c in data["classes"]]
+    assert drawn == [colour[u] for u in layout["land_use"]]
+    for cls in set(layout["land_use"]):
+        assert colour[cls] in text.split("nmgeo-legend")[-1]
+
+
+def test_unknown_land_use_is_drawn_as_unknown(layout):
+    odd = layout.assign(land_use=["mystery", *layout["land_use"][1:]])
+    data = payload(page(maps.parcel_map(odd, tiles=None)), "parcels")
+    unknown = maps.land_use_colours().set_index("class").loc[UNKNOWN, "colour"]
+    assert data["styles"][data["classes"][0]]["fillColor"] == unknown
+
+
+def test_numeric_color_by_gets_a_ramp(layout):
+    text = page(maps.parcel_map(layout, color_by="area_m2", tiles=None))
+    assert "linear-gradient" in text
+    data = payload(text, "parcels")
+    assert len(data["styles"]) > 1
+
+
+# --------------------------------------------------------------------------- light layers
+
+
+def grid(n: int, size: float = 50.0) -> gpd.GeoDataFrame:
+    """An n x n grid of lots with wiggly shared edges (many collinear-ish vertices)."""
+    xs = X0 + np.arange(n + 1) * size
+    ys = Y0 + np.arange(n + 1) * size
+    t = np.linspace(0, 1, 12)[1:-1]
+    geoms = []
+    for i in range(n):
+        for j in range(n):
+            x0, x1, y0, y1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
+            bottom = [(x0 + (x1 - x0) * s, y0 + 0.01 * np.sin(9 * s)) for s in t]
+            right = [(x1 + 0.01 * np.sin(7 * s), y0 + (y1 - y0) * s) for s in t]
+            top = [(x1 - (x1 - x0) * s, y1 + 0.01 * np.sin(9 * (1 - s))) for s in t]
+            left = [(x0 + 0.01 * np.sin(7 * (1 - s)), y1 - (y1 - y0) * s) for s in t]
+            ring = [(x0, y0), *bottom, (x1, y0), *right, (x1, y1), *top, (x0, y1), *left]
+            geoms.append(shapely.Polygon(ring))
+    return gpd.GeoDataFrame(
+        {"parcel_id": [f"L{k}" for k in range(n * n)]}, geometry=geoms, crs="EPSG:2326"
+    )
+
+
+def test_light_layer_keeps_shared_edges():
+    lots = grid(4)
+    light = maps._light_layer(lots, ["parcel_id"])
+    assert light.crs.to_epsg() == 4326
+    coords = shapely.get_coordinates(light.geometry.to_numpy())
+    assert np.allclose(coords, np.round(coords, 6))
+    back = light.to_crs(2326).geometry.to_numpy()
+    # Lots 0 and 1 are neighbours (same column): their boundaries still share a line
+    # about 50 m long, and they overlap by less than a square metre.
+    for a, b in ((0, 1), (0, 4), (5, 6)):
+        shared = shapely.intersection(shapely.boundary(back[a]), shapely.boundary(back[b]))
+        assert shapely.length(shared) == pytest.approx(50.0, abs=0.5)
+        assert shapely.area(shapely.intersection(back[a], back[b])) < 1.0
+    assert shapely.area(back).sum() == pytest.approx(shapely.area(lots.geometry).sum(), rel=1e-3)
+
+
+def test_light_layer_cuts_size_per_feature():
+    lots = grid(10)
+    raw = lots.to_crs(4326).to_json()
+    light = maps._light_layer(lots, ["parcel_id"])
+    encoded, _ = maps._encode_polygons(light.geometry.to_numpy())
+    assert shapely.get_num_coordinates(light.geometry.to_numpy()).sum() < (
+        shapely.get_num_coordinates(lots.geometry.to_numpy()).sum() / 4
+    )
+    assert len(encoded) / len(lots) < len(raw) / len(lots) / 10
+
+
+def test_encoding_round_trips_to_the_rounded_coordinates():
+    lots = grid(3)
+    lots.loc[9] = [
+        "hole",
+        shapely.Polygon(
+            [(X0 + 500, Y0), (X0 + 600, Y0), (X0 + 600, Y0 + 100), (X0 + 500, Y0 + 100)],
+            [[(X0 + 520, Y0 + 20), (X0 + 540, Y0 + 20), (X0 + 540, Y0 + 40)]],
+        ),
+    ]
+    light = maps._light_layer(lots, ["parcel_id"], tolerance=0)
+    text, origin = maps._encode_polygons(light.geometry.to_numpy())
+    decoded = json.loads(text)
+    assert len(decoded) == len(light)
+    for feature, geom in zip(decoded, light.geometry, strict=True):
+        polygons = shapely.get_parts(geom)
+        assert len(feature) == len(polygons)
+        for rings, polygon in zip(feature, polygons, strict=True):
+            expected = shapely.get_rings(polygon)
+            assert len(rings) == len(expected)
+            for flat, ring in zip(rings, expected, strict=True):
+                xy = np.cumsum(np.asarray(flat).reshape(-1, 2), axis=0) + origin
+                want = np.rint(shapely.get_coordinates(ring)[:-1] * 1e6)
+                assert np.array_equal(xy, want)
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def external_links(text: str) -> list[str]:
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", text, flags=re.IGNORECASE)
+    return [t for t in tags if re.search(r"(?:src|href)\s*=\s*[\"']?https?://", t)]
+
+
+def test_online_page_links_cdns(result):
+    assert external_links(page(maps.package_map(result, tiles=None)))
+
+
+@needs_assets
+def test_offline_page_inlines_everything(result, layout, tmp_path):
+    for m in (
+        maps.package_map(result, offline=True, catchments=True),
+        maps.parcel_map(layout, offline=True, assets=ASSETS),
+    ):
+        path = tmp_path / "map.html"
+        m.save(str(path))
+        text = path.read_text(encoding="utf-8")
+        assert external_links(text) == []
+        assert "Leaflet 1.9.3" in text  # Leaflet's own code, inlined
+        assert "L.Control.Measure" in text and "fullscreen" in text
+        assert "url(images/" not in text  # CSS images are data URIs now
+
+
+def test_offline_without_assets_names_the_npm_command(result, tmp_path, monkeypatch):
+    monkeypatch.delenv("NMGEO_ASSETS", raising=False)
+    with pytest.raises(InputError, match="npm install .*leaflet@1.9.3"):
+        maps.package_map(result, offline=True)
+    with pytest.raises(InputError, match="does not exist.*npm install"):
+        maps.package_map(result, offline=True, assets=tmp_path / "nowhere")
+    (tmp_path / "leaflet" / "dist").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"leaflet\.js.*missing.*npm install"):
+        maps.parcel_map(
+            gpd.GeoDataFrame({"land_use": ["commercial"]}, geometry=[lot(0, 0)], crs="EPSG:2326"),
+            offline=True,
+            assets=tmp_path,
+        )
+
+
+def test_sample_package_map_builds(sample_result):
+    sample, res = sample_result
+    m = maps.package_map(res, parcels=sample.parcels.head(2000), tiles=None)
+    text = page(m)
+    assert len(payload(text, "parcels")["classes"]) == 2000
+    assert pd.notna(res.packages["area_ha"]).all()

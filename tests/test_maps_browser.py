@@ -1,0 +1,129 @@
+"""Maps opened in headless Chromium: they render offline, completely, and safely."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+import nmgeo
+from nmgeo import maps
+
+sys.path.insert(0, str(Path(__file__).parent))
+import browser  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror="window.__xss=1">'
+# Move the mouse onto a layer: Leaflet's own mouseover, propagated to its group.
+HOVER = """
+function hover(layer) {
+    var map = window.nmgeo.map, c = layer.getBounds().getCenter();
+    map.fitBounds(layer.getBounds());
+    var e = {latlng: c, layerPoint: map.latLngToLayerPoint(c),
+             containerPoint: map.latLngToContainerPoint(c)};
+    layer.fire("mouseover", e, true);
+    layer.fire("mousemove", e, true);
+}
+"""
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(browser.REQUIRE_ENV) == "1":
+        pytest.fail(f"{browser.REQUIRE_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def assets() -> str:
+    folder = os.environ.get("NMGEO_ASSETS")
+    if not folder or not Path(folder).is_dir():
+        _unavailable("NMGEO_ASSETS is not set to a node_modules folder (.ci/assets.sh)")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def driver():
+    reason = browser.missing()
+    if reason:
+        _unavailable(reason)
+    with browser.chromium() as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return nmgeo.build_packages(nmgeo.load_sample().parcels)
+
+
+@pytest.fixture(scope="module")
+def package_page(sample_result, assets, driver, tmp_path_factory):
+    # No tiles: the test machine has no internet, and failed tile requests are console errors.
+    m = maps.package_map(sample_result, tiles=None, catchments=True, offline=True, assets=assets)
+    path = tmp_path_factory.mktemp("maps") / "packages.html"
+    m.save(str(path))
+    seconds = browser.open_map(driver, path)
+    return driver, seconds
+
+
+def test_offline_package_map_renders_without_console_errors(package_page):
+    driver, seconds = package_page
+    assert browser.severe_logs(driver) == []
+    assert driver.execute_script("return typeof L === 'object' && L.version") == "1.9.3"
+    assert 0 < seconds < 30
+
+
+def test_every_package_is_drawn(package_page, sample_result):
+    driver, _ = package_page
+    n = driver.execute_script("return window.nmgeo.layers.packages.getLayers().length")
+    assert n == len(sample_result.packages)
+    members = driver.execute_script("return window.nmgeo.layers.members.getLayers().length")
+    assert members == int(sample_result.parcels["package_id"].notna().sum())
+
+
+def test_package_tooltip_shows_its_area(package_page, sample_result):
+    driver, _ = package_page
+    text = driver.execute_script(
+        HOVER
+        + """
+        var group = window.nmgeo.layers.packages;
+        var layer = group.getLayers()[0];
+        hover(layer);
+        var el = group.getTooltip().getElement();
+        return [layer.feature.properties.package_id, el ? el.textContent : null];
+        """
+    )
+    package_id, shown = text
+    row = sample_result.packages.set_index("package_id").loc[package_id]
+    assert f"{row['area_ha']:,.2f}" in shown
+    assert package_id in shown
+
+
+def test_tooltip_of_a_hostile_parcel_id_runs_no_script(driver, assets, tmp_path):
+    lots = gpd.GeoDataFrame(
+        {"parcel_id": [XSS, "ok"], "land_use": ["commercial", "residential"]},
+        geometry=[
+            box(826_000, 840_000, 826_100, 840_100),
+            box(826_100, 840_000, 826_200, 840_100),
+        ],
+        crs="EPSG:2326",
+    )
+    path = tmp_path / "xss.html"
+    maps.parcel_map(lots, tiles=None, offline=True, assets=assets).save(str(path))
+    browser.open_map(driver, path)
+    shown = driver.execute_script(
+        HOVER
+        + """
+        var group = window.nmgeo.layers.parcels;
+        hover(group.getLayers()[0]);
+        return group.getTooltip().getElement().textContent;
+        """
+    )
+    driver.execute_async_script("var done = arguments[0]; setTimeout(done, 300);")
+    assert XSS in shown  # shown as text ...
+    assert driver.execute_script("return window.__xss === undefined")  # ... never run
+    assert browser.severe_logs(driver) == []
