@@ -206,76 +206,35 @@ def _draw_reference(ax: Axes, bounds: tuple[float, float, float, float]) -> list
         Line2D([], [], color="#333333", linewidth=1.2, label="NM outline (approx.)"),
         Line2D([], [], color="#6a3d9a", linewidth=0.8, linestyle="--", label="major zones"),
     ]
-    if len(bcps):
-        ax.scatter(
-            bcps.geometry.x,
-            bcps.geometry.y,
-            marker="^",
-            s=60,
-            c="#e31a1c",
-            edgecolors="black",
-            linewidths=0.5,
-            zorder=6,
-        )
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="^",
-                color="none",
-                markerfacecolor="#e31a1c",
-                markeredgecolor="black",
-                markersize=8,
-                label="boundary control point",
-            )
-        )
     is_open = (stations["status"] == "open").to_numpy()
-    if is_open.any():
-        s = stations[is_open]
+    layers = (
+        (bcps, "^", 60, "#e31a1c", "black", 0.5, "boundary control point"),
+        (stations[is_open], "o", 30, "#1f78b4", "black", 0.5, "rail station (open)"),
+        (stations[~is_open], "o", 30, "white", "#1f78b4", 1.2, "rail station (planned)"),
+    )
+    for points, marker, size, face, edge, width, label in layers:
+        if len(points) == 0:
+            continue
         ax.scatter(
-            s.geometry.x,
-            s.geometry.y,
-            marker="o",
-            s=30,
-            c="#1f78b4",
-            edgecolors="black",
-            linewidths=0.5,
+            points.geometry.x,
+            points.geometry.y,
+            marker=marker,
+            s=size,
+            facecolors=face,
+            edgecolors=edge,
+            linewidths=width,
             zorder=6,
         )
         handles.append(
             Line2D(
                 [],
                 [],
-                marker="o",
+                marker=marker,
                 color="none",
-                markerfacecolor="#1f78b4",
-                markeredgecolor="black",
-                markersize=6,
-                label="rail station (open)",
-            )
-        )
-    if (~is_open).any():
-        s = stations[~is_open]
-        ax.scatter(
-            s.geometry.x,
-            s.geometry.y,
-            marker="o",
-            s=30,
-            facecolors="white",
-            edgecolors="#1f78b4",
-            linewidths=1.2,
-            zorder=6,
-        )
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                color="none",
-                markerfacecolor="white",
-                markeredgecolor="#1f78b4",
-                markersize=6,
-                label="rail station (planned)",
+                markerfacecolor=face,
+                markeredgecolor=edge,
+                markersize=math.sqrt(size) * 1.05,
+                label=label,
             )
         )
     return handles
