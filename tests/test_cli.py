@@ -34,6 +34,34 @@ def test_demo_prints_a_summary_and_writes_the_csv(demo_run):
     assert table["area_ha"].sum() == pytest.approx(sample.parcels["area_m2"].sum() / 1e4, rel=1e-6)
 
 
+def test_demo_writes_the_package_map_report_and_geopackage(demo_run):
+    result, out = demo_run
+    assert result.exit_code == 0, result.output
+    expected = [
+        "package_map.html",
+        "package_overview.png",
+        "report.xlsx",
+        "report.html",
+        "report.md",
+        "report_packages.csv",
+        "nm_packages.gpkg",
+    ]
+    for name in expected:
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        assert str(path) in result.output
+    packages = pd.read_csv(out / "report_packages.csv")
+    direct = nmgeo.build_packages(nmgeo.load_sample().parcels).packages
+    assert len(packages) == len(direct)
+    assert packages["area_ha"].sum() == pytest.approx(direct["area_ha"].sum())
+    sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert "packages" in sheets and "area_ha (ha)" in sheets["packages"].columns
+    import pyogrio
+
+    layers = set(pyogrio.list_layers(out / "nm_packages.gpkg")[:, 0])
+    assert {"packages", "members", "parcels", "control_points", "rail_stations"} <= layers
+
+
 def test_quiet_demo_prints_nothing(tmp_path):
     result = CliRunner().invoke(main, ["--quiet", "demo", "--out", str(tmp_path)])
     assert result.exit_code == 0
