@@ -102,9 +102,15 @@ def _text(value: Any, digits: int = 2) -> str:
 
 
 def _texts(values: pd.Series, digits: int = 2) -> list[str]:
+    """A column as escaped tooltip texts; each distinct value is formatted once."""
     if pd.api.types.is_float_dtype(values.dtype):
-        return [_text(float(v), digits) for v in values.to_numpy()]
-    return [_text(v, digits) for v in values.astype(object).to_numpy()]
+        # Digits, commas, dots and signs need no escaping.
+        return [
+            "" if np.isnan(v) else f"{v:,.{digits}f}" for v in values.to_numpy(dtype=float)
+        ]
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    texts = np.array([_text(u, digits) for u in uniques] + [""], dtype=object)
+    return texts[codes].tolist()
 
 
 def _light_layer(
