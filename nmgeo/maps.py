@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,11 +17,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
-from folium.map import Layer
 from folium.template import Template
 
 from nmgeo import reference
 from nmgeo._assets import bundle
+from nmgeo._canvas import DECIMALS, _CanvasPolygons
 from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import UNKNOWN, UNZONED
 from nmgeo.errors import InputError, SchemaError
@@ -36,7 +35,6 @@ DEFAULT_TILES = "OpenStreetMap"
 # Simplification tolerance (m, EPSG:2326) and lon/lat decimals (1e-6 deg ~ 0.1 m):
 # finer than a screen pixel at the zoom levels a parcel map is read at.
 SIMPLIFY_TOLERANCE = 0.5
-DECIMALS = 6
 CATCHMENT_RADIUS = 500.0
 _PACKAGE_COLORS = ("#fff7bc", "#fec44f", "#d95f0e", "#7f2704")
 _NUMERIC_COLORS = ("#f7fbff", "#6baed6", "#08306b")
@@ -105,9 +103,7 @@ def _texts(values: pd.Series, digits: int = 2) -> list[str]:
     """A column as escaped tooltip texts; each distinct value is formatted once."""
     if pd.api.types.is_float_dtype(values.dtype):
         # Digits, commas, dots and signs need no escaping.
-        return [
-            "" if np.isnan(v) else f"{v:,.{digits}f}" for v in values.to_numpy(dtype=float)
-        ]
+        return ["" if np.isnan(v) else f"{v:,.{digits}f}" for v in values.to_numpy(dtype=float)]
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     texts = np.array([_text(u, digits) for u in uniques] + [""], dtype=object)
     return texts[codes].tolist()
@@ -163,137 +159,6 @@ def _light_layer(
     out = out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
     empty = out.geometry.is_empty | out.geometry.isna()
     return out.loc[~empty]
-
-
-def _encode_polygons(geoms: np.ndarray, decimals: int = DECIMALS) -> tuple[str, list[int]]:
-    """Polygons as compact JSON: integer lon/lat deltas, nested feature > polygon > ring.
-
-    Each ring is a flat list ``[x0, y0, dx1, dy1, ...]`` in units of ``10**-decimals``
-    degrees: the first vertex relative to the origin returned, the others relative to the
-    previous vertex; the closing vertex is dropped. Every geometry must be non-empty.
-    """
-    scale = 10**decimals
-    parts, part_feature = shapely.get_parts(geoms, return_index=True)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
-    q = np.rint(coords * scale).astype(np.int64)
-    origin = q.min(axis=0)
-    # Drop each ring's closing vertex.
-    last = np.r_[coord_ring[1:] != coord_ring[:-1], True]
-    q, coord_ring = q[~last], coord_ring[~last]
-    first = np.r_[True, coord_ring[1:] != coord_ring[:-1]]
-    d = q.copy()
-    d[1:] -= q[:-1]
-    d[first] = q[first] - origin
-    tokens = d.astype(str)  # shape (n, 2)
-    n = len(d)
-    # Separator after each vertex: "," inside a ring; at a ring's end, closing brackets
-    # chosen by whether the next ring is in the same polygon / feature.
-    ring_feature = part_feature[ring_part]
-    end = np.r_[coord_ring[1:] != coord_ring[:-1], True]
-    sep = np.full(n, ",", dtype=object)
-    idx = np.flatnonzero(end)
-    nxt = np.minimum(idx + 1, n - 1)
-    same_part = ring_part[coord_ring[idx]] == ring_part[coord_ring[nxt]]
-    same_feat = ring_feature[coord_ring[idx]] == ring_feature[coord_ring[nxt]]
-    sep[idx] = np.where(same_part, "],[", np.where(same_feat, "]],[[", "]]],[[["))
-    sep[-1] = "]]]"
-    body = np.empty(2 * n, dtype=object)
-    body[0::2] = np.char.add(np.char.add(tokens[:, 0], ","), tokens[:, 1]).astype(object)
-    body[1::2] = sep
-    return "[[[[" + "".join(body.tolist()) + "]", [int(origin[0]), int(origin[1])]
-
-
-def _column_json(values: list[str]) -> dict[str, Any]:
-    """A column of strings, dictionary-encoded when that is shorter."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False)
-    if len(uniques) < len(values) / 2:
-        return {"v": [str(u) for u in uniques], "i": codes.tolist()}
-    return {"a": values}
-
-
-class _CompactPolygons(Layer):
-    """A polygon layer for many features: compact JSON, decoded to canvas polygons.
-
-    Styles are given per class (``classes`` indexes ``styles``); the tooltip shows the
-    (already escaped) ``tooltip`` columns. Registered as ``window.nmgeo.layers[key]``.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var d = {{ this.payload }};
-            var s = Math.pow(10, d.decimals), o = d.origin, group = L.featureGroup();
-            function col(c, i) { return c.a ? c.a[i] : c.v[c.i[i]]; }
-            for (var f = 0; f < d.geometry.length; f++) {
-                var polys = d.geometry[f], latlngs = [];
-                for (var p = 0; p < polys.length; p++) {
-                    var rings = [];
-                    for (var r = 0; r < polys[p].length; r++) {
-                        var ring = polys[p][r], x = o[0], y = o[1], pts = [];
-                        for (var k = 0; k < ring.length; k += 2) {
-                            x += ring[k]; y += ring[k + 1];
-                            pts.push([y / s, x / s]);
-                        }
-                        rings.push(pts);
-                    }
-                    latlngs.push(rings);
-                }
-                var layer = L.polygon(latlngs, d.styles[d.classes[f]]);
-                layer.nmgeoIndex = f;
-                group.addLayer(layer);
-            }
-            if (d.labels.length) {
-                group.bindTooltip(function (layer) {
-                    var i = layer.nmgeoIndex, out = [];
-                    for (var c = 0; c < d.labels.length; c++) {
-                        out.push("<b>" + d.labels[c] + "</b> " + col(d.columns[c], i));
-                    }
-                    return out.join("<br>");
-                }, {sticky: true});
-            }
-            window.nmgeo = window.nmgeo || {layers: {}};
-            window.nmgeo.layers[{{ this.key|tojson }}] = group;
-            return group;
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self,
-        light: gpd.GeoDataFrame,
-        *,
-        key: str,
-        name: str,
-        classes: np.ndarray,
-        styles: list[dict[str, Any]],
-        tooltip: dict[str, list[str]],
-        show: bool = True,
-    ) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "CompactPolygons"
-        self.key = key
-        self.n_features = len(light)
-        if len(light):
-            geometry, origin = _encode_polygons(light.geometry.to_numpy())
-        else:
-            geometry, origin = "[]", [0, 0]
-        # Delta encoding is relative to the previous vertex, except the first vertex of
-        # each ring, which is relative to the origin: the decoder restarts x, y per ring.
-        meta = {
-            "decimals": DECIMALS,
-            "origin": origin,
-            "styles": styles,
-            "classes": np.asarray(classes, dtype=np.int64).tolist(),
-            "labels": [html.escape(label) for label in tooltip],
-            "columns": [_column_json(v) for v in tooltip.values()],
-        }
-        body = json.dumps(meta, separators=(",", ":"), ensure_ascii=True)
-        payload = body[:-1] + ',"geometry":' + geometry + "}"
-        # JSON inside a <script>: a literal "</" could close the element early.
-        self.payload = payload.replace("</", "<\\/")
 
 
 class _Ready(MacroElement):
@@ -489,7 +354,7 @@ def _packages_layer(
     return layer, cmap
 
 
-def _role_layers(result: PackageResult) -> list[_CompactPolygons]:
+def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
     parcels = result.parcels
     need = ["parcel_id", "role", "land_use", "area_m2", "package_id", "reason"]
     cols = [c for c in need if c in parcels.columns]
@@ -500,7 +365,7 @@ def _role_layers(result: PackageResult) -> list[_CompactPolygons]:
     roles = members["role"].astype(str).where(members["role"].isin(list(_ROLE_STYLE)), "facility")
     codes = (roles == "facility").to_numpy().astype(np.int64)
     out.append(
-        _CompactPolygons(
+        _CanvasPolygons(
             members,
             key="members",
             name="Package parcels (commercial / facility)",
@@ -523,7 +388,7 @@ def _role_layers(result: PackageResult) -> list[_CompactPolygons]:
     )
     excluded = light.loc[~member]
     out.append(
-        _CompactPolygons(
+        _CanvasPolygons(
             excluded,
             key="excluded",
             name="Excluded candidate parcels",
@@ -706,7 +571,7 @@ def package_map(
     names: dict[str, str] = {}
     if parcels is not None:
         base = _light_layer(parcels, [c for c in ("parcel_id", "zone_label") if c in parcels])
-        base_layer = _CompactPolygons(
+        base_layer = _CanvasPolygons(
             base,
             key="parcels",
             name="All lots",
@@ -817,7 +682,7 @@ def parcel_map(
         styles = [{**base, "fillColor": colour[c]} for c in order]
         legend = _swatch_legend(entries, color_by.replace("_", " ").capitalize())
     m = _new_map(tiles)
-    layer = _CompactPolygons(
+    layer = _CanvasPolygons(
         light,
         key="parcels",
         name="Lots by " + color_by,

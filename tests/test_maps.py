@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import box
 
 import nmgeo
-from nmgeo import maps
+from nmgeo import _canvas, maps
 from nmgeo._vocabulary import LAND_USE_CLASSES, UNKNOWN, UNZONED
 from nmgeo.errors import InputError, SchemaError
 
@@ -275,7 +275,7 @@ def test_light_layer_cuts_size_per_feature():
     lots = grid(10)
     raw = lots.to_crs(4326).to_json()
     light = maps._light_layer(lots, ["parcel_id"])
-    encoded, _ = maps._encode_polygons(light.geometry.to_numpy())
+    encoded, _ = _canvas._encode_polygons(light.geometry.to_numpy())
     assert shapely.get_num_coordinates(light.geometry.to_numpy()).sum() < (
         shapely.get_num_coordinates(lots.geometry.to_numpy()).sum() / 4
     )
@@ -292,7 +292,7 @@ def test_encoding_round_trips_to_the_rounded_coordinates():
         ),
     ]
     light = maps._light_layer(lots, ["parcel_id"], tolerance=0)
-    text, origin = maps._encode_polygons(light.geometry.to_numpy())
+    text, origin = _canvas._encode_polygons(light.geometry.to_numpy())
     decoded = json.loads(text)
     assert len(decoded) == len(light)
     for feature, geom in zip(decoded, light.geometry, strict=True):
