@@ -35,6 +35,9 @@ DEFAULT_TILES = "OpenStreetMap"
 # Simplification tolerance (m, EPSG:2326) and lon/lat decimals (1e-6 deg ~ 0.1 m):
 # finer than a screen pixel at the zoom levels a parcel map is read at.
 SIMPLIFY_TOLERANCE = 0.5
+# Layers of plain quadrilateral lots (about 5 coordinates per ring) gain nothing from
+# simplification; only layers with more detail than this per feature are simplified.
+MIN_MEAN_COORDS = 8
 CATCHMENT_RADIUS = 500.0
 _PACKAGE_COLORS = ("#fff7bc", "#fec44f", "#d95f0e", "#7f2704")
 _NUMERIC_COLORS = ("#f7fbff", "#6baed6", "#08306b")
@@ -122,8 +125,9 @@ def _light_layer(
     in metres of EPSG:2326), so the edge two lots share is simplified once and stays
     shared; then transformed to EPSG:4326 and rounded to ``decimals`` decimal degrees
     (6 = about 0.1 m). Rounding is the same for the two copies of a shared vertex, so it
-    does not open gaps. Rows with null or empty geometry are dropped; only ``columns``
-    are kept.
+    does not open gaps. Layers averaging no more than ``MIN_MEAN_COORDS`` coordinates
+    per feature (plain quadrilateral lots) are not simplified: there is nothing to
+    gain. Rows with null or empty geometry are dropped; only ``columns`` are kept.
 
     Parameters
     ----------
@@ -145,7 +149,8 @@ def _light_layer(
     keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
     gdf = gdf.loc[keep, [*columns, gdf.geometry.name]]
     geoms = gdf.geometry.to_numpy()
-    if tolerance > 0 and len(geoms):
+    detailed = len(geoms) and shapely.get_num_coordinates(geoms).mean() > MIN_MEAN_COORDS
+    if tolerance > 0 and detailed:
         polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
         try:
             geoms = geoms.copy()

@@ -355,3 +355,19 @@ def test_sample_package_map_builds(sample_result):
     text = page(m)
     assert len(payload(text, "parcels")["classes"]) == 2000
     assert pd.notna(res.packages["area_ha"]).all()
+
+
+def test_plain_quadrilateral_lots_are_not_simplified():
+    lots = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b"]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 40, Y0 + 30),
+            shapely.Polygon(
+                [(X0 + 40, Y0), (X0 + 80, Y0), (X0 + 80.3, Y0 + 30), (X0 + 40, Y0 + 30)]
+            ),
+        ],
+        crs="EPSG:2326",
+    )
+    light = maps._light_layer(lots, ["parcel_id"])
+    expected = np.round(shapely.get_coordinates(lots.to_crs(4326).geometry.to_numpy()), 6)
+    np.testing.assert_array_equal(shapely.get_coordinates(light.geometry.to_numpy()), expected)
