@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nmgeo import __version__
-from nmgeo.errors import NmgeoError
+from nmgeo._manifest import Run
+from nmgeo.errors import InputError, MissingCRSError, NmgeoError, SchemaError
 
 logger = logging.getLogger("nmgeo.cli")
 
 EXIT_BAD_INPUT = 2
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 class _Group(click.Group):
-    """Turns nmgeo's own errors into one line on stderr and exit code 2."""
+    """Turns nmgeo's own errors and click's usage errors into one line on stderr, exit 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as err:  # bad options of the group itself
+            click.echo(f"nmgeo: error: {_one_line(err.format_message())}", err=True)
+            raise click.exceptions.Exit(err.exit_code) from None
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -28,24 +42,41 @@ class _Group(click.Group):
         except NmgeoError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"nmgeo: error: {err}", err=True)
+            click.echo(f"nmgeo: error: {_one_line(str(err))}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
+        except click.ClickException as err:
+            click.echo(f"nmgeo: error: {_one_line(err.format_message())}", err=True)
+            ctx.exit(err.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nmgeo")
-@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors (no progress bars).")
 @click.option("--debug", is_flag=True, help="Verbose logging and full tracebacks.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of option defaults: a [defaults] table for every command and "
+    "per-command tables ([packages], [proximity], ...) keyed by option name, e.g. "
+    "gap = 20. Options given on the command line win.",
+)
 @click.pass_context
-def main(ctx: click.Context, quiet: bool, debug: bool) -> None:
+def main(ctx: click.Context, quiet: bool, debug: bool, config: Path | None) -> None:
     """Land-parcel analysis for Hong Kong's Northern Metropolis.
 
     Everything is computed in EPSG:2326 (HK1980 Grid, metres). Start with
-    `nmgeo demo`, which runs on the bundled synthetic sample.
+    `nmgeo demo`, which runs on the bundled synthetic sample. Every command that
+    writes files also writes a manifest (versions, inputs with SHA-256, parameters,
+    row counts, timings) next to them.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["quiet"] = quiet
+    ctx.obj["config"] = None if config is None else str(config)
+    if config is not None:
+        ctx.default_map = _load_config(config, ctx.command)  # type: ignore[arg-type]
     level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nmgeo").setLevel(level)
@@ -72,12 +103,30 @@ def demo(ctx: click.Context, out: Path) -> None:
     from nmgeo.report import area_report
 
     start = time.perf_counter()
-    sample = load_sample()
+    with _recording(ctx, 3) as run:
+        with run.step("load sample"):
+            sample = load_sample()
+        parcels = sample.parcels
+        run.count("parcels", len(parcels))
+        with run.step("area report"):
+            table = area_report(parcels, by=("major_zone", "land_use"))
+        out.mkdir(parents=True, exist_ok=True)
+        csv = out / "area_by_major_zone_and_land_use.csv"
+        table.to_csv(csv, index=False, float_format="%.4f")
+        run.output(csv, rows=len(table))
+        _demo_summary(ctx, sample, table)
+        with run.step("packages, report, map"):
+            written = [csv, *_demo_packages(ctx, sample, out)]
+        for path in written[1:]:
+            run.output(path)
+        written.append(run.write(out / "manifest.json"))
+    for path in written:
+        _say(ctx, f"wrote {path}")
+    _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
+
+
+def _demo_summary(ctx: click.Context, sample: Any, table: Any) -> None:
     parcels = sample.parcels
-    table = area_report(parcels, by=("major_zone", "land_use"))
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "area_by_major_zone_and_land_use.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
 
     pivot = table.pivot_table(
         index="land_use", columns="major_zone", values="area_ha", aggfunc="sum", fill_value=0.0
@@ -95,10 +144,6 @@ def demo(ctx: click.Context, out: Path) -> None:
     _say(ctx, "Lot area (ha) by land-use class and NM major zone:")
     _say(ctx, pivot.round(1).to_string())
     _say(ctx, "")
-    written = [csv, *_demo_packages(ctx, sample, out)]
-    for path in written:
-        _say(ctx, f"wrote {path}")
-    _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
 
 
 def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
@@ -188,15 +233,583 @@ def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     from nmgeo.datasets import synthetic_metropolis
 
     start = time.perf_counter()
-    metro = synthetic_metropolis(n_lots, seed, progress=not ctx.obj.get("quiet"))
-    paths = metro.write(out)
+    with _recording(ctx, 2) as run:
+        with run.step("generate"):
+            metro = synthetic_metropolis(n_lots, seed, progress=not ctx.obj.get("quiet"))
+        with run.step("write"):
+            paths = metro.write(out)
+        rows = {
+            "gpkg": {
+                "lots": len(metro.lots),
+                "ozp_zones": len(metro.zones),
+                "roads": len(metro.roads),
+            }
+        }
+        for key, path in paths.items():
+            run.output(path, rows=rows.get(key))
+        run.count("lots", len(metro.lots))
+        run.count("zones", len(metro.zones))
+        run.count("roads", len(metro.roads))
+        manifest = run.write(out / "manifest.json")
     _say(
         ctx,
         f"{len(metro.lots):,} lots, {len(metro.zones):,} zones, {len(metro.roads):,} roads "
         f"in {time.perf_counter() - start:.1f} s",
     )
-    for path in paths.values():
+    for path in [*paths.values(), manifest]:
         _say(ctx, f"wrote {path}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _norm_key(key: str) -> str:
+    return str(key).strip().lstrip("-").replace("_", "-").lower()
+
+
+def _option_keys(cmd: click.Command) -> dict[str, str]:
+    """``{option name as written in a config file: parameter name}`` of a command."""
+    keys: dict[str, str] = {}
+    for param in cmd.params:
+        if not isinstance(param, click.Option) or param.name in (None, "help"):
+            continue
+        keys[_norm_key(param.name)] = param.name
+        for opt in param.opts:
+            if opt.startswith("--"):
+                keys[_norm_key(opt)] = param.name
+    return keys
+
+
+def _config_value(value: Any) -> Any:
+    if isinstance(value, list):  # e.g. by = ["major_zone", "land_use"]
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _load_config(path: Path, group: click.Group) -> dict[str, dict[str, Any]]:
+    """Read a TOML config into click's ``default_map`` (``{command: {param: value}}``)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    if not path.is_file():
+        msg = f"config file {str(path)!r} does not exist"
+        raise InputError(msg)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        msg = f"config file {str(path)!r} is not valid TOML: {err}"
+        raise InputError(msg) from None
+    defaults = data.pop("defaults", {})
+    tables = {"defaults": defaults, **data}
+    for name, table in tables.items():
+        if name != "defaults" and name not in group.commands:
+            msg = (
+                f"config file {str(path)!r}: unknown table [{name}]; use [defaults] or one "
+                f"of {sorted(group.commands)}"
+            )
+            raise InputError(msg)
+        if not isinstance(table, dict):
+            msg = f"config file {str(path)!r}: {name!r} must be a table ([{name}])"
+            raise InputError(msg)
+    used: set[str] = set()
+    default_map: dict[str, dict[str, Any]] = {}
+    for name, cmd in group.commands.items():
+        keys = _option_keys(cmd)
+        values: dict[str, Any] = {}
+        for key, value in defaults.items():
+            if _norm_key(key) in keys:
+                values[keys[_norm_key(key)]] = _config_value(value)
+                used.add(key)
+        for key, value in data.get(name, {}).items():
+            if _norm_key(key) not in keys:
+                options = sorted({k.replace("-", "_") for k in keys})
+                msg = (
+                    f"config file {str(path)!r}: [{name}] has no option {key!r}; "
+                    f"options are {options}"
+                )
+                raise InputError(msg)
+            values[keys[_norm_key(key)]] = _config_value(value)
+        if values:
+            default_map[name] = values
+    unused = sorted(set(defaults) - used)
+    if unused:
+        msg = (
+            f"config file {str(path)!r}: [defaults] key {unused[0]!r} is no option of any command"
+        )
+        raise InputError(msg)
+    return default_map
+
+
+def _show_progress(ctx: click.Context) -> bool:
+    return not ctx.obj.get("quiet") and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def _recording(ctx: click.Context, n_steps: int) -> Iterator[Run]:
+    """A :class:`Run` for this command with a step progress bar (on a terminal, not quiet)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=n_steps,
+        desc=ctx.info_name,
+        unit="step",
+        disable=not _show_progress(ctx),
+        leave=False,
+        file=sys.stderr,
+    )
+    root = ctx.find_root()
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in ctx.params.items()}
+    run = Run(ctx.info_name or "nmgeo", params, progress=bar)
+    run.extra["global_options"] = {
+        "quiet": bool(root.obj.get("quiet")),
+        "debug": bool(root.obj.get("debug")),
+        "config": root.obj.get("config"),
+    }
+    sources = {}
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        sources[name] = None if source is None else source.name.lower()
+    run.extra["parameter_sources"] = sources
+    try:
+        yield run
+    finally:
+        bar.close()
+
+
+def _manifest_path(out: Path, *, folder: bool) -> Path:
+    return out / "manifest.json" if folder else out.with_name(f"{out.stem}.manifest.json")
+
+
+def _refuse_overwrite(outputs: Sequence[Path], inputs: Sequence[Path | None]) -> None:
+    """Raise if a planned output file is one of the input files."""
+    sources = {Path(p).resolve(): p for p in inputs if p is not None}
+    for out in outputs:
+        if out.resolve() in sources:
+            msg = (
+                f"output {str(out)!r} is the input file {str(sources[out.resolve()])!r}; "
+                "choose another --out so the input is not overwritten"
+            )
+            raise InputError(msg)
+
+
+def _read_layer(run: Run, path: Path, layer: str | None, role: str) -> Any:
+    """read_parcels with a timed step and the input recorded."""
+    from nmgeo.io import read_parcels
+
+    with run.step(f"read {role}"):
+        gdf = read_parcels(path, layer=layer)
+    run.input(path, role=role, rows=len(gdf))
+    run.count(role, len(gdf))
+    return gdf
+
+
+def _zone(ctx: click.Context, run: Run, parcels: Any, zones: Path | None, layer: str | None):
+    """Read --zones and give the parcels their OZP zoning; unchanged without --zones."""
+    if zones is None:
+        return parcels
+    from nmgeo.io import read_zones
+    from nmgeo.zoning import assign_zoning
+
+    with run.step("read zones"):
+        zone_frame = read_zones(zones, layer=layer)
+    run.input(zones, role="zones", rows=len(zone_frame))
+    run.count("zones", len(zone_frame))
+    with run.step("assign zoning"):
+        return assign_zoning(parcels, zone_frame, progress=_show_progress(ctx))
+
+
+def _parse_by(by: str) -> list[str]:
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    if not keys:
+        msg = "--by needs one or more column names separated by commas, e.g. major_zone,land_use"
+        raise InputError(msg)
+    return keys
+
+
+_LAYER_HELP = "Layer to read when the file holds several (GeoPackage, File Geodatabase)."
+_ZONES_HELP = (
+    "OZP zoning layer (e.g. TPB's digital planning data); each lot takes the zone covering "
+    "most of it and that zone's land-use class. Without it the lots must carry land_use."
+)
+_ZONES_LAYER_HELP = "Layer of --zones to read when that file holds several."
+
+
+# --------------------------------------------------------------------------- packages
+
+
+@main.command()
+@click.argument("parcels", type=click.Path(exists=True, path_type=Path))
+@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
+@click.option("--layer", default=None, help="Layer of PARCELS (the lots). " + _LAYER_HELP)
+@click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@click.option(
+    "--gap",
+    type=click.FloatRange(min=0),
+    default=15.0,
+    show_default=True,
+    help="Largest road reserve or gap (m) bridged between lots of one package; 0 joins "
+    "only lots that touch.",
+)
+@click.option(
+    "--min-area-ha",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Smallest land disposal package worth offering (ha, commercial plus facility land).",
+)
+@click.option(
+    "--as-of",
+    type=click.IntRange(1990, 2100),
+    default=None,
+    help="Year of the rail network for station access (planned stations count from their "
+    "target year, e.g. 2034); default: stations open today.",
+)
+@click.option(
+    "--dem",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Elevation GeoTIFF (m) for the terrain columns (slope, site formation).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder (created; existing files of the same names are replaced).",
+)
+@click.pass_context
+def packages(
+    ctx: click.Context,
+    parcels: Path,
+    zones: Path | None,
+    layer: str | None,
+    zones_layer: str | None,
+    gap: float,
+    min_area_ha: float,
+    as_of: int | None,
+    dem: Path | None,
+    out: Path,
+) -> None:
+    """Find land disposal packages in PARCELS (lots) and write them with a report and map.
+
+    Commercial lots within --gap of each other form a group, adjoining public
+    facility and open space lots join it, and groups of at least --min-area-ha are
+    packages. Writes into --out: packages.gpkg (layers packages, members, excluded,
+    parcels), report.xlsx / report.html / report.md / report_*.csv, package_map.html
+    and manifest.json.
+    """
+    from nmgeo.io import write_geopackage
+    from nmgeo.maps import package_map
+    from nmgeo.packages import build_packages
+    from nmgeo.report import area_report, package_report, write_report
+    from nmgeo.zoning import assign_major_zone
+
+    gpkg = out / "packages.gpkg"
+    map_path = out / "package_map.html"
+    base = out / "report"
+    planned = [gpkg, map_path, out / "manifest.json"]
+    planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
+    planned += [out / "report_packages.csv", out / "report_area_by_zone.csv"]
+    _refuse_overwrite(planned, [parcels, zones, dem])
+    n_steps = 8 + (2 if zones is not None else 0)
+    with _recording(ctx, n_steps) as run:
+        lots = _read_layer(run, parcels, layer, "parcels")
+        lots = _zone(ctx, run, lots, zones, zones_layer)
+        if "land_use" not in lots.columns:
+            msg = (
+                f"lots in {str(parcels)!r} have no land_use column; pass --zones with the OZP "
+                "zoning layer so each lot gets its land-use class"
+            )
+            raise SchemaError(msg)
+        with run.step("assign major zone"):
+            lots = assign_major_zone(lots)
+        with run.step("build packages"):
+            result = build_packages(lots, gap_tolerance=gap, min_package_area=min_area_ha * 1e4)
+        run.count("packages", len(result.packages))
+        run.count("members", len(result.members))
+        run.count("excluded", len(result.excluded))
+        with run.step("package report"):
+            table = package_report(result, as_of=as_of, dem=dem)
+            areas = area_report(lots, by=("major_zone", "land_use"))
+        with run.step("package map"):
+            offline = bool(os.environ.get("NMGEO_ASSETS"))
+            fmap = package_map(result, parcels=lots, as_of=as_of, offline=offline)
+        out.mkdir(parents=True, exist_ok=True)
+        with run.step("write map"):
+            fmap.save(str(map_path))
+        run.output(map_path)
+        with run.step("write geopackage"):
+            write_geopackage(
+                gpkg,
+                packages=result.packages,
+                members=result.members,
+                excluded=result.excluded,
+                parcels=lots,
+            )
+        run.output(
+            gpkg,
+            rows={
+                "packages": len(result.packages),
+                "members": len(result.members),
+                "excluded": len(result.excluded),
+                "parcels": len(lots),
+            },
+        )
+        with run.step("write report"):
+            reports = write_report(
+                {"packages": table, "area_by_zone": areas},
+                base,
+                map=fmap,
+                title="Northern Metropolis land disposal packages",
+            )
+        for path in reports.values():
+            run.output(path, rows=len(areas) if "area_by_zone" in path.name else len(table))
+        manifest = run.write(out / "manifest.json")
+    _say(
+        ctx,
+        f"{len(result.packages)} land disposal packages, "
+        f"{result.packages['area_ha'].sum():,.1f} ha, from {len(lots):,} lots",
+    )
+    for path in [gpkg, map_path, *reports.values(), manifest]:
+        _say(ctx, f"wrote {path}")
+
+
+# --------------------------------------------------------------------------- proximity
+
+
+@main.command("proximity")
+@click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
+@click.option("--layer", default=None, help="Layer of LAYER. " + _LAYER_HELP)
+@click.option(
+    "--to",
+    "to",
+    default="bcp",
+    show_default=True,
+    help="What to measure to: 'bcp' (the land boundary control points to Shenzhen), "
+    "'rail' (rail stations, see --as-of) or a file of targets with a CRS (points, e.g. "
+    "schools or depots).",
+)
+@click.option(
+    "--name-column",
+    default="name",
+    show_default=True,
+    help="Column naming the targets in a --to file.",
+)
+@click.option(
+    "--as-of",
+    type=click.IntRange(1990, 2100),
+    default=None,
+    help="For --to rail: count stations open by this year (planned ones from their target "
+    "year); default: every station, open and planned.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV file: one row per polygon with its id, the nearest target and the straight-line "
+    "distance (m).",
+)
+@click.pass_context
+def proximity_cmd(
+    ctx: click.Context,
+    layer_path: Path,
+    layer: str | None,
+    to: str,
+    name_column: str,
+    as_of: int | None,
+    out: Path,
+) -> None:
+    """Nearest boundary crossing, rail station or target of every polygon in LAYER.
+
+    Distances are straight lines in metres (EPSG:2326) from the polygon's edge; road
+    distance is longer. Writes the CSV and <stem>.manifest.json beside it.
+    """
+    import geopandas as gpd
+
+    from nmgeo.proximity import bcp_proximity, proximity, rail_proximity
+
+    if out.suffix.lower() != ".csv":
+        msg = f"--out must be a .csv file, not {str(out)!r}"
+        raise InputError(msg)
+    target_file = None
+    if to.lower() not in ("bcp", "rail"):
+        target_file = Path(to)
+        if not target_file.exists():
+            msg = f"--to must be 'bcp', 'rail' or an existing file of targets; {to!r} is neither"
+            raise InputError(msg)
+    manifest_path = _manifest_path(out, folder=False)
+    _refuse_overwrite([out, manifest_path], [layer_path, target_file])
+    with _recording(ctx, 4 if target_file else 3) as run:
+        gdf = _read_layer(run, layer_path, layer, "layer")
+        if target_file is not None:
+            with run.step("read targets"):
+                try:
+                    targets = gpd.read_file(target_file, engine="pyogrio")
+                except Exception as err:  # noqa: BLE001 - GDAL's own errors, reported in one line
+                    msg = f"cannot read targets {str(target_file)!r}: {err}"
+                    raise InputError(msg) from None
+            if targets.crs is None:
+                msg = (
+                    f"targets {str(target_file)!r} have no CRS; save them with one "
+                    "(e.g. EPSG:2326 or EPSG:4326)"
+                )
+                raise MissingCRSError(msg)
+            run.input(target_file, role="targets", rows=len(targets))
+            run.count("targets", len(targets))
+        with run.step("nearest"):
+            if target_file is not None:
+                result = proximity(gdf, targets, name_column=name_column)
+                prefix = "nearest_"
+            elif to.lower() == "rail":
+                result = rail_proximity(gdf, as_of=as_of)
+                prefix = "rail_"
+            else:
+                result = bcp_proximity(gdf)
+                prefix = "bcp_"
+        ids = [c for c in ("parcel_id", "package_id") if c in result.columns]
+        table = result[[*ids, f"{prefix}name", f"{prefix}distance_m"]]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with run.step("write csv"):
+            table.to_csv(out, index=False, float_format="%.2f")
+        run.output(out, rows=len(table))
+        run.count("rows_written", len(table))
+        run.write(manifest_path)
+    _say(ctx, f"wrote {out} ({len(table):,} rows)")
+    _say(ctx, f"wrote {manifest_path}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@main.command("report")
+@click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
+@click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP)
+@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
+@click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@click.option(
+    "--by",
+    default="major_zone,land_use",
+    show_default=True,
+    help="Columns to total land by, outermost first, comma-separated (e.g. major_zone for "
+    "the NM major zones, land_use for OZP land-use classes, zone_label).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Table file; its suffix picks the format: .csv, .xlsx, .md or .html.",
+)
+@click.pass_context
+def report_cmd(
+    ctx: click.Context,
+    layer_path: Path,
+    layer: str | None,
+    zones: Path | None,
+    zones_layer: str | None,
+    by: str,
+    out: Path,
+) -> None:
+    """Land area (ha, share) of the lots in LAYER by major zone, land use or any column.
+
+    Writes the table and <stem>.manifest.json beside it.
+    """
+    from nmgeo.report import area_report, write_report
+    from nmgeo.zoning import assign_major_zone
+
+    keys = _parse_by(by)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx", "md", "html"):
+        msg = f"--out must end in .csv, .xlsx, .md or .html, not {str(out)!r}"
+        raise InputError(msg)
+    manifest_path = _manifest_path(out, folder=False)
+    _refuse_overwrite([out, manifest_path], [layer_path, zones])
+    with _recording(ctx, 4 + (2 if zones is not None else 0)) as run:
+        lots = _read_layer(run, layer_path, layer, "parcels")
+        lots = _zone(ctx, run, lots, zones, zones_layer)
+        with run.step("assign major zone"):
+            if "major_zone" in keys and "major_zone" not in lots.columns:
+                lots = assign_major_zone(lots)
+        with run.step("area report"):
+            table = area_report(lots, by=keys)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with run.step("write report"):
+            if fmt == "csv":
+                table.to_csv(out, index=False, float_format="%.4f")
+            else:
+                title = "Land area by " + ", ".join(keys)
+                write_report({"area": table}, out.with_suffix(""), formats=[fmt], title=title)
+        run.output(out, rows=len(table))
+        run.count("rows_written", len(table))
+        run.write(manifest_path)
+    _say(ctx, f"wrote {out} ({len(table):,} rows)")
+    _say(ctx, f"wrote {manifest_path}")
+
+
+# --------------------------------------------------------------------------- map
+
+
+@main.command("map")
+@click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
+@click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP)
+@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
+@click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@click.option(
+    "--color-by",
+    default="land_use",
+    show_default=True,
+    help="Column colouring the lots: land_use gets the planning colours (commercial red, "
+    "G/IC blue, open space green...), other text columns distinct colours, numbers a ramp.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline the map's JavaScript and CSS so the page opens without internet "
+    "(needs NMGEO_ASSETS, the npm node_modules folder); the base map still needs tiles.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="HTML page to write (a Leaflet map for a browser).",
+)
+@click.pass_context
+def map_cmd(
+    ctx: click.Context,
+    layer_path: Path,
+    layer: str | None,
+    zones: Path | None,
+    zones_layer: str | None,
+    color_by: str,
+    offline: bool,
+    out: Path,
+) -> None:
+    """An interactive zoning map of the lots in LAYER, with tooltips, as one HTML page.
+
+    Writes the page and <stem>.manifest.json beside it.
+    """
+    from nmgeo.maps import parcel_map
+    from nmgeo.zoning import assign_major_zone
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        msg = f"--out must be an .html file, not {str(out)!r}"
+        raise InputError(msg)
+    manifest_path = _manifest_path(out, folder=False)
+    _refuse_overwrite([out, manifest_path], [layer_path, zones])
+    with _recording(ctx, 3 + (2 if zones is not None else 0)) as run:
+        lots = _read_layer(run, layer_path, layer, "parcels")
+        lots = _zone(ctx, run, lots, zones, zones_layer)
+        if color_by == "major_zone" and "major_zone" not in lots.columns:
+            lots = assign_major_zone(lots)
+        with run.step("parcel map"):
+            fmap = parcel_map(lots, color_by=color_by, offline=offline)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with run.step("write map"):
+            fmap.save(str(out))
+        run.output(out, rows=len(lots))
+        run.write(manifest_path)
+    _say(ctx, f"wrote {out} ({len(lots):,} lots)")
+    _say(ctx, f"wrote {manifest_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
