@@ -1,0 +1,360 @@
+"""Benchmark the whole nmgeo pipeline against a hand-rolled geopandas + libpysal + folium one.
+
+Generates synthetic Northern Metropolis layers (default 50k, 200k and 400k lots) once and
+caches them as a GeoPackage in the real schemas (layer ``lots``: Lands Department lots;
+layer ``ozp_zones``: TPB OZP zoning). Then times, each in a fresh process so peak memory is
+its own, every stage from files on disk to a saved map:
+
+- nmgeo: ``read_parcels`` + ``read_zones``; ``assign_zoning`` + ``assign_major_zone``;
+  ``build_packages``; ``bcp_proximity`` + ``rail_proximity`` on the lots;
+  ``package_report(result)``; ``package_map(result).save(...)``.
+- baseline, written the way a competent analyst would without nmgeo:
+  ``geopandas.read_file`` (pyogrio); zoning by ``geopandas.overlay(how="intersection")``,
+  area and ``idxmax`` per lot, with a hand-written label -> land-use dict (and the same for
+  the NM major zones); packages by libpysal ``Graph.build_fuzzy_contiguity(buffer=7.5)``
+  components, facilities attached with ``sjoin_nearest(max_distance=15)``, ``dissolve``
+  and the 2 ha filter; ``sjoin_nearest`` from the lots to the BCPs and rail stations
+  (``nmgeo.reference``); a package table with areas and the nearest BCP and station per
+  package; a plain ``folium.GeoJson`` map of the packages and their member lots.
+
+Usage::
+
+    python benchmarks/bench_pipeline.py                          # 50k, 200k, 400k lots
+    python benchmarks/bench_pipeline.py --lots 50000 200000
+    python benchmarks/bench_pipeline.py --skip-baseline-above 200000
+
+Prints per-stage wall time (s) for both, the totals, the baseline/nmgeo ratio and each
+process's peak RSS (MB). Needs libpysal and folium (``pip install -e ".[test]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GAP = 15.0
+MIN_AREA = 20_000.0
+FACILITIES = ("public_facility", "open_space")
+STAGES = ("read", "zoning", "packages", "proximity", "report", "map")
+GPKG = "nm_sample.gpkg"
+
+# What an analyst would type after looking at the OZP legend: zone family -> land use,
+# and the "Other Specified Uses" annotations -> land use.
+FAMILY_USE = {
+    "C": "commercial",
+    "CDA": "mixed_use",
+    "R(A)": "residential",
+    "R(B)": "residential",
+    "R(C)": "residential",
+    "R(D)": "residential",
+    "R(E)": "residential",
+    "V": "village",
+    "I": "industrial",
+    "I(D)": "industrial",
+    "G/IC": "public_facility",
+    "O": "open_space",
+    "REC": "open_space",
+    "OS": "open_storage",
+    "AGR": "agriculture",
+    "GB": "conservation",
+    "CA": "conservation",
+    "CP": "conservation",
+    "CPA": "conservation",
+    "SSSI": "conservation",
+    "U": "undetermined",
+    "Road": "transport",
+}
+OU_USE = {
+    "Business": "commercial",
+    "Innovation and Technology": "commercial",
+    "Research and Development": "commercial",
+    "Logistics Facility": "industrial",
+    "Industrial Estate": "industrial",
+    "Comprehensive Development and Wetland Protection Area": "conservation",
+    "Railway Station": "transport",
+}
+
+
+def prepare(n_lots: int, seed: int, folder: Path) -> Path:
+    """Generate ``n_lots`` lots once and cache them (lots + OZP zones) as a GeoPackage."""
+    out = folder / f"metro_{n_lots}_{seed}"
+    gpkg = out / GPKG
+    if gpkg.exists():
+        return gpkg
+    import nmgeo
+
+    start = time.perf_counter()
+    metro = nmgeo.synthetic_metropolis(n_lots, seed)
+    metro.write(out)
+    print(
+        f"  cached {len(metro.lots):,} lots, {len(metro.zones):,} zones in {gpkg} "
+        f"({time.perf_counter() - start:.0f} s)",
+        flush=True,
+    )
+    return gpkg
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = now - self._last
+        self._last = now
+
+
+def run_nmgeo(gpkg: str) -> dict:
+    import nmgeo
+
+    out_html = Path(tempfile.mkdtemp(prefix="nmgeo-bench-")) / "packages.html"
+    t = Timer()
+    parcels = nmgeo.read_parcels(gpkg, layer="lots")
+    zones = nmgeo.read_zones(gpkg, layer="ozp_zones")
+    t.lap("read")
+    zoned = nmgeo.assign_zoning(parcels, zones, progress=False)
+    zoned = nmgeo.assign_major_zone(zoned)
+    t.lap("zoning")
+    result = nmgeo.build_packages(zoned, gap_tolerance=GAP, min_package_area=MIN_AREA)
+    t.lap("packages")
+    near = nmgeo.rail_proximity(nmgeo.bcp_proximity(zoned))
+    t.lap("proximity")
+    table = nmgeo.package_report(result)
+    t.lap("report")
+    nmgeo.package_map(result).save(str(out_html))
+    t.lap("map")
+    return {
+        "times": t.times,
+        "lots": len(parcels),
+        "packages": len(table),
+        "commercial": int((zoned["land_use"] == "commercial").sum()),
+        "near_ok": int(near["bcp_distance_m"].notna().sum()),
+        "html_mb": out_html.stat().st_size / 1e6,
+    }
+
+
+def run_baseline(gpkg: str) -> dict:
+    """The same pipeline written by hand with geopandas, libpysal and folium."""
+    import folium
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from libpysal.graph import Graph
+
+    import nmgeo
+
+    out_html = Path(tempfile.mkdtemp(prefix="nmgeo-bench-")) / "packages.html"
+    t = Timer()
+    lots = gpd.read_file(gpkg, layer="lots", engine="pyogrio")
+    zones = gpd.read_file(gpkg, layer="ozp_zones", engine="pyogrio")
+    t.lap("read")
+
+    # Zoning: the zone covering most of each lot, by a full polygon overlay.
+    family = zones["ZONE_LABEL"].str.replace(r"\d+$", "", regex=True)
+    family = family.str.replace(r"\(\d+\)$", "", regex=True)
+    zones["land_use"] = family.map(FAMILY_USE)
+    is_ou = family == "OU"
+    zones.loc[is_ou, "land_use"] = zones.loc[is_ou, "SPUSE_ENG"].map(OU_USE)
+    zones["land_use"] = zones["land_use"].fillna("unknown")
+    lots["lot"] = np.arange(len(lots))
+    pieces = gpd.overlay(
+        lots[["lot", "geometry"]],
+        zones[["ZONE_LABEL", "land_use", "geometry"]],
+        how="intersection",
+        keep_geom_type=True,
+    )
+    pieces["a"] = pieces.area
+    best = pieces.loc[pieces.groupby("lot")["a"].idxmax()].set_index("lot")
+    lots["zone_label"] = best["ZONE_LABEL"].reindex(lots["lot"]).to_numpy()
+    lots["land_use"] = best["land_use"].reindex(lots["lot"]).fillna("unzoned").to_numpy()
+    lots["zoning_share"] = (best["a"].reindex(lots["lot"]) / lots.area.to_numpy()).to_numpy()
+    major = nmgeo.reference.major_zones()[["short_name", "geometry"]].to_crs(lots.crs)
+    mpieces = gpd.overlay(lots[["lot", "geometry"]], major, how="intersection")
+    mpieces["a"] = mpieces.area
+    mbest = mpieces.loc[mpieces.groupby("lot")["a"].idxmax()].set_index("lot")
+    lots["major_zone"] = mbest["short_name"].reindex(lots["lot"]).to_numpy()
+    t.lap("zoning")
+
+    # Packages: commercial components within GAP, facilities within GAP, 2 ha filter.
+    com = lots[lots["land_use"] == "commercial"].reset_index(drop=True)
+    fac = lots[lots["land_use"].isin(FACILITIES)].reset_index(drop=True)
+    graph = Graph.build_fuzzy_contiguity(com.geometry, buffer=GAP / 2)
+    com["group"] = graph.component_labels.to_numpy()
+    joined = gpd.sjoin_nearest(fac, com[["group", "geometry"]], max_distance=GAP, how="inner")
+    joined = joined[~joined.index.duplicated()]
+    fac_in = fac.loc[joined.index].assign(group=joined["group"].to_numpy())
+    members = pd.concat([com.assign(role="commercial"), fac_in.assign(role="facility")])
+    members["area"] = members.area
+    members["com_area"] = np.where(members["role"] == "commercial", members["area"], 0.0)
+    members["fac_area"] = members["area"] - members["com_area"]
+    members["n"] = 1
+    packages = members.dissolve(
+        by="group", aggfunc={"area": "sum", "com_area": "sum", "fac_area": "sum", "n": "sum"}
+    )
+    packages = packages[packages["area"] >= MIN_AREA].copy()
+    members = members[members["group"].isin(packages.index)]
+    t.lap("packages")
+
+    # Proximity of every lot to the nearest BCP and rail station.
+    bcps = nmgeo.reference.control_points()[["name", "geometry"]].to_crs(lots.crs)
+    stations = nmgeo.reference.rail_stations()[["name", "geometry"]].to_crs(lots.crs)
+    near = lots[["lot", "geometry"]]
+    for prefix, points in (("bcp", bcps), ("rail", stations)):
+        hit = gpd.sjoin_nearest(
+            near,
+            points.rename(columns={"name": f"{prefix}_name"}),
+            how="left",
+            distance_col=f"{prefix}_distance_m",
+        )
+        hit = hit[~hit.index.duplicated()]
+        near = hit.drop(columns="index_right")
+    t.lap("proximity")
+
+    # Package table: areas, member counts, nearest BCP and open station.
+    table = packages.reset_index()
+    table["package_id"] = [f"PKG{i + 1:04d}" for i in range(len(table))]
+    table["area_ha"] = table["area"] / 1e4
+    table["commercial_ha"] = table["com_area"] / 1e4
+    table["facility_ha"] = table["fac_area"] / 1e4
+    table["facility_share"] = table["fac_area"] / table["area"]
+    open_st = nmgeo.reference.rail_stations(status="open")[["name", "geometry"]]
+    for prefix, points in (("bcp", bcps), ("rail", open_st.to_crs(lots.crs))):
+        hit = gpd.sjoin_nearest(
+            table[["package_id", "geometry"]],
+            points.rename(columns={"name": f"{prefix}_name"}),
+            how="left",
+            distance_col=f"{prefix}_distance_m",
+        )
+        hit = hit[~hit.index.duplicated()]
+        table[f"{prefix}_name"] = hit[f"{prefix}_name"]
+        table[f"{prefix}_distance_m"] = hit[f"{prefix}_distance_m"]
+    report = pd.DataFrame(table.drop(columns=["geometry", "area", "com_area", "fac_area"]))
+    report = report.sort_values("area_ha", ascending=False)
+    t.lap("report")
+
+    # Map: packages and member lots as plain GeoJSON layers.
+    pk = table[["package_id", "area_ha", "facility_share", "n", "geometry"]].to_crs(4326)
+    mb = members[["LOTID", "land_use", "role", "group", "geometry"]].to_crs(4326)
+    centre = pk.union_all().centroid if len(pk) else None
+    m = folium.Map(location=[centre.y, centre.x] if centre else [22.5, 114.05], zoom_start=12)
+    folium.GeoJson(
+        mb,
+        name="Member lots",
+        style_function=lambda f: {
+            "color": "#c0392b" if f["properties"]["role"] == "commercial" else "#2e86c1",
+            "weight": 0.5,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["LOTID", "land_use", "role"]),
+    ).add_to(m)
+    folium.GeoJson(
+        pk,
+        name="Packages",
+        style_function=lambda f: {"color": "black", "weight": 2, "fillOpacity": 0.1},
+        tooltip=folium.GeoJsonTooltip(fields=["package_id", "area_ha", "facility_share", "n"]),
+    ).add_to(m)
+    folium.LayerControl().add_to(m)
+    m.save(str(out_html))
+    t.lap("map")
+    return {
+        "times": t.times,
+        "lots": len(lots),
+        "packages": len(report),
+        "commercial": int((lots["land_use"] == "commercial").sum()),
+        "near_ok": int(near["bcp_distance_m"].notna().sum()),
+        "html_mb": out_html.stat().st_size / 1e6,
+    }
+
+
+def child(method: str, path: str) -> None:
+    out = {"nmgeo": run_nmgeo, "baseline": run_baseline}[method](path)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def measure(method: str, path: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{method} run on {path} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    parser.add_argument(
+        "--skip-baseline-above",
+        type=int,
+        default=None,
+        metavar="N",
+        help="do not run the baseline for lot counts above N (it can take many minutes)",
+    )
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    args.cache.mkdir(parents=True, exist_ok=True)
+    print(
+        f"nmgeo pipeline vs geopandas + libpysal + folium baseline "
+        f"(seed {args.seed}, {os.cpu_count()} cores; times in s, RSS in MB)",
+        flush=True,
+    )
+    rows = []
+    for n in args.lots:
+        path = prepare(n, args.seed, args.cache)
+        ours = measure("nmgeo", path)
+        skip = args.skip_baseline_above is not None and n > args.skip_baseline_above
+        base = None if skip else measure("baseline", path)
+        rows.append((n, ours, base))
+        print(
+            f"  {n:,}: nmgeo {sum(ours['times'].values()):.1f} s"
+            + ("" if base is None else f", baseline {sum(base['times'].values()):.1f} s"),
+            flush=True,
+        )
+
+    stage_hdr = " ".join(f"{s[:5]:>6}" for s in STAGES)
+    print()
+    print(
+        f"{'lots':>8} {'method':>8} {stage_hdr} {'total':>7} {'ratio':>6} {'RSS MB':>7} "
+        f"{'pkgs':>5} {'com lots':>8} {'html MB':>7}"
+    )
+    for n, ours, base in rows:
+        total_o = sum(ours["times"].values())
+        for name, res in (("nmgeo", ours), ("baseline", base)):
+            if res is None:
+                print(
+                    f"{n:>8} {name:>8} skipped (--skip-baseline-above {args.skip_baseline_above})"
+                )
+                continue
+            total = sum(res["times"].values())
+            ratio = f"{total / total_o:>6.1f}" if name == "baseline" else f"{'':>6}"
+            stages = " ".join(f"{res['times'][s]:>6.1f}" for s in STAGES)
+            print(
+                f"{res['lots']:>8} {name:>8} {stages} {total:>7.1f} {ratio} "
+                f"{res['peak_rss_mb']:>7.0f} {res['packages']:>5} {res['commercial']:>8} "
+                f"{res['html_mb']:>7.1f}"
+            )
+        if base is not None:
+            per_stage = " ".join(
+                f"{base['times'][s] / max(ours['times'][s], 1e-9):>6.1f}" for s in STAGES
+            )
+            print(f"{'':>8} {'b/n':>8} {per_stage}")
+
+
+if __name__ == "__main__":
+    main()
