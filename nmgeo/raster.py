@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.errors
 import shapely
 from affine import Affine
 from pyproj import CRS
@@ -47,6 +48,19 @@ _MULTI_OR_COLLECTION = (4, 5, 6, 7)
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _open_raster(path: str | os.PathLike, argument: str) -> Any:
+    """Open a raster for reading, turning a missing or unreadable file into InputError."""
+    if not Path(path).exists():
+        msg = f"{argument}={str(path)!r}: file not found; pass the path of a GeoTIFF"
+        raise InputError(msg)
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
+        msg = f"{argument}={str(path)!r} is not a readable raster ({reason}); pass a GeoTIFF"
+        raise InputError(msg) from err
 
 
 def _gtiff_profile(
@@ -120,7 +134,7 @@ def _target_grid(
 ) -> tuple[Affine, int, int]:
     """The output grid (north-up transform, height, width) in EPSG:2326."""
     if like is not None:
-        with rasterio.open(like) as src:
+        with _open_raster(like, "like") as src:
             if not _is_hk80(src.crs):
                 msg = (
                     f"like={str(like)!r} is in {_crs_text(src.crs)}, not EPSG:2326 (HK1980 "
@@ -393,7 +407,7 @@ def slope_raster(dem: str | os.PathLike, path: str | os.PathLike) -> Path:
     away. Edge cells use a window extended by linear extrapolation of the edge, which
     is exact on planes. The whole DEM is read into memory.
     """
-    with rasterio.open(dem) as src:
+    with _open_raster(dem, "dem") as src:
         if src.crs is None:
             logger.warning("%s has no CRS; taking its cell size as metres", dem)
         elif src.crs.is_geographic:
@@ -704,7 +718,7 @@ def zonal_stats(
         )
         raise MissingCRSError(msg)
     n = len(gdf)
-    with rasterio.open(raster) as src:
+    with _open_raster(raster, "raster") as src:
         if src.crs is None:
             msg = (
                 f"raster {raster} has no CRS, so polygons cannot be placed on it; assign "
