@@ -22,14 +22,12 @@ the parcels it loads). Needs libpysal (``pip install -e ".[test]"``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _isolated import child, measure
 
 GAP = 15.0
 MIN_AREA = 20_000.0
@@ -119,22 +117,6 @@ def run_baseline(path: str) -> dict:
     }
 
 
-def child(method: str, path: str) -> None:
-    out = {"nmgeo": run_nmgeo, "baseline": run_baseline}[method](path)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
-
-
-def measure(method: str, path: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
@@ -143,7 +125,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child({"nmgeo": run_nmgeo, "baseline": run_baseline}, *args.child)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     header = (
@@ -154,8 +136,8 @@ def main() -> None:
     print(header)
     for n in args.lots:
         path = prepare(n, args.seed, args.cache)
-        ours = measure("nmgeo", path)
-        base = measure("baseline", path)
+        ours = measure(__file__, "nmgeo", path)
+        base = measure(__file__, "baseline", path)
         ratio = base["seconds"] / ours["seconds"]
         print(
             f"{n:>8} {ours['seconds']:>8.2f} {base['seconds']:>8.2f} {ratio:>6.1f} "

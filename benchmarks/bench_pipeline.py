@@ -30,14 +30,12 @@ process's peak RSS (MB). Needs libpysal and folium (``pip install -e ".[test]"``
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _isolated import child, measure
 
 GAP = 15.0
 MIN_AREA = 20_000.0
@@ -273,24 +271,6 @@ def run_baseline(gpkg: str) -> dict:
     }
 
 
-def child(method: str, path: str) -> None:
-    out = {"nmgeo": run_nmgeo, "baseline": run_baseline}[method](path)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
-
-
-def measure(method: str, path: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"{method} run on {path} failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
@@ -306,7 +286,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child({"nmgeo": run_nmgeo, "baseline": run_baseline}, *args.child)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     print(
@@ -317,9 +297,9 @@ def main() -> None:
     rows = []
     for n in args.lots:
         path = prepare(n, args.seed, args.cache)
-        ours = measure("nmgeo", path)
+        ours = measure(__file__, "nmgeo", path)
         skip = args.skip_baseline_above is not None and n > args.skip_baseline_above
-        base = None if skip else measure("baseline", path)
+        base = None if skip else measure(__file__, "baseline", path)
         rows.append((n, ours, base))
         print(
             f"  {n:,}: nmgeo {sum(ours['times'].values()):.1f} s"
