@@ -13,6 +13,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 from geopandas.array import GeometryDtype
@@ -103,6 +104,36 @@ def _suspect_undeclared_encoding(path: str, gdf: pd.DataFrame) -> bool:
     return False
 
 
+def _undecodable_column(gdf: pd.DataFrame) -> str | None:
+    """Name the first Arrow-backed text column holding bytes that are not valid UTF-8."""
+    for name in gdf.columns:
+        array = gdf[name].array
+        if not (pd.api.types.is_string_dtype(array.dtype) and hasattr(array, "__arrow_array__")):
+            continue
+        try:
+            pa.chunked_array(array.__arrow_array__()).validate(full=True)
+        except pa.ArrowInvalid:
+            return str(name)
+    return None
+
+
+def _read_ogr(path: str, layer: str, encoding: str | None) -> pd.DataFrame:
+    """Read one OGR layer, through Arrow when it can (2-3x faster)."""
+    if encoding is None:
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+        except Exception as err:  # the feature-by-feature read below names the real problem
+            logger.debug("%s: Arrow read failed (%s); reading feature by feature", path, err)
+        else:
+            # Arrow keeps undecodable bytes as they are; the feature-by-feature read decodes
+            # them the way GDAL declares (or fails with a message naming the encoding).
+            bad = _undecodable_column(gdf)
+            if bad is None:
+                return gdf
+            logger.debug("%s: column %r is not UTF-8; reading feature by feature", path, bad)
+    return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+
+
 def _read_source(
     source: Any, *, layer: str | int | None, encoding: str | None, notes: list[str]
 ) -> tuple[gpd.GeoDataFrame, str, str | None]:
@@ -141,7 +172,7 @@ def _read_source(
 
     name = _choose_layer(path, _list_layers(path), layer)
     try:
-        gdf = pyogrio.read_dataframe(path, layer=name, encoding=encoding)
+        gdf = _read_ogr(path, name, encoding)
     except UnicodeDecodeError as err:
         msg = (
             f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
