@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from nmgeo._threads import map_ranges
+
 logger = logging.getLogger("nmgeo.zoning")
 
 # Overlaps thinner on average than this band along the left polygon's perimeter (m) are
@@ -56,22 +58,29 @@ def dominant_overlap(
     if n == 0 or len(right) == 0:
         return Overlap(index, share, count)
 
-    tree = shapely.STRtree(right)
-    li, ri = tree.query(left, predicate="intersects")
     left_area = shapely.area(left)
-    shapely.prepare(right)
-    inside = shapely.contains_properly(right[ri], left[li])
-    area = np.where(inside, left_area[li], 0.0)
-    todo = np.flatnonzero(~inside)
-    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     if progress is None:
-        progress = len(todo) > 4 * CHUNK
-    if progress:
-        from tqdm.auto import tqdm
+        progress = n > 4 * CHUNK
 
-        chunks = tqdm(chunks, desc="overlay", unit="chunk", leave=False)
-    for chunk in chunks:
-        area[chunk] = shapely.area(shapely.intersection(left[li[chunk]], right[ri[chunk]]))
+    def piece(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        part = left[start:stop]
+        # A private copy of the right layer, prepared for this piece only: prepared
+        # geometries are not safe to share between threads, nor ours to leave on the caller's.
+        own = shapely.from_wkb(shapely.to_wkb(right))
+        shapely.prepare(own)
+        # The tree holds the many left polygons and each prepared right polygon queries it:
+        # 2-3x faster than querying a right tree with every left polygon.
+        ri, li = shapely.STRtree(part).query(own, predicate="intersects")
+        inside = shapely.contains_properly(own[ri], part[li])
+        area = np.where(inside, left_area[start + li], 0.0)
+        todo = np.flatnonzero(~inside)
+        area[todo] = shapely.area(shapely.intersection(part[li[todo]], own[ri[todo]]))
+        return start + li, ri, area
+
+    pieces = map_ranges(piece, n, piece=CHUNK, progress=progress, desc="overlay")
+    li = np.concatenate([p[0] for p in pieces])
+    ri = np.concatenate([p[1] for p in pieces])
+    area = np.concatenate([p[2] for p in pieces])
 
     real = area > SLIVER_WIDTH * shapely.length(left)[li]
     li, ri, area = li[real], ri[real], area[real]

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from nmgeo import reference
+from nmgeo._threads import map_chunks
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 
@@ -184,7 +185,7 @@ def _nearest(geoms: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray
         cols_all.append(cols)
     rows = np.concatenate(rows_all)
     cols = np.concatenate(cols_all)
-    d = shapely.distance(g[rows], targets[cols])
+    d = map_chunks(shapely.distance, g[rows], targets[cols])
     order = np.lexsort((cols, d, rows))
     rows, cols, d = rows[order], cols[order], d[order]
     start_of = np.searchsorted(rows, np.arange(len(g)))

@@ -1,0 +1,79 @@
+"""Vectorised shapely calls split over threads: shapely 2 releases the GIL inside GEOS.
+
+Threads share geometry arrays read-only. A prepared geometry must never be shared between
+threads (GEOS fills its indexes lazily), so callers that prepare give each piece its own copy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+# Below this many elements a call runs in the caller's thread: pool overhead would dominate.
+MIN_PARALLEL = 20_000
+
+
+def n_threads() -> int:
+    """Threads to use: ``NMGEO_THREADS`` if set (1 turns threading off), else the CPU count."""
+    value = os.environ.get("NMGEO_THREADS", "")
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, os.cpu_count() or 1)
+
+
+def map_ranges(
+    func: Callable[[int, int], T],
+    n: int,
+    *,
+    piece: int,
+    progress: bool = False,
+    desc: str = "",
+) -> list[T]:
+    """Return ``[func(start, stop), ...]`` over consecutive ranges covering ``0..n``.
+
+    Ranges hold at most ``piece`` elements, and at least ``MIN_PARALLEL / 2`` when split
+    for threads. They run in a pool of :func:`n_threads` threads; results keep range order.
+    """
+    threads = min(n_threads(), max(1, n // (MIN_PARALLEL // 2)))
+    count = max(threads, -(-n // piece)) if n else 1
+    bounds = np.linspace(0, n, count + 1).astype(int)
+    ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=desc, unit="row", leave=False)
+
+    def run(bounds: tuple[int, int]) -> T:
+        result = func(*bounds)
+        if bar is not None:
+            bar.update(bounds[1] - bounds[0])
+        return result
+
+    try:
+        if threads == 1:
+            return [run(r) for r in ranges]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(run, ranges))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """Return ``func(*arrays)``, computed on slices of the arrays in parallel threads.
+
+    ``func`` must be elementwise (output element i depends only on input element i), so that
+    the result equals a single call.
+    """
+    n = len(arrays[0])
+    parts = map_ranges(
+        lambda a, b: np.asarray(func(*(x[a:b] for x in arrays))), n, piece=max(n, 1)
+    )
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
