@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from nmgeo._threads import map_ranges
@@ -41,13 +42,19 @@ class Overlap:
 
 
 def dominant_overlap(
-    left: np.ndarray, right: np.ndarray, *, progress: bool | None = None
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    tie_key: np.ndarray | None = None,
+    progress: bool | None = None,
 ) -> Overlap:
     """Find, for every left polygon, the right polygon sharing the most area with it.
 
     Candidate pairs come from an STRtree; pairs where the right polygon properly
     contains the left one take the left area without an overlay, so only polygons
-    that straddle a boundary pay for a true intersection.
+    that straddle a boundary pay for a true intersection. An exact tie goes to the
+    right polygon whose ``tie_key`` (e.g. its label) sorts first, then to the one
+    lying furthest south-west, so the answer never depends on row order.
     """
     left = np.asarray(left, dtype=object)
     right = np.asarray(right, dtype=object)
@@ -85,8 +92,8 @@ def dominant_overlap(
     real = area > SLIVER_WIDTH * shapely.length(left)[li]
     li, ri, area = li[real], ri[real], area[real]
     count = np.bincount(li, minlength=n)
-    # Largest area first within each left polygon; ties go to the lower right index.
-    order = np.lexsort((ri, -area, li))
+    # Largest area first within each left polygon, exact ties by a canonical rank.
+    order = np.lexsort((_tie_rank(right, tie_key)[ri], -area, li))
     li, ri, area = li[order], ri[order], area[order]
     first = np.flatnonzero(np.r_[True, li[1:] != li[:-1]]) if len(li) else np.array([], int)
     index[li[first]] = ri[first]
@@ -95,3 +102,16 @@ def dominant_overlap(
             left_area[li[first]] > 0, area[first] / left_area[li[first]], 0.0
         )
     return Overlap(index, np.minimum(share, 1.0), count)
+
+
+def _tie_rank(right: np.ndarray, tie_key: np.ndarray | None) -> np.ndarray:
+    """Rank of every right polygon by key, then south-west corner, extent and area."""
+    bounds = np.nan_to_num(shapely.bounds(right), nan=np.inf)
+    keys = [np.arange(len(right)), shapely.area(right), bounds[:, 3], bounds[:, 2]]
+    keys += [bounds[:, 0], bounds[:, 1]]
+    if tie_key is not None:
+        text = ["\uffff" if pd.isna(k) else str(k) for k in tie_key]  # missing keys last
+        keys.append(np.array(text, dtype=str))
+    rank = np.empty(len(right), dtype=np.int64)
+    rank[np.lexsort(keys)] = np.arange(len(right))
+    return rank

@@ -134,11 +134,8 @@ def _close_gaps(geoms: np.ndarray, gap: float) -> np.ndarray:
 
 def _contiguity(geoms: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i < j) of geometries whose boundaries are within ``gap`` metres."""
-    tree = shapely.STRtree(geoms)
-    if gap > 0:
-        i, j = tree.query(geoms, predicate="dwithin", distance=gap)
-    else:
-        i, j = tree.query(geoms, predicate="intersects")
+    # gap 0 still tolerates TOUCH: a WGS84 round trip leaves ~1e-9 m between touching lots.
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=max(gap, TOUCH))
     keep = i < j
     return i[keep], j[keep]
 
@@ -174,10 +171,7 @@ def _attach_facilities(
     if n_fac == 0 or len(com_geoms) == 0:
         return fac_group, com_group
     tree = shapely.STRtree(com_geoms)
-    if gap > 0:
-        f, c = tree.query(fac_geoms, predicate="dwithin", distance=gap)
-    else:
-        f, c = tree.query(fac_geoms, predicate="intersects")
+    f, c = tree.query(fac_geoms, predicate="dwithin", distance=max(gap, TOUCH))
     if len(f) == 0:
         return fac_group, com_group
     pairs = pd.DataFrame({"f": f, "g": com_group[c], "c": c})
@@ -262,7 +256,9 @@ def build_packages(
         Column holding the land-use class.
     gap_tolerance : float
         Largest gap (m) bridged between parcels of one package: 15 m joins lots
-        across a 12 m local road but not across a 20 m district road.
+        across a 12 m local road but not across a 20 m district road. ``0`` joins
+        touching lots only (boundaries within 1 µm, so coordinate round-off from a
+        CRS round trip does not split them).
     min_package_area : float
         Smallest package (m², commercial + facilities); default 2 ha.
     earmarked_column : str, optional

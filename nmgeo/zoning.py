@@ -70,7 +70,9 @@ def assign_zoning(
         A copy of ``parcels`` (same rows, order, index and geometry) with:
 
         ``zone_label``
-            Label of the dominant zone (e.g. ``"C(1)"``), missing when unzoned.
+            Label of the dominant zone (e.g. ``"C(1)"``), missing when unzoned. A lot
+            split exactly equally between zones takes the label that sorts first
+            (``"C"`` before ``"G/IC"``), whatever the row order of either layer.
         ``land_use``
             Land-use class of the dominant zone (see
             :data:`nmgeo.zoning.LAND_USE_CLASSES`); ``"unzoned"`` for lots outside
@@ -98,7 +100,9 @@ def assign_zoning(
         raise SchemaError(msg)
     left = as_hk80(parcels, "parcels").geometry.to_numpy()
     right = as_hk80(zones, "zones").geometry.to_numpy()
-    overlap = dominant_overlap(left, right, progress=progress)
+    overlap = dominant_overlap(
+        left, right, tie_key=zones["zone_label"].to_numpy(dtype=object), progress=progress
+    )
 
     out = parcels.copy()
     replaced = [c for c in ZONING_COLUMNS if c in out.columns]
@@ -160,7 +164,9 @@ def assign_major_zone(
         raise SchemaError(msg)
     left = as_hk80(gdf, "layer").geometry.to_numpy()
     right = as_hk80(major_zones, "major_zones").geometry.to_numpy()
-    overlap = dominant_overlap(left, right)
+    overlap = dominant_overlap(
+        left, right, tie_key=major_zones[name_column].to_numpy(dtype=object)
+    )
     names = np.full(len(gdf), None, dtype=object)
     hit = overlap.index >= 0
     names[hit] = major_zones[name_column].to_numpy(dtype=object)[overlap.index[hit]]
