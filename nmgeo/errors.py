@@ -15,6 +15,7 @@ __all__ = [
     "DuplicateIdError",
     "VocabularyError",
     "SampleDataError",
+    "OutputError",
 ]
 
 
@@ -71,3 +72,7 @@ class VocabularyError(NmgeoError, ValueError):
 
 class SampleDataError(NmgeoError):
     """The bundled sample data is missing or cannot be regenerated."""
+
+
+class OutputError(NmgeoError, ValueError):
+    """An output would replace one of the input files it was computed from."""

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
     N_ACCOUNT_IDS,
     ReadAccount,
@@ -26,8 +28,10 @@ from nmgeo._validate import (
     check_geometries,
     check_ids,
     check_on_invalid,
+    check_overlaps,
     ensure_crs,
     ids_at,
+    report_rings_closed,
 )
 from nmgeo._vocabulary import classify_zone
 from nmgeo.errors import InputError, SchemaError
@@ -117,11 +121,31 @@ def _undecodable_column(gdf: pd.DataFrame) -> str | None:
     return None
 
 
-def _read_ogr(path: str, layer: str, encoding: str | None) -> pd.DataFrame:
-    """Read one OGR layer, through Arrow when it can (2-3x faster)."""
+def _read_ogr(path: str, layer: str, encoding: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read one OGR layer, through Arrow when it can (2-3x faster).
+
+    Returns the frame and the 0-based positions of the rows whose unclosed polygon rings
+    were closed: GDAL passes such rings on (e.g. from GeoJSON) but GEOS cannot decode them,
+    so the layer's WKB is re-read and decoded with the rings closed.
+    """
+    with warnings.catch_warnings():
+        # GDAL's warning points at one of its options; nmgeo closes the rings and says so.
+        warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
+        try:
+            return _read_ogr_frame(path, layer, encoding), np.empty(0, dtype=np.intp)
+        except shapely.errors.GEOSException as err:
+            logger.debug("%s: cannot decode the geometries (%s); closing rings", path, err)
+            failure = err
+        return _read_ogr_closing_rings(path, layer, encoding, failure)
+
+
+def _read_ogr_frame(path: str, layer: str, encoding: str | None, **kwargs: Any) -> pd.DataFrame:
+    """Read one OGR layer with ``pyogrio.read_dataframe``, through Arrow when it can."""
     if encoding is None:
         try:
-            gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+            gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True, **kwargs)
+        except shapely.errors.GEOSException:
+            raise  # decoding the WKB: the feature-by-feature read would fail the same way
         except Exception as err:  # the feature-by-feature read below names the real problem
             logger.debug("%s: Arrow read failed (%s); reading feature by feature", path, err)
         else:
@@ -131,13 +155,76 @@ def _read_ogr(path: str, layer: str, encoding: str | None) -> pd.DataFrame:
             if bad is None:
                 return gdf
             logger.debug("%s: column %r is not UTF-8; reading feature by feature", path, bad)
-    return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, **kwargs)
+
+
+def _read_ogr_closing_rings(
+    path: str, layer: str, encoding: str | None, failure: Exception
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Read a layer whose WKB GEOS refuses, closing unclosed rings (shapely >= 2.1).
+
+    Returns the layer and the positions of the rows whose rings were closed. Raises
+    InputError naming the first row when some geometry cannot be decoded even so.
+    """
+    frame = _read_ogr_frame(path, layer, encoding, read_geometry=False)
+    meta, wkb = _read_wkb(path, layer, encoding)
+    if len(frame) != len(wkb):
+        if len(frame.columns):  # pragma: no cover - both reads walk the same layer
+            raise failure
+        frame = pd.DataFrame(index=pd.RangeIndex(len(wkb)))  # a layer without fields
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    failed = np.flatnonzero(pd.notna(wkb) & shapely.is_missing(geoms))
+    try:
+        fixed = shapely.from_wkb(wkb[failed], on_invalid="fix")
+        fix = "even with their rings closed"
+    except (ValueError, shapely.errors.UnsupportedGEOSVersionError):  # shapely < 2.1, GEOS < 3.11
+        fixed = np.full(failed.size, None, dtype=object)
+        fix = "(shapely 2.1 and GEOS 3.11 or later close unclosed rings)"
+    broken = failed[shapely.is_missing(fixed)]
+    if broken.size:
+        try:
+            shapely.from_wkb(wkb[broken[0]])
+            reason = "unknown error"  # pragma: no cover
+        except shapely.errors.GEOSException as err:
+            reason = _short(err)
+        msg = (
+            f"cannot read {path}: {broken.size} geometries cannot be decoded {fix}, e.g. "
+            f"row {broken[0]} ({reason}); fix them in the source."
+        )
+        raise InputError(msg) from failure
+    geoms[failed] = fixed
+    frame["geometry"] = geoms
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=meta.get("crs")), failed
+
+
+def _read_wkb(path: str, layer: str, encoding: str | None) -> tuple[dict, np.ndarray]:
+    """Read a layer's geometries only, as WKB bytes (None for null), and its metadata."""
+    if encoding is None:
+        try:
+            meta, table = pyogrio.read_arrow(path, layer=layer, columns=[])
+        except Exception as err:  # no Arrow support: read feature by feature
+            logger.debug("%s: Arrow read of the WKB failed (%s)", path, err)
+        else:
+            name = meta.get("geometry_name") or "wkb_geometry"
+            column = table[name] if name in table.column_names else table.column(0)
+            return meta, np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    meta, _, wkb, _ = pyogrio.raw.read(path, layer=layer, encoding=encoding, columns=[])
+    return meta, np.asarray(wkb, dtype=object)
 
 
 def _read_source(
-    source: Any, *, layer: str | int | None, encoding: str | None, notes: list[str]
+    source: Any,
+    *,
+    layer: str | int | None,
+    encoding: str | None,
+    notes: list[str],
+    rings_closed: list[int] | None = None,
 ) -> tuple[gpd.GeoDataFrame, str, str | None]:
-    """Read ``source`` into a fresh GeoDataFrame; return it, its label and its layer name."""
+    """Read ``source`` into a fresh GeoDataFrame; return it, its label and its layer name.
+
+    The 0-based positions of rows whose unclosed polygon rings were closed while reading
+    are appended to ``rings_closed``.
+    """
     if isinstance(source, gpd.GeoDataFrame):
         if layer is not None or encoding is not None:
             msg = "layer= and encoding= apply to files only, not to a GeoDataFrame."
@@ -158,6 +245,7 @@ def _read_source(
     if not virtual and not os.path.exists(path):
         msg = f"file not found: {path}"
         raise InputError(msg)
+    remember_input(path)
 
     if Path(path).suffix.lower() in _PARQUET_SUFFIXES:
         if layer is not None:
@@ -172,7 +260,9 @@ def _read_source(
 
     name = _choose_layer(path, _list_layers(path), layer)
     try:
-        gdf = _read_ogr(path, name, encoding)
+        gdf, closed = _read_ogr(path, name, encoding)
+    except InputError:
+        raise
     except UnicodeDecodeError as err:
         msg = (
             f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
@@ -199,6 +289,8 @@ def _read_source(
         )
         notes.append(note)
         logger.warning("%s: %s", path, note)
+    if rings_closed is not None:
+        rings_closed.extend(closed.tolist())
     return gdf, path, name
 
 
@@ -287,6 +379,15 @@ def _apply_geometry_checks(
     on_invalid: str,
     account: ReadAccount,
 ) -> gpd.GeoDataFrame:
+    """Bring ``gdf`` to EPSG:2326 and check and repair its geometries, filling ``account``.
+
+    Also names the rows whose unclosed rings were closed while reading (the account holds
+    their positions until here, where ``ids``, aligned with the source rows, are known).
+    """
+    if account.n_rings_closed:
+        account.rings_closed_ids = report_rings_closed(
+            account.n_rings_closed, account.rings_closed_ids, ids=ids, source=source
+        )
     gdf, crs_fields = ensure_crs(gdf, crs, source=source, ids=ids)
     account.crs_in = crs_fields["crs_in"]
     account.transformed = crs_fields["transformed"]
@@ -373,6 +474,14 @@ def read_parcels(
     match ground areas to that order. Repair keeps only the polygonal parts of
     :func:`shapely.make_valid` (``method="structure"``): overlapping parts are merged, a
     self-crossing ("bow-tie") ring becomes its two lobes, and collapsed slivers vanish.
+    Unclosed rings (the last point not repeating the first, which GDAL passes on from
+    GeoJSON) are closed, with a warning naming the lots (account ``n_rings_closed``).
+
+    Lots that overlap each other are kept as they are, but reported: one warning names the
+    first pairs, and the account records ``n_overlapping_lots``, ``n_overlap_pairs`` and
+    ``overlap_area_m2``. A pair counts when its intersection exceeds 1 cm times the smaller
+    lot's perimeter (as in :func:`~nmgeo.zoning.assign_zoning`), so shared edges and
+    coordinate noise never count. Area totals over overlapping lots count the overlap twice.
     """
     gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
 
@@ -410,7 +519,11 @@ def read_parcels(
         note = "existing area_m2 column replaced by the EPSG:2326 area"
         account.notes.append(note)
         logger.info("%s: %s", label, note)
-    gdf["area_m2"] = shapely.area(np.asarray(gdf.geometry.array, dtype=object)).astype(float)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    gdf["area_m2"] = shapely.area(geoms).astype(float)
+    overlaps = check_overlaps(geoms, ids=gdf["parcel_id"], source=label)
+    for key, value in overlaps.items():
+        setattr(account, key, value)
     first = ["parcel_id", "area_m2"]
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
@@ -427,8 +540,14 @@ def _open(
     """Read a source, start its account and apply ``columns=``: the readers' common start."""
     check_on_invalid(on_invalid)
     notes: list[str] = []
-    gdf, label, layer_name = _read_source(source, layer=layer, encoding=encoding, notes=notes)
+    closed: list[int] = []
+    gdf, label, layer_name = _read_source(
+        source, layer=layer, encoding=encoding, notes=notes, rings_closed=closed
+    )
     account = ReadAccount(source=label, layer=layer_name, n_input=len(gdf), notes=notes)
+    # Row positions for now: _apply_geometry_checks names them once the ids are known.
+    account.n_rings_closed = len(closed)
+    account.rings_closed_ids = closed[:N_ACCOUNT_IDS]
     _require_rows(gdf, label, layer_name)
     gdf, mapped = _prepare_columns(gdf, columns, label)
     return gdf, label, account, mapped
@@ -587,7 +706,8 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     Parameters
     ----------
     path : path
-        The ``.gpkg`` file to write. **An existing file is replaced** (it is an output):
+        The ``.gpkg`` file to write. **An existing file is replaced** (it is an output),
+        unless nmgeo read it as an input in this session (:class:`~nmgeo.errors.OutputError`):
         the layers are written to a temporary file beside it, which then takes its
         place, so a failed write leaves the old file as it was. The parent folder is
         created.
@@ -609,6 +729,8 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
         column names that differ only in case (GeoPackage fields are case-insensitive).
     MissingCRSError
         A GeoDataFrame without a CRS (nmgeo never guesses one).
+    OutputError
+        ``path`` is a file nmgeo read as an input in this session.
 
     Notes
     -----
@@ -625,6 +747,7 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     if out.suffix.lower() != ".gpkg":
         msg = f"{out} does not end in .gpkg; GeoPackage files must (e.g. {out.stem}.gpkg)"
         raise InputError(msg)
+    refuse_input(out, "write_geopackage")
     prepared = {name: _gpkg_frame(name, frame) for name, frame in layers.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".gpkg", dir=out.parent)

@@ -22,6 +22,7 @@ from rasterio.crs import CRS as RioCRS
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import HK80, _same_crs, as_hk80
 from nmgeo.errors import CRSError, GeometryTypeError, InputError, MissingCRSError
 
@@ -56,11 +57,13 @@ def _open_raster(path: str | os.PathLike, argument: str) -> Any:
         msg = f"{argument}={str(path)!r}: file not found; pass the path of a GeoTIFF"
         raise InputError(msg)
     try:
-        return rasterio.open(path)
+        src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
         msg = f"{argument}={str(path)!r} is not a readable raster ({reason}); pass a GeoTIFF"
         raise InputError(msg) from err
+    remember_input(path)
+    return src
 
 
 def _gtiff_profile(
@@ -84,11 +87,12 @@ def _gtiff_profile(
     }
 
 
-def _check_out_path(path: str | os.PathLike) -> Path:
+def _check_out_path(path: str | os.PathLike, writer: str) -> Path:
     out = Path(path)
     if not out.parent.is_dir():
         msg = f"cannot write {out}: folder {out.parent} does not exist; create it first."
         raise InputError(msg)
+    refuse_input(out, writer)
     return out
 
 
@@ -329,7 +333,7 @@ def distance_raster(
     crs = RioCRS.from_epsg(2326)
     if path is None:
         return dist, _gtiff_profile(height, width, transform, crs, dtype="float64")
-    out = _check_out_path(path)
+    out = _check_out_path(path, "distance_raster")
     with rasterio.open(out, "w", **_gtiff_profile(height, width, transform, crs)) as dst:
         dst.write(dist.astype("float32"), 1)
         dst.update_tags(units="metre", quantity="distance to nearest target", generator="nmgeo")
@@ -425,7 +429,7 @@ def slope_raster(dem: str | os.PathLike, path: str | os.PathLike) -> Path:
     z = np.ma.getdata(band).astype("float64")
     z[np.ma.getmaskarray(band) | ~np.isfinite(z)] = np.nan
     slope = _horn_slope(z, abs(transform.a), abs(transform.e))
-    out = _check_out_path(path)
+    out = _check_out_path(path, "slope_raster")
     with rasterio.open(out, "w", **_gtiff_profile(height, width, transform, crs)) as dst:
         dst.write(np.where(np.isnan(slope), NODATA, slope).astype("float32"), 1)
         dst.update_tags(units="degree", quantity="slope", method="Horn 3x3", generator="nmgeo")

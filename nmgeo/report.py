@@ -19,6 +19,7 @@ import pandas as pd
 from geopandas.array import GeometryDtype
 
 from nmgeo import reference
+from nmgeo._sources import refuse_input
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
@@ -289,7 +290,8 @@ def write_report(
         Geometry columns are dropped; a named index becomes column(s).
     path : path
         Base path without suffix, e.g. ``"out/report"``; the parent folder is created.
-        Existing files of the same names are overwritten.
+        Existing files of the same names are overwritten, except files nmgeo read as
+        inputs in this session, which raise :class:`~nmgeo.errors.OutputError`.
     formats : sequence of {"csv", "xlsx", "md", "html"}
         What to write:
 
@@ -325,6 +327,8 @@ def write_report(
     InputError
         No tables, a table that is not a DataFrame, an unknown format, or table names
         that collide once made safe for file or sheet names.
+    OutputError
+        A file to write is one nmgeo read as an input in this session.
 
     Notes
     -----
@@ -341,24 +345,28 @@ def write_report(
     base = Path(path)
     if base.suffix.lower() in {f".{f}" for f in FORMATS}:
         base = base.with_suffix("")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    plan: dict[str, Path] = {}
     if "csv" in formats:
         names = _unique_names({k: _FILE_BAD.sub("_", k).strip("_") or "table" for k in tables})
-        for key, table in tables.items():
-            out = base.with_name(f"{base.name}_{names[key]}.csv")
-            table.to_csv(out, index=False)
-            written[f"csv:{key}"] = out
-    if "xlsx" in formats:
-        written["xlsx"] = _write_xlsx(tables, base.with_name(base.name + ".xlsx"))
-    if "md" in formats:
-        out = base.with_name(base.name + ".md")
-        out.write_text(_markdown(tables, title), encoding="utf-8")
-        written["md"] = out
-    if "html" in formats:
-        out = base.with_name(base.name + ".html")
-        out.write_text(_html(tables, title, map, figure), encoding="utf-8")
-        written["html"] = out
+        for key in tables:
+            plan[f"csv:{key}"] = base.with_name(f"{base.name}_{names[key]}.csv")
+    for fmt in ("xlsx", "md", "html"):
+        if fmt in formats:
+            plan[fmt] = base.with_name(f"{base.name}.{fmt}")
+    for out in plan.values():
+        refuse_input(out, "write_report")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for key, out in plan.items():
+        if key.startswith("csv:"):
+            tables[key[4:]].to_csv(out, index=False)
+        elif key == "xlsx":
+            _write_xlsx(tables, out)
+        elif key == "md":
+            out.write_text(_markdown(tables, title), encoding="utf-8")
+        else:
+            out.write_text(_html(tables, title, map, figure), encoding="utf-8")
+        written[key] = out
     logger.info("write_report: %d tables -> %s", len(tables), [str(p) for p in written.values()])
     return written
 

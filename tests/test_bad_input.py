@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import pytest
 import rasterio
 import shapely
@@ -167,6 +169,31 @@ def src_unclosed_ring(tmp_path):
     path = tmp_path / "unclosed.geojson"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def src_one_point_ring(tmp_path):
+    # A polygon ring of a single point: GDAL passes it on, closing it cannot make a ring.
+    text = (
+        '{"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "'
+        + HK80_URN
+        + '"}}, "features": [{"type": "Feature", "properties": {"id": "POINT-RING-1"}, '
+        f'"geometry": {{"type": "Polygon", "coordinates": [[[{E0}, {N0}]]]}}}}]}}'
+    )
+    path = tmp_path / "one_point_ring.geojson"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def src_overlapping_lots(tmp_path):
+    # Two 10 m squares overlapping by 3 x 10 m, and a third sharing an edge with the second.
+    return write_geojson(
+        tmp_path / "overlap.geojson",
+        [
+            ({"id": "A"}, square_json(0, 10)),
+            ({"id": "B"}, square_json(7, 10)),
+            ({"id": "C"}, square_json(17, 10)),
+        ],
+    )
 
 
 def src_zero_area(tmp_path):
@@ -360,25 +387,12 @@ ERROR_CASES = [
         id="self-crossing-zone-with-on-invalid-raise",
     ),
     pytest.param(
-        src_unclosed_ring,
+        src_one_point_ring,
         read_parcels,
         {},
         InputError,
-        ["cannot read", "closed"],
-        id="unclosed-ring",
-    ),
-    pytest.param(
-        src_unclosed_ring,
-        read_parcels,
-        {},
-        InputError,
-        ["'OPEN-1'"],
-        id="unclosed-ring-names-lot-and-fix",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="defect: an unclosed ring surfaces as GEOS's text ('Points of LinearRing "
-            "do not form a closed linestring') with neither the lot nor a fix named",
-        ),
+        ["cannot read", "cannot be decoded", "row 0", "fix them in the source"],
+        id="one-point-ring-cannot-be-closed",
     ),
     pytest.param(
         src_zero_area,
@@ -538,6 +552,38 @@ def _warnings(caplog) -> list[str]:
 REPAIR_CASES = [
     # (builder, reader, kwargs, words in one warning, account fields, rows out)
     pytest.param(
+        src_unclosed_ring,
+        read_parcels,
+        {},
+        ["closed the unclosed polygon rings of 1", "'OPEN-1'"],
+        {"n_rings_closed": 1, "rings_closed_ids": ["OPEN-1"]},
+        1,
+        id="unclosed-ring-closed",
+    ),
+    pytest.param(
+        src_unclosed_ring,
+        read_zones,
+        {"columns": {"id": "zone_label"}},
+        ["closed the unclosed polygon rings of 1", "row 0"],
+        {"n_rings_closed": 1, "rings_closed_ids": [0]},
+        1,
+        id="unclosed-ring-zone-closed",
+    ),
+    pytest.param(
+        src_overlapping_lots,
+        read_parcels,
+        {},
+        ["2 lots overlap", "1 pair, 30.0 m2", "('A', 'B')", "count the overlap twice"],
+        {
+            "n_overlapping_lots": 2,
+            "n_overlap_pairs": 1,
+            "overlap_area_m2": 30.0,
+            "overlap_ids": [["A", "B"]],
+        },
+        3,
+        id="overlapping-lots-reported",
+    ),
+    pytest.param(
         src_bow_tie,
         read_parcels,
         {},
@@ -614,6 +660,48 @@ def test_bad_input_is_repaired_with_a_counted_warning(
     assert (out.geometry.area > 0).all()
 
 
+def test_an_unclosed_ring_is_closed_into_its_square_with_one_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        out = read_parcels(src_unclosed_ring(tmp_path))
+    assert out["area_m2"].tolist() == pytest.approx([100.0])
+    assert out.geometry.iloc[0].equals(box(0, 0, 10, 10))
+    account = out.attrs["nmgeo_account"]
+    assert account["n_rings_closed"] == 1 and account["rings_closed_ids"] == ["OPEN-1"]
+    warned = [m for m in _warnings(caplog) if "unclosed" in m]
+    assert len(warned) == 1 and "'OPEN-1'" in warned[0] and "unclosed.geojson" in warned[0]
+    assert not [m for m in _warnings(caplog) if "OGR_GEOMETRY_ACCEPT_UNCLOSED_RING" in m]
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-8"], ids=["arrow", "feature-by-feature"])
+def test_unclosed_rings_in_a_geopackage_are_closed_and_named(tmp_path, caplog, encoding):
+    # GDAL stores the WKB as given: an unclosed ring, a closed one and a null geometry.
+    def wkb(coords):
+        ring = b"".join(struct.pack("<dd", E0 + x, N0 + y) for x, y in coords)
+        return struct.pack("<BIII", 1, 3, 1, len(coords)) + ring
+
+    square = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    geometry = np.array(
+        [wkb([(x + 20, y) for x, y in [*square, square[0]]]), wkb(square), None], dtype=object
+    )
+    path = tmp_path / "open.gpkg"
+    pyogrio.raw.write(
+        path,
+        geometry=geometry,
+        field_data=[np.array(["OK-1", "OPEN-1", "NULL-1"], dtype=object)],
+        fields=["LOTCSUID"],
+        geometry_type="Polygon",
+        crs="EPSG:2326",
+        driver="GPKG",
+    )
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        out = read_parcels(path, on_invalid="drop", encoding=encoding)
+    assert out["parcel_id"].tolist() == ["OK-1", "OPEN-1"]
+    assert out["area_m2"].tolist() == pytest.approx([100.0, 100.0])
+    account = out.attrs["nmgeo_account"]
+    assert account["n_rings_closed"] == 1 and account["dropped_ids"] == ["NULL-1"]
+    assert len([m for m in _warnings(caplog) if "unclosed" in m and "'OPEN-1'" in m]) == 1
+
+
 def test_bow_tie_repair_keeps_both_lobes(tmp_path):
     out = read_parcels(src_bow_tie(tmp_path))
     bow = out.set_index("parcel_id").loc["BOW-1"]
@@ -659,17 +747,24 @@ def test_shapefile_without_prj_reads_with_crs_given(tmp_path):
 # --------------------------------------------------------------------------- overlaps, zoning
 
 
-def test_overlapping_lots_read_fine_each_with_its_full_area(tmp_path):
-    # Behaviour: the reader does not check topology between lots; overlaps are kept, so an
-    # area total over overlapping lots counts the shared 50 m2 twice.
+def test_overlapping_lots_are_kept_whole_and_reported_once(tmp_path, caplog):
+    # Overlaps are kept (each lot keeps its full area, so an area total over the two counts
+    # the shared 50 m2 twice), and reported: one warning and the account.
     path = write_geojson(
         tmp_path / "overlap.geojson",
         [({"id": "A"}, square_json(0, 10)), ({"id": "B"}, square_json(5, 10))],
     )
-    out = read_parcels(path)
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        out = read_parcels(path)
     assert out["area_m2"].tolist() == pytest.approx([100.0, 100.0])
-    assert out.attrs["nmgeo_account"]["n_repaired"] == 0
+    account = out.attrs["nmgeo_account"]
+    assert account["n_repaired"] == 0
+    assert account["n_overlap_pairs"] == 1
+    assert account["overlap_area_m2"] == pytest.approx(50.0)
     assert out.geometry.iloc[0].intersection(out.geometry.iloc[1]).area == pytest.approx(50.0)
+    warned = [m for m in _warnings(caplog) if "overlap" in m]
+    assert len(warned) == 1, warned
+    assert "overlap.geojson" in warned[0] and "dissolve the duplicates" in warned[0]
 
 
 def test_zoning_with_a_gap_and_an_overlap(tmp_path):
@@ -893,7 +988,7 @@ CLI_ERRORS = [
     pytest.param(src_points, "map", ["polygons", "PT-1"], id="cli-map-points"),
     pytest.param(src_duplicate_ids, "report", ["DD1", "LOTCSUID"], id="cli-report-duplicate-ids"),
     pytest.param(src_null_geometry, "map", ["NULL-1"], id="cli-map-null-geometry"),
-    pytest.param(src_unclosed_ring, "report", ["cannot read"], id="cli-report-unclosed-ring"),
+    pytest.param(src_one_point_ring, "report", ["cannot be decoded"], id="cli-report-point-ring"),
     pytest.param(src_latin1_geojson, "map", ["encoding="], id="cli-map-latin1-geojson"),
     pytest.param(
         src_collection_without_polygon, "report", ["GeometryCollection"], id="cli-report-gc"
@@ -935,6 +1030,18 @@ def test_cli_report_counts_null_land_use_as_none(tmp_path):
     table = (tmp_path / "out" / "x.csv").read_text(encoding="utf-8")
     rows = {line.split(",")[0]: line for line in table.splitlines()[1:]}
     assert set(rows) == {"residential", "(none)"}, table
+
+
+def test_cli_report_on_an_unclosed_ring_warns_and_succeeds(tmp_path, caplog):
+    text = src_unclosed_ring(tmp_path).read_text(encoding="utf-8")
+    path = tmp_path / "unclosed_lu.geojson"
+    path.write_text(text.replace('{"id": "OPEN-1"}', '{"id": "OPEN-1", "land_use": "village"}'))
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        result = _invoke(tmp_path, "report", path)
+    assert result.exit_code == 0, result.output
+    assert len([m for m in _warnings(caplog) if "unclosed" in m and "'OPEN-1'" in m]) == 1
+    table = (tmp_path / "out" / "x.csv").read_text(encoding="utf-8")
+    assert table.splitlines()[1].startswith("village,")
 
 
 def test_cli_report_on_a_repaired_bow_tie_warns_and_succeeds(tmp_path, caplog):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 import nmgeo.io
+from nmgeo._validate import ReadAccount
 from nmgeo.errors import (
     CoordinateRangeError,
     CRSError,
@@ -624,6 +625,151 @@ def test_null_ids_are_an_error_by_default():
 def test_an_unknown_on_invalid_lists_the_choices():
     with pytest.raises(InputError, match="'repair', 'drop', 'raise'"):
         read_parcels(three_lots(), on_invalid="fix")
+
+
+# --------------------------------------------------------------------------- overlapping lots
+
+
+def lots_of(*geoms) -> gpd.GeoDataFrame:
+    """A lot layer in EPSG:2326 with ids L-0, L-1, ... for the given geometries."""
+    return gpd.GeoDataFrame(
+        {"LOTCSUID": [f"L-{k}" for k in range(len(geoms))]}, geometry=list(geoms), crs=2326
+    )
+
+
+def overlap_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "overlap" in r.getMessage()
+    ]
+
+
+def grid(n_x: int, n_y: int, size: float, angle: float = 0.0) -> list[shapely.Polygon]:
+    """An n_x x n_y grid of squares sharing their edges exactly, rotated about (E0, N0)."""
+    cells = [rect(size * i, size * j, size, size) for i in range(n_x) for j in range(n_y)]
+    return [shapely.affinity.rotate(c, angle, origin=(E0, N0)) for c in cells]
+
+
+def test_two_squares_overlapping_by_3_m_are_one_pair_of_30_m2(caplog):
+    source = lots_of(rect(0, 0, 10, 10), rect(7, 0, 10, 10), rect(40, 0, 10, 10))
+    with caplog.at_level(logging.WARNING, logger="nmgeo.io"):
+        out = read_parcels(source)
+    acc = account(out)
+    assert acc["n_overlapping_lots"] == 2 and acc["n_overlap_pairs"] == 1
+    assert acc["overlap_area_m2"] == pytest.approx(30.0)
+    assert acc["overlap_ids"] == [["L-0", "L-1"]]
+    warned = overlap_warnings(caplog)
+    assert len(warned) == 1, warned
+    for part in ("2 lots overlap", "1 pair, 30.0 m2", "('L-0', 'L-1')", "count the overlap twice"):
+        assert part in warned[0]
+    # nothing is changed: every lot keeps its geometry and its full area
+    assert out["area_m2"].tolist() == pytest.approx([100.0, 100.0, 100.0])
+    assert all(a.equals(b) for a, b in zip(out.geometry, source.geometry, strict=True))
+    assert "2 lots overlap (1 pairs, 30.000 m2)" in str(ReadAccount(**acc))
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0], ids=["aligned", "rotated"])
+def test_lots_sharing_edges_do_not_overlap(caplog, angle):
+    with caplog.at_level(logging.WARNING, logger="nmgeo.io"):
+        out = read_parcels(lots_of(*grid(4, 3, 10.0, angle)))
+    assert account(out)["n_overlapping_lots"] == 0
+    assert account(out)["overlap_area_m2"] == 0.0 and account(out)["overlap_ids"] == []
+    assert overlap_warnings(caplog) == []
+
+
+def test_a_lot_duplicated_exactly_is_one_pair_with_its_full_area():
+    lot = shifted([(0, 0), (20, 0), (25, 15), (0, 10)])
+    out = read_parcels(lots_of(rect(-10, 0, 10, 10), lot, rect(40, 0, 5, 5), lot))
+    acc = account(out)
+    assert acc["n_overlapping_lots"] == 2 and acc["n_overlap_pairs"] == 1
+    assert acc["overlap_area_m2"] == pytest.approx(lot.area)
+    assert acc["overlap_ids"] == [["L-1", "L-3"]]
+
+
+@pytest.mark.parametrize("shift", [1e-4, -1e-4], ids=["apart", "over"])
+def test_squares_a_tenth_of_a_millimetre_apart_or_over_do_not_overlap(shift):
+    out = read_parcels(lots_of(rect(0, 0, 10, 10), rect(10 + shift, 0, 10, 10)))
+    assert account(out)["n_overlap_pairs"] == 0
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.0005], ids=["exact", "half-millimetre-noise"])
+def test_an_edge_sharing_grid_after_a_wgs84_round_trip_does_not_overlap(write_layer, noise):
+    cells = grid(6, 5, 12.5, 31.0)
+    offsets = np.random.default_rng(7).uniform(-noise, noise, (len(cells), 2))
+    cells = [shapely.affinity.translate(c, *d) for c, d in zip(cells, offsets, strict=True)]
+    source = lots_of(*cells).to_crs(4326)
+    out = read_parcels(write_layer(source, "geojson"))
+    assert account(out)["transformed"] is True
+    assert account(out)["n_overlap_pairs"] == 0
+
+
+def test_crossing_lots_overlap_though_no_corner_lies_in_the_other():
+    # A "+" of two strips: the overlap is the 4 x 4 m square where they cross.
+    out = read_parcels(lots_of(rect(0, 8, 30, 4), rect(13, 0, 4, 20)))
+    assert account(out)["n_overlap_pairs"] == 1
+    assert account(out)["overlap_area_m2"] == pytest.approx(16.0)
+
+
+def test_interlocking_non_convex_lots_do_not_overlap():
+    # A square in the notch of the L-shaped lot, and a comb with a lot between its teeth.
+    comb = shifted([(0, 0), (30, 0), (30, 20), (20, 20), (20, 10), (10, 10), (10, 20), (0, 20)])
+    layer = lots_of(L_SHAPE, rect(110, 10, 10, 10), comb, rect(10, 10, 10, 10))
+    assert account(read_parcels(layer))["n_overlap_pairs"] == 0
+
+
+def test_zoning_layers_are_not_checked_for_overlaps(caplog):
+    zones = tpb_zones()
+    zones.loc[1, "geometry"] = zones.geometry.iloc[0]
+    with caplog.at_level(logging.WARNING, logger="nmgeo.io"):
+        out = read_zones(zones)
+    assert account(out)["n_overlap_pairs"] == 0
+    assert overlap_warnings(caplog) == []
+
+
+def _brute_force_overlaps(geoms) -> tuple[int, float]:
+    pairs, area = 0, 0.0
+    for a in range(len(geoms)):
+        for b in range(a + 1, len(geoms)):
+            shared = geoms[a].intersection(geoms[b]).area
+            if shared > 0.01 * min(geoms[a].length, geoms[b].length):
+                pairs, area = pairs + 1, area + shared
+    return pairs, area
+
+
+_lot_shapes = st.one_of(
+    st.builds(  # squares on a 5 m lattice: shared edges, containment, overlaps
+        lambda x, y, w, h: rect(5.0 * x, 5.0 * y, 5.0 * w, 5.0 * h),
+        st.integers(0, 6),
+        st.integers(0, 6),
+        st.integers(1, 4),
+        st.integers(1, 4),
+    ),
+    st.builds(  # rotated rectangles
+        lambda x, y, w, a: shapely.affinity.rotate(rect(x, y, w, w / 2), a),
+        st.floats(0, 30),
+        st.floats(0, 30),
+        st.floats(1, 20),
+        st.floats(0, 180),
+    ),
+    st.builds(  # L-shapes
+        lambda x, s: shapely.affinity.translate(
+            shapely.affinity.scale(L_SHAPE, s / 20, s / 20, origin=(E0 + 100, N0)), x - 100
+        ),
+        st.floats(0, 30),
+        st.floats(2, 20),
+    ),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shapes=st.lists(_lot_shapes, min_size=2, max_size=12), nudge=st.sampled_from([0, 1e-4]))
+def test_overlaps_agree_with_a_brute_force_count(shapes, nudge):
+    geoms = [shapely.affinity.translate(g, nudge * k, 0) for k, g in enumerate(shapes)]
+    acc = account(read_parcels(lots_of(*geoms)))
+    pairs, area = _brute_force_overlaps(geoms)
+    assert acc["n_overlap_pairs"] == pairs
+    assert acc["overlap_area_m2"] == pytest.approx(area)
 
 
 # --------------------------------------------------------------------------- the account

@@ -77,6 +77,10 @@ def test_the_account_has_the_documented_fields_and_one_line_text():
         n_dropped_empty=1,
         n_dropped_duplicate=2,
         dropped_ids=["a", "b", "c"],
+        n_rings_closed=1,
+        n_overlapping_lots=2,
+        n_overlap_pairs=1,
+        overlap_area_m2=30.0,
     )
     assert list(acc.as_dict()) == [
         "source",
@@ -85,6 +89,8 @@ def test_the_account_has_the_documented_fields_and_one_line_text():
         "n_output",
         "crs_in",
         "transformed",
+        "n_rings_closed",
+        "rings_closed_ids",
         "n_z_dropped",
         "n_collections_fixed",
         "n_repaired",
@@ -93,6 +99,10 @@ def test_the_account_has_the_documented_fields_and_one_line_text():
         "n_dropped_duplicate",
         "dropped_ids",
         "id_generated",
+        "n_overlapping_lots",
+        "n_overlap_pairs",
+        "overlap_area_m2",
+        "overlap_ids",
         "notes",
     ]
     text = str(acc)
@@ -105,6 +115,8 @@ def test_the_account_has_the_documented_fields_and_one_line_text():
         "12.500 m2",
         "1 empty dropped",
         "2 duplicate",
+        "unclosed rings closed in 1 rows",
+        "2 lots overlap (1 pairs, 30.000 m2)",
     ):
         assert part in text
 
