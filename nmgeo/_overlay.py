@@ -10,13 +10,10 @@ import pandas as pd
 import shapely
 
 from nmgeo._threads import map_ranges
+from nmgeo._validate import SLIVER_WIDTH
 
 logger = logging.getLogger("nmgeo.zoning")
 
-# Overlaps thinner on average than this band along the left polygon's perimeter (m) are
-# shared edges or coordinate noise (a WGS84 round trip shifts HK1980 points by ~0.5 mm),
-# not real overlaps.
-SLIVER_WIDTH = 0.01
 CHUNK = 50_000
 
 
