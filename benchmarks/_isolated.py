@@ -28,3 +28,19 @@ def measure(script: str, method: str, path: Path) -> dict:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"{method} run on {path} failed (exit {proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Combine repeated runs: the median time of every stage and of the total, the largest
+    peak RSS, the other fields of the first run, and ``spread`` = (min, max) total."""
+    import statistics
+
+    totals = [sum(r["times"].values()) for r in runs]
+    out = dict(runs[0])
+    out["times"] = {
+        stage: statistics.median(r["times"][stage] for r in runs) for stage in runs[0]["times"]
+    }
+    out["total"] = statistics.median(totals)
+    out["spread"] = (min(totals), max(totals))
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return out

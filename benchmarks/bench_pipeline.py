@@ -24,7 +24,9 @@ Usage::
     python benchmarks/bench_pipeline.py --skip-baseline-above 200000
 
 Prints per-stage wall time (s) for both, the totals, the baseline/nmgeo ratio and each
-process's peak RSS (MB). Needs libpysal and folium (``pip install -e ".[test]"``).
+process's peak RSS (MB): medians of ``--repeat`` runs (default 3, alternating nmgeo and
+baseline), with the range of the totals and the largest peak RSS. Needs libpysal and
+folium (``pip install -e ".[test]"``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _isolated import child, measure
+from _isolated import child, measure, median_run
 
 GAP = 15.0
 MIN_AREA = 20_000.0
@@ -283,6 +285,13 @@ def main() -> None:
         metavar="N",
         help="do not run the baseline for lot counts above N (it can take many minutes)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="run each pipeline N times, alternating, and report medians (default 3)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -297,13 +306,25 @@ def main() -> None:
     rows = []
     for n in args.lots:
         path = prepare(n, args.seed, args.cache)
-        ours = measure(__file__, "nmgeo", path)
         skip = args.skip_baseline_above is not None and n > args.skip_baseline_above
-        base = None if skip else measure(__file__, "baseline", path)
+        ours_runs, base_runs = [], []
+        for _ in range(max(1, args.repeat)):  # alternate, so slow spells hit both alike
+            ours_runs.append(measure(__file__, "nmgeo", path))
+            if not skip:
+                base_runs.append(measure(__file__, "baseline", path))
+        ours = median_run(ours_runs)
+        base = median_run(base_runs) if base_runs else None
         rows.append((n, ours, base))
         print(
-            f"  {n:,}: nmgeo {sum(ours['times'].values()):.1f} s"
-            + ("" if base is None else f", baseline {sum(base['times'].values()):.1f} s"),
+            f"  {n:,}: nmgeo {ours['total']:.1f} s "
+            f"({ours['spread'][0]:.1f}-{ours['spread'][1]:.1f})"
+            + (
+                ""
+                if base is None
+                else f", baseline {base['total']:.1f} s "
+                f"({base['spread'][0]:.1f}-{base['spread'][1]:.1f})"
+            )
+            + f", median of {len(ours_runs)}",
             flush=True,
         )
 
@@ -314,14 +335,14 @@ def main() -> None:
         f"{'pkgs':>5} {'com lots':>8} {'html MB':>7}"
     )
     for n, ours, base in rows:
-        total_o = sum(ours["times"].values())
+        total_o = ours["total"]
         for name, res in (("nmgeo", ours), ("baseline", base)):
             if res is None:
                 print(
                     f"{n:>8} {name:>8} skipped (--skip-baseline-above {args.skip_baseline_above})"
                 )
                 continue
-            total = sum(res["times"].values())
+            total = res["total"]
             ratio = f"{total / total_o:>6.1f}" if name == "baseline" else f"{'':>6}"
             stages = " ".join(f"{res['times'][s]:>6.1f}" for s in STAGES)
             print(
