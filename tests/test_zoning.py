@@ -89,23 +89,38 @@ def test_rows_index_and_geometry_are_kept_and_input_untouched(parcels, zones):
     assert "land_use" not in parcels.columns
 
 
-def test_overlapping_zones_count_twice_and_tie_goes_to_first(zones):
-    both = pd.concat(
-        [
-            zones,
-            gpd.GeoDataFrame(
-                {"zone_label": ["O"], "land_use": ["open_space"]},
-                geometry=[_box(0, 0, 100, 100)],
-                crs="EPSG:2326",
-            ),
-        ],
-        ignore_index=True,
+def test_overlapping_zones_count_twice_and_a_tie_goes_to_the_label_sorting_first(zones):
+    extra = gpd.GeoDataFrame(
+        {"zone_label": ["O"], "land_use": ["open_space"]},
+        geometry=[_box(0, 0, 100, 100)],
+        crs="EPSG:2326",
     )
     lot = gpd.GeoDataFrame(geometry=[_box(10, 10, 20, 20)], crs="EPSG:2326")
-    out = nmgeo.assign_zoning(lot, both)
-    assert out["n_zones"].iloc[0] == 2
-    assert out["zoning_share"].iloc[0] == pytest.approx(1.0)
-    assert out["zone_label"].iloc[0] == "C(1)"
+    for layers in ([zones, extra], [extra, zones]):
+        out = nmgeo.assign_zoning(lot, pd.concat(layers, ignore_index=True))
+        assert out["n_zones"].iloc[0] == 2
+        assert out["zoning_share"].iloc[0] == pytest.approx(1.0)
+        assert out["zone_label"].iloc[0] == "C(1)"  # "C(1)" sorts before "O"
+
+
+def test_overlay_in_threaded_pieces_equals_one_piece(monkeypatch):
+    from nmgeo import _overlay
+    from nmgeo._threads import MIN_PARALLEL
+
+    sample = nmgeo.load_sample()
+    lots = sample.parcels.geometry.to_numpy()
+    zones = sample.zones.geometry.to_numpy()
+    assert len(lots) >= 2 * MIN_PARALLEL  # large enough for two threads
+    monkeypatch.setenv("NMGEO_THREADS", "1")
+    monkeypatch.setattr(_overlay, "CHUNK", len(lots))
+    one = _overlay.dominant_overlap(lots, zones)
+    monkeypatch.setenv("NMGEO_THREADS", "2")
+    monkeypatch.setattr(_overlay, "CHUNK", 4_999)
+    many = _overlay.dominant_overlap(lots, zones)
+    np.testing.assert_array_equal(many.index, one.index)
+    np.testing.assert_array_equal(many.share, one.share)
+    np.testing.assert_array_equal(many.count, one.count)
+    assert (one.count >= 2).sum() > 500  # lots straddling zones: intersections ran
 
 
 def test_zones_in_wgs84_give_the_same_answer(parcels, zones):
