@@ -107,8 +107,8 @@ def _tie_rank(right: np.ndarray, tie_key: np.ndarray | None) -> np.ndarray:
     keys = [np.arange(len(right)), shapely.area(right), bounds[:, 3], bounds[:, 2]]
     keys += [bounds[:, 0], bounds[:, 1]]
     if tie_key is not None:
-        text = ["\uffff" if pd.isna(k) else str(k) for k in tie_key]  # missing keys last
-        keys.append(np.array(text, dtype=str))
+        text = pd.Series(tie_key, dtype=object).astype("string").fillna("\uffff")
+        keys.append(text.to_numpy(dtype=str))  # missing keys sort last
     rank = np.empty(len(right), dtype=np.int64)
     rank[np.lexsort(keys)] = np.arange(len(right))
     return rank
