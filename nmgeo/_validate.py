@@ -235,6 +235,17 @@ def ensure_crs(
         looks_like_hk_degrees = (
             _HK_LON[0] <= xmin and xmax <= _HK_LON[1] and _HK_LAT[0] <= ymin and ymax <= _HK_LAT[1]
         )
+        looks_swapped = (
+            _HK_LAT[0] <= xmin and xmax <= _HK_LAT[1] and _HK_LON[0] <= ymin and ymax <= _HK_LON[1]
+        )
+        if looks_swapped:
+            msg = (
+                f"{source}: x and y look swapped (x {xmin:.3f}..{xmax:.3f} is a Hong Kong "
+                f"latitude, y {ymin:.3f}..{ymax:.3f} a longitude; the layer declares "
+                f"{label}); put longitude first, e.g. geoms = shapely.transform(geoms, "
+                "lambda xy: xy[:, ::-1]), and declare EPSG:4326."
+            )
+            raise CoordinateRangeError(msg)
         if not declared.is_geographic and looks_like_hk_degrees:
             if declared_by == "crs=":
                 fix = "pass crs='EPSG:4326' or fix the .prj"

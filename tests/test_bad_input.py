@@ -116,6 +116,19 @@ def src_degrees_declared_hk80(tmp_path):
     return write_geojson(tmp_path / "deg_as_2326.geojson", [({"id": "A"}, geom)])
 
 
+def src_lat_lon_swapped(tmp_path):
+    # GeoJSON (WGS84 by definition) written latitude first, a common hand-made mistake.
+    sq = [(0, 0), (0.001, 0), (0.001, 0.001), (0, 0.001), (0, 0)]
+    geom = poly_json(sq, LAT0, LON0)
+    return write_geojson(tmp_path / "lat_lon.geojson", [({"id": "A"}, geom)], crs=None)
+
+
+def src_lat_lon_swapped_declared_hk80(tmp_path):
+    sq = [(0, 0), (0.001, 0), (0.001, 0.001), (0, 0.001), (0, 0)]
+    geom = poly_json(sq, LAT0, LON0)
+    return write_geojson(tmp_path / "lat_lon_2326.geojson", [({"ZONE_LABEL": "C"}, geom)])
+
+
 def src_metres_declared_wgs84(tmp_path):
     # GeoJSON without a crs member is WGS84 by definition; these are HK1980 metres.
     return write_geojson(
@@ -329,6 +342,22 @@ ERROR_CASES = [
         MissingCRSError,
         ["<GeoDataFrame>", "crs="],
         id="geodataframe-without-crs",
+    ),
+    pytest.param(
+        src_lat_lon_swapped,
+        read_parcels,
+        {},
+        CoordinateRangeError,
+        ["lat_lon.geojson", "swapped", "longitude first"],
+        id="lat-lon-swapped",
+    ),
+    pytest.param(
+        src_lat_lon_swapped_declared_hk80,
+        read_zones,
+        {},
+        CoordinateRangeError,
+        ["lat_lon_2326.geojson", "swapped", "EPSG:2326", "EPSG:4326"],
+        id="lat-lon-swapped-declared-hk80",
     ),
     pytest.param(
         src_degrees_declared_hk80,
@@ -976,6 +1005,7 @@ def _invoke(tmp_path, command: str, source: Path, *extra: str):
 CLI_ERRORS = [
     # (builder, command, words in the error line)
     pytest.param(src_shp_without_prj, "map", ["no CRS", "crs="], id="cli-map-shp-without-prj"),
+    pytest.param(src_lat_lon_swapped, "packages", ["swapped"], id="cli-packages-lat-lon-swapped"),
     pytest.param(
         src_degrees_declared_hk80, "report", ["WGS84 degrees"], id="cli-report-degrees-as-2326"
     ),
