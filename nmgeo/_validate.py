@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from nmgeo._threads import n_threads
@@ -263,10 +263,12 @@ def ensure_crs(
         if declared.is_geographic and (
             max(abs(xmin), abs(xmax)) > 180.0 or max(abs(ymin), abs(ymax)) > 90.0
         ):
+            guess = _crs_placing_in_hk((xmin, ymin, xmax, ymax), declared)
+            code, name = guess or ("EPSG:2326", "HK1980 Grid?")
             msg = (
-                f"{source}: coordinates look like projected metres (HK1980 Grid?) but the "
+                f"{source}: coordinates look like projected metres ({code}, {name}) but the "
                 f"layer declares geographic {label} (x {xmin:.0f}..{xmax:.0f}, "
-                f"y {ymin:.0f}..{ymax:.0f}); pass crs='EPSG:2326' if the layer has no CRS, "
+                f"y {ymin:.0f}..{ymax:.0f}); pass crs='{code}' if the layer has no CRS, "
                 "or fix the .prj."
             )
             raise CoordinateRangeError(msg)
@@ -288,13 +290,48 @@ def ensure_crs(
     outside = np.flatnonzero(present & ~inside)
     if outside.size:
         via = f"after transforming {label} to {HK80}" if transformed else f"in {label}"
+        fix = "check the layer's CRS and coordinates."
+        if outside.size == present.sum():  # the whole layer: a wrong CRS, not stray rows
+            guess = _crs_placing_in_hk((xmin, ymin, xmax, ymax), declared)
+            if guess is not None:
+                code, name = guess
+                fix = (
+                    f"its coordinates would lie in Hong Kong as {code} ({name}); pass "
+                    f"crs='{code}' if the layer has no CRS, or fix the .prj."
+                )
         msg = (
             f"{source}: {outside.size} of {len(gdf)} rows lie outside Hong Kong {via} "
-            f"(HK1980 Grid extent {HK_BOUNDS_2326}), e.g. {_name_rows(outside, ids)}; "
-            "check the layer's CRS and coordinates."
+            f"(HK1980 Grid extent {HK_BOUNDS_2326}), e.g. {_name_rows(outside, ids)}; {fix}"
         )
         raise CoordinateRangeError(msg)
     return gdf, {"crs_in": label, "transformed": bool(transformed)}
+
+
+# CRSs Hong Kong data comes in, tried in this order to explain a misplaced layer.
+_LIKELY_CRS = ("EPSG:2326", "EPSG:4326", "EPSG:32650", "EPSG:32649", "EPSG:3857")
+
+
+def _crs_placing_in_hk(extent: tuple[float, ...], declared: CRS) -> tuple[str, str] | None:
+    """The first likely CRS (other than ``declared``) in which ``extent`` lies in Hong Kong."""
+    xs = np.array([extent[0], extent[2], extent[0], extent[2]])
+    ys = np.array([extent[1], extent[1], extent[3], extent[3]])
+    for code in _LIKELY_CRS:
+        candidate = CRS.from_user_input(code)
+        if _same_crs(candidate, declared):
+            continue
+        to_hk = Transformer.from_crs(candidate, HK80, always_xy=True)
+        with np.errstate(invalid="ignore"):
+            x, y = to_hk.transform(xs, ys, errcheck=False)
+        if (
+            np.isfinite(x).all()
+            and np.isfinite(y).all()
+            and HK_BOUNDS_2326[0] <= x.min()
+            and x.max() <= HK_BOUNDS_2326[2]
+            and HK_BOUNDS_2326[1] <= y.min()
+            and y.max() <= HK_BOUNDS_2326[3]
+        ):
+            return code, candidate.name
+    return None
 
 
 def as_hk80(gdf: gpd.GeoDataFrame, name: str = "layer") -> gpd.GeoDataFrame:

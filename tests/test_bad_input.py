@@ -136,6 +136,22 @@ def src_metres_declared_wgs84(tmp_path):
     )
 
 
+def src_utm_declared_hk80(tmp_path):
+    # UTM zone 50N metres in a file that says HK1980 Grid: every lot lands off the map.
+    return lots_gdf().to_crs("EPSG:32650").set_crs("EPSG:2326", allow_override=True)
+
+
+def src_web_mercator_declared_hk80(tmp_path):
+    gdf = lots_gdf().to_crs("EPSG:3857").set_crs("EPSG:2326", allow_override=True)
+    path = tmp_path / "mercator_as_2326.gpkg"
+    gdf.to_file(path, engine="pyogrio")
+    return path
+
+
+def src_utm_declared_wgs84(tmp_path):
+    return lots_gdf().to_crs("EPSG:32650").set_crs("EPSG:4326", allow_override=True)
+
+
 def src_metres_shp_with_wgs84_prj(tmp_path):
     gdf = lots_gdf().set_crs("EPSG:4326", allow_override=True)
     return write_shp(tmp_path, gdf, name="metres_4326")
@@ -374,6 +390,30 @@ ERROR_CASES = [
         CoordinateRangeError,
         ["projected metres", "EPSG:4326", "crs='EPSG:2326'"],
         id="hk80-metres-in-crs-less-geojson",
+    ),
+    pytest.param(
+        src_utm_declared_hk80,
+        read_parcels,
+        {},
+        CoordinateRangeError,
+        ["outside Hong Kong", "'L-1'", "EPSG:32650", "UTM zone 50N", "crs='EPSG:32650'"],
+        id="utm-declared-hk80",
+    ),
+    pytest.param(
+        src_web_mercator_declared_hk80,
+        read_parcels,
+        {},
+        CoordinateRangeError,
+        ["mercator_as_2326.gpkg", "outside Hong Kong", "EPSG:3857", "fix the .prj"],
+        id="web-mercator-declared-hk80",
+    ),
+    pytest.param(
+        src_utm_declared_wgs84,
+        read_parcels,
+        {},
+        CoordinateRangeError,
+        ["projected metres", "EPSG:32650", "declares geographic EPSG:4326"],
+        id="utm-declared-wgs84",
     ),
     pytest.param(
         src_metres_shp_with_wgs84_prj,
