@@ -21,10 +21,10 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import pytest
-import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from geotiff import write_geotiff
 
 from nmgeo.cli import main
 from nmgeo.errors import (
@@ -888,24 +888,8 @@ def test_misspelt_and_unknown_zone_labels(tmp_path, caplog):
 
 
 def from_origin(west: float, north: float, xsize: float, ysize: float) -> Affine:
+    # rasterio.transform.from_origin, without its affine-operator deprecation warning
     return Affine(xsize, 0.0, west, 0.0, -ysize, north)
-
-
-def _write_raster(path: Path, data: np.ndarray, transform, crs, nodata=None) -> Path:
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=data.shape[0],
-        width=data.shape[1],
-        count=1,
-        dtype=data.dtype,
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-    ) as dst:
-        dst.write(data, 1)
-    return path
 
 
 def _lot_hk80() -> gpd.GeoDataFrame:
@@ -919,11 +903,12 @@ def _lot_hk80() -> gpd.GeoDataFrame:
 def test_zonal_stats_on_a_wgs84_raster_reprojects_the_lots(tmp_path, caplog):
     cell = 0.0001
     cols = np.tile(np.arange(200, dtype="float64"), (200, 1))  # value = column number
-    raster = _write_raster(
+    raster = write_geotiff(
         tmp_path / "wgs84.tif",
         cols,
         from_origin(LON0 - 0.01, LAT0 + 0.01, cell, cell),
-        "EPSG:4326",
+        crs="EPSG:4326",
+        nodata=None,
     )
     lots = _lot_hk80()
     with caplog.at_level(logging.INFO, logger="nmgeo"):
@@ -937,8 +922,8 @@ def test_zonal_stats_on_a_wgs84_raster_reprojects_the_lots(tmp_path, caplog):
 
 def _hk80_raster(tmp_path, fill: float, nodata=-9999.0, name="dem.tif") -> Path:
     data = np.full((50, 50), fill, dtype="float32")
-    return _write_raster(
-        tmp_path / name, data, from_origin(E0 - 100, N0 + 200, 10, 10), "EPSG:2326", nodata
+    return write_geotiff(
+        tmp_path / name, data, from_origin(E0 - 100, N0 + 200, 10, 10), nodata=nodata
     )
 
 
@@ -965,8 +950,12 @@ ZONAL_ERRORS = [
     ),
     pytest.param(
         lots_gdf,
-        lambda p: _write_raster(
-            p / "nocrs.tif", np.ones((5, 5), "float32"), from_origin(E0, N0 + 50, 10, 10), None
+        lambda p: write_geotiff(
+            p / "nocrs.tif",
+            np.ones((5, 5), "float32"),
+            from_origin(E0, N0 + 50, 10, 10),
+            crs=None,
+            nodata=None,
         ),
         {},
         CRSError,

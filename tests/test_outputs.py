@@ -9,9 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 import shapely
-from rasterio.transform import from_origin
+from affine import Affine
+from geotiff import write_geotiff
 
 from nmgeo import read_parcels, read_zones, slope_raster, write_geopackage, write_report
 from nmgeo.errors import NmgeoError, OutputError
@@ -32,18 +32,8 @@ def _digest(path) -> str:
 
 
 def _dem(path):
-    profile = {
-        "driver": "GTiff",
-        "dtype": "float32",
-        "width": 8,
-        "height": 6,
-        "count": 1,
-        "crs": "EPSG:2326",
-        "transform": from_origin(E0, N0 + 60, 10, 10),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(np.arange(48, dtype="float32").reshape(6, 8), 1)
-    return path
+    values = np.arange(48, dtype="float32").reshape(6, 8)
+    return write_geotiff(path, values, Affine(10.0, 0.0, E0, 0.0, -10.0, N0 + 60))
 
 
 def test_output_error_is_an_nmgeo_error():

@@ -12,6 +12,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from geotiff import write_geotiff
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
@@ -25,22 +26,16 @@ CELL = 10.0  # metres
 
 
 def write_raster(path, values, *, transform=None, crs="EPSG:2326", nodata=-9999.0):
-    """Write a single-band float GeoTIFF; default grid: 10 m cells from (X0, Y0) southwards."""
-    values = np.asarray(values)
+    """Write a single-band GeoTIFF; default grid: 10 m cells from (X0, Y0) southwards."""
     transform = transform or Affine(CELL, 0.0, X0, 0.0, -CELL, Y0)
-    profile = {
-        "driver": "GTiff",
-        "height": values.shape[0],
-        "width": values.shape[1],
-        "count": 1,
-        "dtype": values.dtype.name,
-        "crs": crs,
-        "transform": transform,
-        "nodata": nodata,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values, 1)
-    return path
+    return write_geotiff(path, values, transform, crs=crs, nodata=nodata)
+
+
+def wgs84_raster(tmp_path):
+    """A 5 x 5 zero raster in EPSG:4326 near Hong Kong: 0.001 degree cells."""
+    transform = Affine(0.001, 0, 114.0, 0, -0.001, 22.5)
+    zeros = np.zeros((5, 5), "float32")
+    return write_raster(tmp_path / "wgs.tif", zeros, transform=transform, crs="EPSG:4326")
 
 
 def centres(transform: Affine, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,12 +152,7 @@ def test_like_reuses_the_grid_of_an_existing_raster(tmp_path):
 
 
 def test_like_in_another_crs_is_refused(tmp_path):
-    like = write_raster(
-        tmp_path / "wgs.tif",
-        np.zeros((5, 5), "float32"),
-        transform=Affine(0.001, 0, 114.0, 0, -0.001, 22.5),
-        crs="EPSG:4326",
-    )
+    like = wgs84_raster(tmp_path)
     with pytest.raises(CRSError, match="EPSG:4326"):
         distance_raster(BCP_LIKE, like=like)
 
@@ -261,12 +251,7 @@ def test_nodata_stays_within_its_three_by_three_window(tmp_path):
 
 
 def test_slope_of_a_geographic_dem_is_refused(tmp_path):
-    dem = write_raster(
-        tmp_path / "wgs.tif",
-        np.zeros((5, 5), "float32"),
-        transform=Affine(0.001, 0, 114.0, 0, -0.001, 22.5),
-        crs="EPSG:4326",
-    )
+    dem = wgs84_raster(tmp_path)
     with pytest.raises(CRSError, match="geographic"):
         slope_raster(dem, tmp_path / "s.tif")
 
