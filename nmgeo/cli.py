@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -436,6 +436,26 @@ _ZONES_HELP = (
 _ZONES_LAYER_HELP = "Layer of --zones to read when that file holds several."
 
 
+def _lots_and_zones(command: Callable) -> Callable:
+    """Add the LAYER argument (the lots) and --layer, --zones, --zones-layer to a command."""
+    decorators = (
+        click.argument(
+            "layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path)
+        ),
+        click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP),
+        click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP),
+        click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP),
+    )
+    for decorator in reversed(decorators):  # as if stacked in this order above the command
+        command = decorator(command)
+    return command
+
+
+def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) -> None:
+    _say(ctx, f"wrote {out} ({what})")
+    _say(ctx, f"wrote {manifest_path}")
+
+
 # --------------------------------------------------------------------------- packages
 
 
@@ -675,18 +695,14 @@ def proximity_cmd(
         run.output(out, rows=len(table))
         run.count("rows_written", len(table))
         run.write(manifest_path)
-    _say(ctx, f"wrote {out} ({len(table):,} rows)")
-    _say(ctx, f"wrote {manifest_path}")
+    _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")
 
 
 # --------------------------------------------------------------------------- report
 
 
 @main.command("report")
-@click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
-@click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP)
-@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
-@click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@_lots_and_zones
 @click.option(
     "--by",
     default="major_zone,land_use",
@@ -742,18 +758,14 @@ def report_cmd(
         run.output(out, rows=len(table))
         run.count("rows_written", len(table))
         run.write(manifest_path)
-    _say(ctx, f"wrote {out} ({len(table):,} rows)")
-    _say(ctx, f"wrote {manifest_path}")
+    _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")
 
 
 # --------------------------------------------------------------------------- map
 
 
 @main.command("map")
-@click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
-@click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP)
-@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
-@click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@_lots_and_zones
 @click.option(
     "--color-by",
     default="land_use",
@@ -808,8 +820,7 @@ def map_cmd(
             fmap.save(str(out))
         run.output(out, rows=len(lots))
         run.write(manifest_path)
-    _say(ctx, f"wrote {out} ({len(lots):,} lots)")
-    _say(ctx, f"wrote {manifest_path}")
+    _say_wrote(ctx, out, manifest_path, f"{len(lots):,} lots")
 
 
 if __name__ == "__main__":  # pragma: no cover
