@@ -27,11 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _baseline import FACILITIES, GAP, MIN_AREA, hand_rolled_members
 from _isolated import child, measure
-
-GAP = 15.0
-MIN_AREA = 20_000.0
-FACILITIES = ("public_facility", "open_space")
 
 
 def prepare(n_lots: int, seed: int, folder: Path) -> Path:
@@ -68,24 +65,14 @@ def run_nmgeo(path: str) -> dict:
 def run_baseline(path: str) -> dict:
     """The same package table built by hand with libpysal and geopandas."""
     import geopandas as gpd
+    import libpysal.graph  # noqa: F401 (loaded before the clock starts)
     import numpy as np
-    import pandas as pd
-    from libpysal.graph import Graph
 
     import nmgeo
 
     parcels = gpd.read_parquet(path)
     start = time.perf_counter()
-    com = parcels[parcels["land_use"] == "commercial"].reset_index(drop=True)
-    fac = parcels[parcels["land_use"].isin(FACILITIES)].reset_index(drop=True)
-    graph = Graph.build_fuzzy_contiguity(com.geometry, buffer=GAP / 2)
-    com["group"] = graph.component_labels.to_numpy()
-    joined = gpd.sjoin_nearest(fac, com[["group", "geometry"]], max_distance=GAP, how="inner")
-    joined = joined[~joined.index.duplicated()]
-    fac_in = fac.loc[joined.index].assign(group=joined["group"].to_numpy())
-    members = pd.concat([com.assign(role="commercial"), fac_in.assign(role="facility")])
-    members["area"] = members.area
-    members["com_area"] = np.where(members["role"] == "commercial", members["area"], 0.0)
+    members = hand_rolled_members(parcels)
     members["gov_area"] = np.where(members["lot_type"] == "government", members["area"], 0.0)
     for cls in FACILITIES:
         members[cls] = np.where(members["land_use"] == cls, members["area"], 0.0)
