@@ -15,6 +15,7 @@ import click
 
 from nmgeo import __version__
 from nmgeo._manifest import Run
+from nmgeo._sources import refuse_given_inputs
 from nmgeo.errors import InputError, MissingCRSError, NmgeoError, SchemaError
 
 logger = logging.getLogger("nmgeo.cli")
@@ -383,15 +384,9 @@ def _manifest_path(out: Path, *, folder: bool) -> Path:
 
 
 def _refuse_overwrite(outputs: Sequence[Path], inputs: Sequence[Path | None]) -> None:
-    """Raise if a planned output file is one of the input files."""
-    sources = {Path(p).resolve(): p for p in inputs if p is not None}
-    for out in outputs:
-        if out.resolve() in sources:
-            msg = (
-                f"output {str(out)!r} is the input file {str(sources[out.resolve()])!r}; "
-                "choose another --out so the input is not overwritten"
-            )
-            raise InputError(msg)
+    """Raise before any work if a planned output file is one of the input files."""
+    fix = "choose another --out so the input is not overwritten"
+    refuse_given_inputs(outputs, inputs, fix)
 
 
 def _read_layer(run: Run, path: Path, layer: str | None, role: str) -> Any:

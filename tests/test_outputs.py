@@ -112,3 +112,19 @@ def test_a_new_file_on_a_reused_inode_is_not_refused(tmp_path):
     # A different name is never refused, whatever inode the file system hands out.
     for i in range(5):
         write_geopackage(tmp_path / f"fresh{i}.gpkg", parcels=_lots())
+
+
+def test_the_cli_refuses_an_output_that_is_a_hard_link_to_its_input(tmp_path):
+    from click.testing import CliRunner
+
+    from nmgeo.cli import main
+
+    lots = tmp_path / "lots.gpkg"
+    _lots().to_file(lots, engine="pyogrio")
+    os.link(lots, tmp_path / "areas.csv")
+    before = _digest(lots)
+    result = CliRunner().invoke(main, ["report", str(lots), "--out", str(tmp_path / "areas.csv")])
+    assert result.exit_code == 2
+    assert "is the input file" in result.output and "choose another --out" in result.output
+    assert _digest(lots) == before
+    assert not (tmp_path / "areas.manifest.json").exists()
