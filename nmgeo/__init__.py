@@ -2,7 +2,7 @@
 
 Everything is computed in EPSG:2326 (HK1980 Grid, metres). The public verbs are
 re-exported here; modules follow the data flow
-io -> zoning -> packages / proximity / raster -> report / maps -> cli.
+io -> zoning -> fabric -> packages / proximity / raster -> report / maps -> cli.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 from nmgeo import errors, reference  # noqa: E402
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
-from nmgeo.io import read_parcels, read_zones, write_geopackage  # noqa: E402
+from nmgeo.fabric import land_fabric, lot_extent  # noqa: E402
+from nmgeo.io import read_extent, read_parcels, read_zones, write_geopackage  # noqa: E402
 from nmgeo.maps import package_map, parcel_map  # noqa: E402
 from nmgeo.network import network_distance  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
@@ -44,7 +45,9 @@ __all__ = [
     "distance_matrix",
     "distance_raster",
     "errors",
+    "land_fabric",
     "load_sample",
+    "lot_extent",
     "network_distance",
     "NmgeoError",
     "package_map",
@@ -55,6 +58,7 @@ __all__ = [
     "proximity",
     "proximity_timeline",
     "rail_proximity",
+    "read_extent",
     "read_parcels",
     "read_zones",
     "reference",

@@ -54,7 +54,8 @@ _MULTI_OR_COLLECTION = (4, 5, 6, 7)
 class ReadAccount:
     """What a reader did to a layer, so that every input row is accounted for.
 
-    ``n_input == n_output + n_dropped_empty + n_dropped_duplicate`` always holds.
+    ``n_input == n_output + n_dropped_empty + n_dropped_duplicate + n_parts_combined``
+    always holds.
     Areas are in square metres of EPSG:2326. The id lists keep the first ``N_ACCOUNT_IDS``
     ids (0-based row positions for a layer without ids); ``overlap_ids`` holds id pairs.
     """
@@ -73,6 +74,8 @@ class ReadAccount:
     repair_area_change_m2: float = 0.0
     n_dropped_empty: int = 0
     n_dropped_duplicate: int = 0
+    n_parts_combined: int = 0
+    combined_ids: list = field(default_factory=list)
     dropped_ids: list = field(default_factory=list)
     id_generated: bool = False
     n_overlapping_lots: int = 0
@@ -103,6 +106,8 @@ class ReadAccount:
             parts.append(f"{self.n_dropped_empty} empty dropped")
         if self.n_dropped_duplicate:
             parts.append(f"{self.n_dropped_duplicate} duplicate/null id dropped")
+        if self.n_parts_combined:
+            parts.append(f"{self.n_parts_combined} rows combined into lots sharing their id")
         if self.id_generated:
             parts.append("ids generated")
         if self.n_overlapping_lots:
@@ -626,6 +631,10 @@ def _separated(geoms: np.ndarray, i: np.ndarray, j: np.ndarray, tolerance: float
     # Vertices: every coordinate but the last, which repeats the first of the last ring.
     n_points = shapely.get_num_coordinates(geoms).astype(np.int64) - 1
     n_points[(n_points < 3) | (n_points > _SAT_MAX_VERTICES)] = 0  # not tested
+    # Only single rings are laid out as one vertex table: multipolygons and polygons with
+    # holes go to the overlay instead.
+    one_ring = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    n_points[~one_ring] = 0
     used = np.zeros(n, dtype=bool)
     used[i] = True
     used[j] = True
@@ -639,6 +648,8 @@ def _separated(geoms: np.ndarray, i: np.ndarray, j: np.ndarray, tolerance: float
         frames[count] = _edge_frames(geoms[members], count)
     ci, cj = n_points[i], n_points[j]
     tested = np.flatnonzero((ci > 0) & (cj > 0))
+    if not len(tested):
+        return out
     group = ci[tested] * (_SAT_MAX_VERTICES + 1) + cj[tested]
     order = np.argsort(group, kind="stable")
     tested, group = tested[order], group[order]

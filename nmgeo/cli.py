@@ -101,23 +101,29 @@ def _say(ctx: click.Context, text: str = "") -> None:
 def demo(ctx: click.Context, out: Path) -> None:
     """Run nmgeo on the bundled synthetic sample and write the results to --out."""
     from nmgeo.datasets import load_sample
+    from nmgeo.fabric import land_fabric
     from nmgeo.report import area_report
+    from nmgeo.zoning import assign_major_zone
 
     start = time.perf_counter()
-    with _recording(ctx, 3) as run:
+    with _recording(ctx, 4) as run:
         with run.step("load sample"):
             sample = load_sample()
-        parcels = sample.parcels
-        run.count("parcels", len(parcels))
+        run.count("parcels", len(sample.parcels))
+        run.count("zones", len(sample.zones))
+        with run.step("land fabric"):
+            fabric = land_fabric(sample.zones, sample.parcels, progress=_show_progress(ctx))
+            fabric = assign_major_zone(fabric)
+        run.count("pieces", len(fabric))
         with run.step("area report"):
-            table = area_report(parcels, by=("major_zone", "land_use"))
+            table = area_report(fabric, by=("major_zone", "land_use"))
         out.mkdir(parents=True, exist_ok=True)
         csv = out / "area_by_major_zone_and_land_use.csv"
         table.to_csv(csv, index=False, float_format="%.4f")
         run.output(csv, rows=len(table))
-        _demo_summary(ctx, sample, table)
+        _demo_summary(ctx, sample, fabric, table)
         with run.step("packages, report, map"):
-            written = [csv, *_demo_packages(ctx, sample, out)]
+            written = [csv, *_demo_packages(ctx, sample, fabric, out)]
         for path in written[1:]:
             run.output(path)
         written.append(run.write(out / "manifest.json"))
@@ -126,7 +132,7 @@ def demo(ctx: click.Context, out: Path) -> None:
     _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
 
 
-def _demo_summary(ctx: click.Context, sample: Any, table: Any) -> None:
+def _demo_summary(ctx: click.Context, sample: Any, fabric: Any, table: Any) -> None:
     parcels = sample.parcels
 
     pivot = table.pivot_table(
@@ -135,19 +141,22 @@ def _demo_summary(ctx: click.Context, sample: Any, table: Any) -> None:
     pivot["total"] = pivot.sum(axis=1)
     pivot = pivot.sort_values("total", ascending=False)
     pivot.loc["total"] = pivot.sum(axis=0)
+    tenure = fabric.groupby("tenure")["area_m2"].sum() / 1e4
     _say(ctx, "nmgeo demo: synthetic Northern Metropolis sample (synthetic data, not real lots)")
     _say(
         ctx,
-        f"{len(parcels):,} lots, {parcels['area_m2'].sum() / 1e4:,.0f} ha in lots; "
-        f"{len(sample.zones):,} OZP zones; {len(sample.roads):,} road segments",
+        f"{len(sample.zones):,} OZP zones cut by {len(parcels):,} leased lots into "
+        f"{len(fabric):,} pieces: "
+        + ", ".join(f"{ha:,.0f} ha {name}" for name, ha in tenure.items())
+        + f"; {len(sample.roads):,} road segments",
     )
     _say(ctx, "")
-    _say(ctx, "Lot area (ha) by land-use class and NM major zone:")
+    _say(ctx, "Land area (ha) by land-use class and NM major zone, all tenures:")
     _say(ctx, pivot.round(1).to_string())
     _say(ctx, "")
 
 
-def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
+def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> list[Path]:
     """Packages, their report, map and GeoPackage for the demo; returns the files written."""
     import matplotlib
 
@@ -161,17 +170,21 @@ def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
     from nmgeo.plot import plot_packages
     from nmgeo.report import area_report, package_report, write_report
 
-    result = build_packages(sample.parcels)
+    result = build_packages(fabric)
     table = package_report(result, dem=sample.dem_path)
+    p = result.packages
     _say(
         ctx,
-        f"{len(result.packages)} land disposal packages, "
-        f"{result.packages['area_ha'].sum():,.0f} ha; the five largest:",
+        f"{len(p)} land disposal packages, {p['area_ha'].sum():,.0f} ha "
+        f"({p['government_ha'].sum():,.0f} ha Government land, "
+        f"{p['leased_ha'].sum():,.0f} ha leased lots); the five largest:",
     )
     cols = [
         "package_id",
         "area_ha",
         "facility_share",
+        "government_share",
+        "n_lots",
         "bcp_name",
         "bcp_distance_m",
         "rail_name",
@@ -189,7 +202,7 @@ def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
     plot_packages(result, ax=ax)
     png = out / "package_overview.png"
     fig.savefig(png, dpi=120, bbox_inches="tight")
-    areas = area_report(sample.parcels, by=("major_zone", "land_use"))
+    areas = area_report(fabric, by=("major_zone", "land_use", "tenure"))
     reports = write_report(
         {"packages": table, "area_by_zone": areas},
         out / "report",
@@ -203,6 +216,8 @@ def _demo_packages(ctx: click.Context, sample: Any, out: Path) -> list[Path]:
         packages=result.packages,
         members=result.members,
         excluded=result.excluded,
+        pieces=result.pieces,
+        fabric=fabric,
         parcels=sample.parcels,
         control_points=reference.control_points(),
         rail_stations=reference.rail_stations(),
@@ -455,24 +470,46 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
 
 
 @main.command()
-@click.argument("parcels", type=click.Path(exists=True, path_type=Path))
-@click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP)
-@click.option("--layer", default=None, help="Layer of PARCELS (the lots). " + _LAYER_HELP)
+@click.argument("parcels", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--zones",
+    type=click.Path(exists=True, path_type=Path),
+    help="OZP zoning layer (e.g. TPB's digital planning data): the land of the packages, "
+    "of any tenure. Cut by the lots into Government land and leased-lot pieces.",
+)
+@click.option(
+    "--lots",
+    "lots_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="LandsD lot layer (leased lots; same as the PARCELS argument). With --zones, zoned "
+    "land without a lot is unleased Government land; without --lots its tenure is unknown.",
+)
+@click.option("--layer", default=None, help="Layer of the lots. " + _LAYER_HELP)
 @click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@click.option(
+    "--extent",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Polygons where the lot data is complete (e.g. the Demarcation Districts "
+    "downloaded): zoned land without a lot is Government land inside, of unknown tenure "
+    "outside. Default: everywhere the zones are.",
+)
 @click.option(
     "--gap",
     type=click.FloatRange(min=0),
     default=15.0,
     show_default=True,
-    help="Largest road reserve or gap (m) bridged between lots of one package; 0 joins "
-    "only lots that touch.",
+    help="Largest road reserve or gap (m) bridged between sites of one package "
+    "(gap_tolerance); 0 joins only land that touches.",
 )
 @click.option(
     "--min-area-ha",
     type=click.FloatRange(min=0),
     default=2.0,
     show_default=True,
-    help="Smallest land disposal package worth offering (ha, commercial plus facility land).",
+    help="Smallest land disposal package worth offering (ha, commercial plus facility land; "
+    "min_package_area in m² = 10,000 x this).",
 )
 @click.option(
     "--as-of",
@@ -496,57 +533,90 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
 @click.pass_context
 def packages(
     ctx: click.Context,
-    parcels: Path,
+    parcels: Path | None,
     zones: Path | None,
+    lots_path: Path | None,
     layer: str | None,
     zones_layer: str | None,
+    extent: Path | None,
     gap: float,
     min_area_ha: float,
     as_of: int | None,
     dem: Path | None,
     out: Path,
 ) -> None:
-    """Find land disposal packages in PARCELS (lots) and write them with a report and map.
+    """Find land disposal packages on --zones (cut by --lots) and write a report and map.
 
-    Commercial lots within --gap of each other form a group, adjoining public
-    facility and open space lots join it, and groups of at least --min-area-ha are
-    packages. Writes into --out: packages.gpkg (layers packages, members, excluded,
-    parcels), report.xlsx / report.html / report.md / report_*.csv, package_map.html
-    and manifest.json.
+    The OZP zones are cut by the leased lots into pieces of Government land, leased lots
+    and (outside --extent) land of unknown tenure. Commercial sites within --gap of each
+    other form a group, adjoining public facility and open space sites join it, and
+    groups of at least --min-area-ha are packages. Without --zones, the lots (PARCELS)
+    must carry land_use and are grouped lot by lot. Writes into --out: packages.gpkg
+    (layers packages, members, excluded, pieces, and fabric and parcels when built),
+    report.xlsx / report.html / report.md / report_*.csv, package_map.html and
+    manifest.json.
     """
-    from nmgeo.io import write_geopackage
+    from nmgeo.fabric import land_fabric
+    from nmgeo.io import read_extent, read_zones, write_geopackage
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
     from nmgeo.report import area_report, package_report, write_report
     from nmgeo.zoning import assign_major_zone
 
+    if parcels is not None and lots_path is not None:
+        msg = "give the lots once: as the PARCELS argument or as --lots, not both"
+        raise InputError(msg)
+    lots_path = lots_path or parcels
+    if lots_path is None and zones is None:
+        msg = "nothing to work on: pass --zones (OZP zoning) and, if you have them, --lots"
+        raise InputError(msg)
+    if extent is not None and (zones is None or lots_path is None):
+        msg = "--extent says where the lots are complete; it needs both --zones and --lots"
+        raise InputError(msg)
     gpkg = out / "packages.gpkg"
     map_path = out / "package_map.html"
     base = out / "report"
     planned = [gpkg, map_path, out / "manifest.json"]
     planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
     planned += [out / "report_packages.csv", out / "report_area_by_zone.csv"]
-    _refuse_overwrite(planned, [parcels, zones, dem])
+    _refuse_overwrite(planned, [lots_path, zones, dem, extent])
     n_steps = 8 + (2 if zones is not None else 0)
     with _recording(ctx, n_steps) as run:
-        lots = _read_layer(run, parcels, layer, "parcels")
-        lots = _zone(ctx, run, lots, zones, zones_layer)
-        if "land_use" not in lots.columns:
-            msg = (
-                f"lots in {str(parcels)!r} have no land_use column; pass --zones with the OZP "
-                "zoning layer so each lot gets its land-use class"
-            )
-            raise SchemaError(msg)
+        lots = None if lots_path is None else _read_layer(run, lots_path, layer, "parcels")
+        fabric = None
+        if zones is not None:
+            with run.step("read zones"):
+                zone_frame = read_zones(zones, layer=zones_layer)
+            run.input(zones, role="zones", rows=len(zone_frame))
+            run.count("zones", len(zone_frame))
+            where = None
+            if extent is not None:
+                with run.step("read extent"):
+                    where = read_extent(extent)
+                run.input(extent, role="extent", rows=len(where))
+            with run.step("land fabric"):
+                fabric = land_fabric(zone_frame, lots, extent=where, progress=_show_progress(ctx))
+            run.count("pieces", len(fabric))
+            land = fabric
+        else:
+            if "land_use" not in lots.columns:
+                msg = (
+                    f"lots in {str(lots_path)!r} have no land_use column; pass --zones with the "
+                    "OZP zoning layer so the packages are found on zoned land"
+                )
+                raise SchemaError(msg)
+            land = lots
         with run.step("assign major zone"):
-            lots = assign_major_zone(lots)
+            land = assign_major_zone(land)
         with run.step("build packages"):
-            result = build_packages(lots, gap_tolerance=gap, min_package_area=min_area_ha * 1e4)
+            result = build_packages(land, gap_tolerance=gap, min_package_area=min_area_ha * 1e4)
         run.count("packages", len(result.packages))
         run.count("members", len(result.members))
         run.count("excluded", len(result.excluded))
         with run.step("package report"):
             table = package_report(result, as_of=as_of, dem=dem)
-            areas = area_report(lots, by=("major_zone", "land_use"))
+            by = ("major_zone", "land_use", "tenure") if fabric is not None else None
+            areas = area_report(land, by=by or ("major_zone", "land_use"))
         with run.step("package map"):
             offline = bool(os.environ.get("NMGEO_ASSETS"))
             fmap = package_map(result, parcels=lots, as_of=as_of, offline=offline)
@@ -554,23 +624,19 @@ def packages(
         with run.step("write map"):
             fmap.save(str(map_path))
         run.output(map_path)
+        layers = {
+            "packages": result.packages,
+            "members": result.members,
+            "excluded": result.excluded,
+            "pieces": result.pieces,
+        }
+        if fabric is not None:
+            layers["fabric"] = land
+        if lots is not None:
+            layers["parcels"] = lots
         with run.step("write geopackage"):
-            write_geopackage(
-                gpkg,
-                packages=result.packages,
-                members=result.members,
-                excluded=result.excluded,
-                parcels=lots,
-            )
-        run.output(
-            gpkg,
-            rows={
-                "packages": len(result.packages),
-                "members": len(result.members),
-                "excluded": len(result.excluded),
-                "parcels": len(lots),
-            },
-        )
+            write_geopackage(gpkg, **layers)
+        run.output(gpkg, rows={name: len(frame) for name, frame in layers.items()})
         with run.step("write report"):
             reports = write_report(
                 {"packages": table, "area_by_zone": areas},
@@ -581,10 +647,13 @@ def packages(
         for path in reports.values():
             run.output(path, rows=len(areas) if "area_by_zone" in path.name else len(table))
         manifest = run.write(out / "manifest.json")
+    p = result.packages
     _say(
         ctx,
-        f"{len(result.packages)} land disposal packages, "
-        f"{result.packages['area_ha'].sum():,.1f} ha, from {len(lots):,} lots",
+        f"{len(p)} land disposal packages, {p['area_ha'].sum():,.1f} ha "
+        f"({p['government_ha'].sum():,.1f} ha Government land, "
+        f"{p['leased_ha'].sum():,.1f} ha leased lots, "
+        f"{p['unknown_tenure_ha'].sum():,.1f} ha tenure unknown)",
     )
     for path in [gpkg, map_path, *reports.values(), manifest]:
         _say(ctx, f"wrote {path}")

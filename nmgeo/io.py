@@ -20,6 +20,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from nmgeo._geomops import union_by
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
     N_ACCOUNT_IDS,
@@ -36,7 +37,7 @@ from nmgeo._validate import (
 from nmgeo._vocabulary import classify_zone
 from nmgeo.errors import InputError, SchemaError
 
-__all__ = ["read_parcels", "read_zones", "write_geopackage"]
+__all__ = ["read_extent", "read_parcels", "read_zones", "write_geopackage"]
 
 logger = logging.getLogger("nmgeo.io")
 
@@ -52,6 +53,8 @@ ZONE_COLUMNS = {
 }
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 _GENERATED_ID_WIDTH = 7
+# What rows sharing a lot id are: parts of one lot, or repeats to treat as errors.
+MULTIPART = ("combine", "separate")
 
 
 def _short(err: BaseException, limit: int = 200) -> str:
@@ -361,7 +364,7 @@ def _check_unique_columns(gdf: pd.DataFrame, source: str) -> None:
 def _finish(gdf: gpd.GeoDataFrame, account: ReadAccount, reader: str) -> gpd.GeoDataFrame:
     gdf = gdf.reset_index(drop=True)
     account.n_output = len(gdf)
-    dropped = account.n_dropped_empty + account.n_dropped_duplicate
+    dropped = account.n_dropped_empty + account.n_dropped_duplicate + account.n_parts_combined
     if account.n_input != account.n_output + dropped:  # pragma: no cover - internal invariant
         msg = f"{account.source}: row accounting does not add up ({account})."
         raise AssertionError(msg)
@@ -406,6 +409,7 @@ def read_parcels(
     columns: Mapping[str, str] | None = None,
     on_invalid: str = "repair",
     encoding: str | None = None,
+    multipart: str = "combine",
 ) -> gpd.GeoDataFrame:
     """Read a lot (land parcel) layer, check it and return it in EPSG:2326.
 
@@ -439,6 +443,12 @@ def read_parcels(
         duplicate row.
     encoding : str, optional
         Text encoding of the source (e.g. ``"big5"``) when it is not declared in the file.
+    multipart : {"combine", "separate"}, default "combine"
+        What rows sharing an id are. ``"combine"``: parts of one lot (LandsD delivers a
+        lot in several parts as several features with the same ``LOTID``); they become
+        one row whose geometry is the union of the parts and whose other fields are the
+        first part's (logged with a count; account ``n_parts_combined``). ``"separate"``:
+        repeated ids are errors, handled as ``on_invalid`` says.
 
     Returns
     -------
@@ -505,6 +515,11 @@ def read_parcels(
     )
 
     column = "parcel_id" if id_source == "parcel_id" else f"{id_source} (as parcel_id)"
+    if multipart not in MULTIPART:
+        msg = f"multipart={multipart!r} is not one of {', '.join(map(repr, MULTIPART))}"
+        raise InputError(msg)
+    if multipart == "combine":
+        gdf = _combine_parts(gdf, account, label)
     drop = check_ids(gdf["parcel_id"], column=column, source=label, on_invalid=on_invalid)
     if drop.any():
         account.n_dropped_duplicate = int(drop.sum())
@@ -528,6 +543,34 @@ def read_parcels(
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
     return _finish(gdf, account, "read_parcels")
+
+
+def _combine_parts(gdf: gpd.GeoDataFrame, account: ReadAccount, label: str) -> gpd.GeoDataFrame:
+    """Merge rows sharing a (non-null) ``parcel_id`` into one row: the parts of one lot."""
+    ids = gdf["parcel_id"]
+    repeated = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if not repeated.any():
+        return gdf
+    codes = pd.factorize(ids.where(repeated))[0]
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    n_groups = int(codes.max()) + 1
+    merged = union_by(geoms[repeated], codes[repeated], n_groups)
+    first = repeated & ~pd.Series(codes).where(repeated).duplicated().to_numpy()
+    keep = ~repeated | first
+    out = gdf.loc[keep].copy()
+    new_geoms = np.asarray(out.geometry.array, dtype=object).copy()
+    new_geoms[first[keep]] = merged[codes[first]]
+    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=gdf.crs))
+    account.n_parts_combined = int((~keep).sum())
+    account.combined_ids = ids_at(np.flatnonzero(first)[:N_ACCOUNT_IDS], ids)
+    logger.info(
+        "%s: %d rows are further parts of %d lots sharing their parcel_id; each lot's parts "
+        "were combined into one row (pass multipart='separate' to treat repeats as errors)",
+        label,
+        account.n_parts_combined,
+        int(first.sum()),
+    )
+    return out
 
 
 def _open(
@@ -690,6 +733,45 @@ def read_zones(
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
     return _finish(gdf, account, "read_zones")
+
+
+def read_extent(
+    source: str | os.PathLike | gpd.GeoDataFrame,
+    *,
+    layer: str | int | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read the polygons where a lot layer is complete, e.g. Demarcation District bounds.
+
+    The ``extent`` of :func:`nmgeo.land_fabric`: inside it, zoned land without a lot is
+    unleased Government land; outside it, its tenure is unknown.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or geopandas.GeoDataFrame
+        Any polygon layer nmgeo reads (see :func:`read_parcels`).
+    layer, crs, encoding
+        As for :func:`read_parcels`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons in EPSG:2326 (repaired if invalid), with the source's columns and
+        ``attrs["nmgeo_account"]``.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> hull = nmgeo.lot_extent(nmgeo.load_sample().parcels)
+    >>> len(nmgeo.read_extent(hull))
+    1
+    """
+    gdf, label, account, _ = _open(source, layer, encoding, None, "repair")
+    gdf = _apply_geometry_checks(
+        gdf, crs=crs, ids=None, source=label, on_invalid="repair", account=account
+    )
+    return _finish(gdf, account, "read_extent")
 
 
 # --------------------------------------------------------------------------- writing

@@ -59,6 +59,9 @@ _ROLE_STYLE = {
     "commercial": {"color": "#b30000", "fillColor": "#e31a1c", "fillOpacity": 0.35},
     "facility": {"color": "#08519c", "fillColor": "#9ecae1", "fillOpacity": 0.45},
 }
+# Pieces of leased lots inside a package: a dark outline and a paler fill, so that the land
+# to resume stands out from the Government land around it.
+_LEASED_STYLE = {"color": "#000000", "weight": 1.6, "fillOpacity": 0.2}
 _EXCLUDED_STYLE = {"color": "#737373", "fillColor": "#bdbdbd", "fillOpacity": 0.35}
 _BASE_STYLE = {"color": "#969696", "fillColor": "#d9d9d9", "fillOpacity": 0.15}
 _PACKAGE_FIELDS = {
@@ -67,11 +70,19 @@ _PACKAGE_FIELDS = {
     "commercial_ha": "Commercial (ha)",
     "facility_ha": "Facilities (ha)",
     "facility_share": "Facility share",
-    "n_parcels": "Parcels",
+    "government_share": "Government land share",
+    "n_lots": "Leased lots",
     "compactness": "Compactness",
     "major_zone": "Major zone",
 }
-_TOOLTIP_FIELDS = ("package_id", "area_ha", "facility_share", "n_parcels", "major_zone")
+_TOOLTIP_FIELDS = (
+    "package_id",
+    "area_ha",
+    "facility_share",
+    "government_share",
+    "n_lots",
+    "major_zone",
+)
 _COLOURS_FILE = "land_use_colours.csv"
 
 
@@ -360,55 +371,52 @@ def _packages_layer(
 
 
 def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
-    parcels = result.parcels
-    need = ["parcel_id", "role", "land_use", "area_m2", "package_id", "reason"]
-    cols = [c for c in need if c in parcels.columns]
-    light = _light_layer(parcels, cols)
+    pieces = result.pieces
+    need = ["piece_id", "parcel_id", "role", "tenure", "land_use", "zone_label", "area_m2"]
+    need += ["package_id", "reason"]
+    cols = [c for c in need if c in pieces.columns]
+    light = _light_layer(pieces, cols)
     member = light["package_id"].notna()
     out = []
     members = light.loc[member]
     roles = members["role"].astype(str).where(members["role"].isin(list(_ROLE_STYLE)), "facility")
-    codes = (roles == "facility").to_numpy().astype(np.int64)
+    leased = members["tenure"].astype(str).eq("leased").to_numpy()
+    # Classes: commercial / facility x land without a lot / leased lot.
+    codes = 2 * (roles == "facility").to_numpy().astype(np.int64) + leased.astype(np.int64)
+    styles = []
+    for role in ("commercial", "facility"):
+        styles.append({**_ROLE_STYLE[role], "weight": 1})
+        styles.append({**_ROLE_STYLE[role], **_LEASED_STYLE})
+    tip = {
+        "piece_id": "Piece",
+        "parcel_id": "Lot",
+        "tenure": "Tenure",
+        "role": "Role",
+        "zone_label": "Zone",
+        "land_use": "Land use",
+        "package_id": "Package",
+        "area_m2": "Area (m²)",
+    }
     out.append(
         _CanvasPolygons(
             members,
             key="members",
-            name="Package parcels (commercial / facility)",
+            name="Package land (commercial / facility; outlined: leased lots)",
             classes=codes,
-            styles=[
-                {**_ROLE_STYLE["commercial"], "weight": 1},
-                {**_ROLE_STYLE["facility"], "weight": 1},
-            ],
-            tooltip=_tooltip_table(
-                members,
-                {
-                    "parcel_id": "Parcel",
-                    "role": "Role",
-                    "land_use": "Land use",
-                    "package_id": "Package",
-                    "area_m2": "Area (m²)",
-                },
-            ),
+            styles=styles,
+            tooltip=_tooltip_table(members, {k: v for k, v in tip.items() if k in cols}),
         )
     )
     excluded = light.loc[~member]
+    tip = {**{k: v for k, v in tip.items() if k != "package_id"}, "reason": "Excluded because"}
     out.append(
         _CanvasPolygons(
             excluded,
             key="excluded",
-            name="Excluded candidate parcels",
+            name="Excluded candidate land",
             classes=np.zeros(len(excluded), dtype=np.int64),
             styles=[{**_EXCLUDED_STYLE, "weight": 1, "dashArray": "3 3"}],
-            tooltip=_tooltip_table(
-                excluded,
-                {
-                    "parcel_id": "Parcel",
-                    "role": "Role",
-                    "land_use": "Land use",
-                    "reason": "Excluded because",
-                    "area_m2": "Area (m²)",
-                },
-            ),
+            tooltip=_tooltip_table(excluded, {k: v for k, v in tip.items() if k in cols}),
         )
     )
     return out

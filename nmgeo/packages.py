@@ -16,8 +16,17 @@ import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from nmgeo._validate import as_hk80
+from nmgeo._geomops import union_by
+from nmgeo._validate import SLIVER_WIDTH, as_hk80
 from nmgeo.errors import DuplicateIdError, InputError, SchemaError
+from nmgeo.fabric import (
+    GOVERNMENT,
+    GOVERNMENT_VALUES,
+    LEASED,
+    UNKNOWN_TENURE,
+    is_fabric,
+    land_fabric,
+)
 from nmgeo.zoning import assign_major_zone
 
 __all__ = ["PackageResult", "build_packages", "split_package"]
@@ -40,28 +49,42 @@ class PackageResult:
     Attributes
     ----------
     packages : geopandas.GeoDataFrame
-        One row per package (EPSG:2326), geometry = union of its member parcels. See
+        One row per package (EPSG:2326), geometry = union of its land. See
         :func:`build_packages` for the columns.
     members : pandas.DataFrame
-        ``parcel_id``, ``package_id``, ``role`` (``commercial`` / ``facility``),
-        ``land_use``, ``area_m2``: every parcel in a package.
+        Every piece of land in a package: ``package_id``, ``piece_id``, ``parcel_id``
+        (the lot, missing for land without a lot), ``plan_no`` and ``zone_label`` (with
+        its suffix; when the input has them), ``land_use``, ``tenure`` (``leased``,
+        ``government``, ``unknown``), ``role`` (``commercial`` / ``facility``),
+        ``area_m2``.
     excluded : pandas.DataFrame
-        ``parcel_id``, ``role``, ``reason``, ``land_use``, ``area_m2``: every
-        commercial or facility parcel not in a package, with the reason
-        (``below_min_area``: its group is smaller than ``min_package_area``;
-        ``facility_not_adjacent``: no commercial land within ``gap_tolerance``).
+        ``piece_id``, ``parcel_id``, ``role``, ``reason``, ``plan_no``, ``zone_label``,
+        ``land_use``, ``tenure``, ``area_m2``: every commercial or facility piece not in a
+        package, with the reason (``below_min_area``: its group is smaller than
+        ``min_package_area``; ``facility_not_adjacent``: no commercial land within
+        ``gap_tolerance``).
     parameters : dict
-        The parameters used.
-    parcels : geopandas.GeoDataFrame
-        The candidate parcels (commercial and facility) with ``role`` and, for
-        members, ``package_id``; kept for maps and splitting.
+        The parameters used (``input`` says whether the land was a fabric, zones alone
+        or zoned lots).
+    pieces : geopandas.GeoDataFrame
+        The candidate pieces (commercial and facility) with ``site``, ``role``,
+        ``tenure`` and, for members, ``package_id``; kept for maps.
+    sites : geopandas.GeoDataFrame
+        The candidate sites that were grouped (zone parts, or lots for lot input), with
+        ``role``, ``area_m2`` and ``package_id``; kept for splitting.
     """
 
     packages: gpd.GeoDataFrame
     members: pd.DataFrame
     excluded: pd.DataFrame
     parameters: dict[str, Any]
-    parcels: gpd.GeoDataFrame = field(repr=False)
+    pieces: gpd.GeoDataFrame = field(repr=False)
+    sites: gpd.GeoDataFrame = field(repr=False)
+
+    @property
+    def parcels(self) -> gpd.GeoDataFrame:
+        """The candidate pieces (an alias of :attr:`pieces`)."""
+        return self.pieces
 
     def __len__(self) -> int:
         return len(self.packages)
@@ -70,7 +93,7 @@ class PackageResult:
         total = self.packages["area_ha"].sum() if len(self.packages) else 0.0
         return (
             f"PackageResult({len(self.packages)} packages, {total:,.1f} ha, "
-            f"{len(self.members)} member parcels, {len(self.excluded)} excluded; "
+            f"{len(self.members)} member pieces, {len(self.excluded)} excluded; "
             f"gap_tolerance={self.parameters['gap_tolerance']} m, "
             f"min_package_area={self.parameters['min_package_area']:,.0f} m²)"
         )
@@ -82,7 +105,9 @@ class PackageResult:
             f"<b>{len(p)} land disposal packages</b>, "
             f"{p['area_ha'].sum():,.1f} ha ({p['commercial_ha'].sum():,.1f} ha commercial, "
             f"{p['facility_ha'].sum():,.1f} ha facilities); "
-            f"{len(self.members):,} member parcels; excluded: "
+            f"{p['government_ha'].sum():,.1f} ha Government land, "
+            f"{p['leased_ha'].sum():,.1f} ha leased lots; "
+            f"{len(self.members):,} member pieces; excluded: "
             + (", ".join(f"{html.escape(str(r))} {n:,}" for r, n in reasons.items()) or "none")
             + f". gap_tolerance {self.parameters['gap_tolerance']:g} m, "
             f"min_package_area {self.parameters['min_package_area'] / 1e4:g} ha."
@@ -93,7 +118,8 @@ class PackageResult:
             "commercial_ha",
             "facility_ha",
             "facility_share",
-            "n_parcels",
+            "government_share",
+            "n_lots",
             "compactness",
             "major_zone",
         ]
@@ -217,8 +243,10 @@ def _attach_facilities(
 
 
 def build_packages(
-    parcels: gpd.GeoDataFrame,
+    land: gpd.GeoDataFrame,
+    lots: gpd.GeoDataFrame | None = None,
     *,
+    extent: Any = None,
     commercial: Sequence[str] = ("commercial",),
     facilities: Sequence[str] = ("public_facility", "open_space"),
     land_use_column: str = "land_use",
@@ -227,13 +255,20 @@ def build_packages(
     earmarked_column: str | None = None,
     bridge_via_facilities: bool = False,
     max_package_area: float | None = None,
+    ownership_column: str | None = None,
 ) -> PackageResult:
     """Find land disposal packages: contiguous commercial land plus adjoining facilities.
 
-    Method: commercial parcels whose boundaries lie within ``gap_tolerance`` metres of
-    each other (touching = 0 m) are linked, using an STRtree ``dwithin`` query, and the
+    A package is zoned land of any tenure: unleased Government land (no lot), pieces of
+    leased lots, or land of unknown tenure. It works on the land fabric
+    (:func:`nmgeo.land_fabric`), whose zoned sites (the polygon parts of the OZP zones)
+    are the units that are grouped; with lots that already carry a land-use class it
+    works lot by lot, as a lot-only model would.
+
+    Method: commercial sites whose boundaries lie within ``gap_tolerance`` metres of each
+    other (touching = 0 m) are linked, using an STRtree ``dwithin`` query, and the
     connected components of that sparse graph are the commercial groups (a group can
-    reach across local roads narrower than the tolerance). Each facility parcel within
+    reach across local roads narrower than the tolerance). Each facility site within
     ``gap_tolerance`` of a group joins it; a facility within reach of several groups
     joins the one it shares the longest frontage with (the length of its boundary
     within ``gap_tolerance`` of the group), then the nearest, then the lowest group,
@@ -243,9 +278,17 @@ def build_packages(
 
     Parameters
     ----------
-    parcels : geopandas.GeoDataFrame
-        Zoned parcels (see :func:`nmgeo.assign_zoning`) with ``parcel_id`` and the
-        land-use column; any CRS (work is done in EPSG:2326 metres).
+    land : geopandas.GeoDataFrame
+        One of: a land fabric (from :func:`nmgeo.land_fabric`); OZP zones (from
+        :func:`nmgeo.read_zones`), cut by ``lots`` into a fabric here, or alone (every
+        piece then of unknown tenure); or lots that already carry the land-use column
+        (e.g. from :func:`nmgeo.assign_zoning`, with ``parcel_id``), grouped lot by lot.
+        Any CRS (work is done in EPSG:2326 metres).
+    lots : geopandas.GeoDataFrame, optional
+        Leased lots (from :func:`nmgeo.read_parcels`) to cut the zones ``land`` by.
+    extent : polygon or GeoDataFrame, optional
+        Where the lot data is complete (see :func:`nmgeo.land_fabric`); only with
+        ``lots``.
     commercial : sequence of str
         Land-use classes that count as commercial land for disposal. Add
         ``"mixed_use"`` to include CDA zones.
@@ -255,32 +298,34 @@ def build_packages(
     land_use_column : str
         Column holding the land-use class.
     gap_tolerance : float
-        Largest gap (m) bridged between parcels of one package: 15 m joins lots
-        across a 12 m local road but not across a 20 m district road. ``0`` joins
-        touching lots only (boundaries within 1 µm, so coordinate round-off from a
-        CRS round trip does not split them).
+        Largest gap (m) bridged between sites of one package: 15 m joins land across a
+        12 m local road but not across a 20 m district road. ``0`` joins touching land
+        only (boundaries within 1 µm, so coordinate round-off from a CRS round trip
+        does not split them).
     min_package_area : float
         Smallest package (m², commercial + facilities); default 2 ha.
     earmarked_column : str, optional
-        Boolean column marking the facility parcels earmarked for disposal with
-        commercial land; replaces the ``facilities`` classes.
+        Boolean column (of the fabric, the zones or the lots) marking the facility land
+        earmarked for disposal with commercial land; replaces the ``facilities`` classes.
     bridge_via_facilities : bool
-        Merge commercial groups that a facility parcel adjoins together.
+        Merge commercial groups that a facility site adjoins together.
     max_package_area : float, optional
         Split packages larger than this (m²) into contiguous sub-packages of balanced
         area (see :func:`split_package`).
+    ownership_column : str, optional
+        Column of the lots saying who holds each lot (see :func:`nmgeo.land_fabric`).
 
     Returns
     -------
     PackageResult
-        ``.packages`` has one row per package (EPSG:2326), geometry = union of member
-        parcels, and columns:
+        ``.packages`` has one row per package (EPSG:2326), geometry = union of its
+        land, and columns:
 
         ``package_id``
-            ``"P001"``, ``"P002"``… by decreasing area (ties by smallest member
-            parcel id): the same input in any row order gives the same ids.
+            ``"P001"``, ``"P002"``… by decreasing area (ties by the first member's id):
+            the same input in any row order gives the same ids.
         ``area_ha``
-            Total land of the package, ha (= sum of member parcel areas).
+            Total land of the package, ha (= sum of its pieces' areas).
         ``commercial_ha``, ``facility_ha``
             Commercial land and earmarked facility land, ha.
         ``<class>_ha``
@@ -289,12 +334,21 @@ def build_packages(
         ``facility_share``
             ``facility_ha / area_ha``: the share of the disposal the developer must
             deliver as public facilities.
-        ``n_parcels``, ``n_commercial``, ``n_facility``
-            Number of member parcels by role.
-        ``government_land_share``
-            Share of the area on government lots (``lot_type == "government"``), only
-            when a ``lot_type`` column exists: land the government can grant without
-            resumption.
+        ``n_sites``, ``n_pieces``
+            Number of zoned sites (zone parts, or lots for lot input) and of pieces
+            (zone x tenure x lot) in the package.
+        ``government_ha``, ``government_share``
+            Unleased Government land (no lot) in the package, ha and share of
+            ``area_ha``: land the Government can grant without resuming anything.
+        ``leased_ha``, ``leased_share``
+            Land of leased lots in the package, ha and share: land to be resumed or
+            surrendered before the package can be granted.
+        ``unknown_tenure_ha``
+            Land without a lot outside the lot data's extent (tenure not known), ha.
+        ``n_lots``, ``n_lots_cut``
+            Leased lots holding land in the package (more than a sliver), and how many
+            of those the package boundary cuts (part of the lot lies outside): lots
+            with owners to deal with, and lots whose resumption splits a holding.
         ``compactness``
             Polsby-Popper score ``4 pi A / P^2`` of the site outline (1 = circle,
             ~0.785 = square; low values mean a straggling site that is hard to plan
@@ -305,15 +359,27 @@ def build_packages(
         ``major_zone``
             The NM major zone holding most of the package.
 
+        ``.members`` lists every piece of every package, ``.excluded`` every candidate
+        piece left out, with its reason.
+
     Raises
     ------
     SchemaError
         Missing ``parcel_id``, land-use or earmarked column.
     DuplicateIdError
-        Repeated or null ``parcel_id``.
+        Repeated or null ``parcel_id`` among the candidate lots of lot input.
     InputError
-        Negative tolerance or area, or an overlap between ``commercial`` and
-        ``facilities``.
+        Negative tolerance or area, an overlap between ``commercial`` and
+        ``facilities``, or ``lots`` given with a fabric or lot input.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> sample = nmgeo.load_sample()
+    >>> result = nmgeo.build_packages(sample.zones, sample.parcels)
+    >>> bool((result.packages["government_ha"] + result.packages["leased_ha"]
+    ...       - result.packages["area_ha"]).abs().max() < 1e-6)
+    True
     """
     params = {
         "commercial": tuple(commercial),
@@ -325,69 +391,151 @@ def build_packages(
         "bridge_via_facilities": bool(bridge_via_facilities),
         "max_package_area": None if max_package_area is None else float(max_package_area),
     }
-    _check_params(parcels, params)
-    gdf = as_hk80(parcels, "parcels")
-    uses = gdf[land_use_column].to_numpy(dtype=object)
+    _check_numbers(params)
+    pieces, kind = _pieces(land, lots, extent, params, ownership_column)
+    params["input"] = kind
+    uses = pieces[land_use_column].to_numpy(dtype=object)
     is_com = np.isin(uses, params["commercial"])
     if earmarked_column is None:
         is_fac = np.isin(uses, params["facilities"]) & ~is_com
     else:
-        flag = gdf[earmarked_column]
+        flag = pieces[earmarked_column]
         is_fac = flag.fillna(False).astype(bool).to_numpy() & ~is_com
-    cand = gdf.loc[is_com | is_fac, ["parcel_id", land_use_column, "geometry"]].copy()
-    cand = cand.rename(columns={land_use_column: "land_use"})
-    _check_ids(cand["parcel_id"])
-    if "lot_type" in gdf.columns:
-        cand["lot_type"] = gdf.loc[is_com | is_fac, "lot_type"].to_numpy()
-    # Work in a canonical order so results do not depend on the input row order.
-    cand["_key"] = cand["parcel_id"].astype(str)
-    cand = cand.sort_values("_key", kind="stable").reset_index(drop=True)
-    cand["role"] = np.where(
-        np.isin(cand["land_use"].to_numpy(), params["commercial"]), COMMERCIAL, FACILITY
-    )
-    cand["area_m2"] = shapely.area(cand.geometry.to_numpy())
+    cand = pieces.loc[is_com | is_fac].copy()
+    if land_use_column != "land_use":
+        cand["land_use"] = cand[land_use_column]
+    if kind == "lots":
+        _check_ids(cand["parcel_id"])
+    cand["role"] = np.where(is_com[is_com | is_fac], COMMERCIAL, FACILITY)
+    units = _units(cand, kind)
+    units = _group(units, params)
+    result = _assemble(units, cand, params)
+    logger.info("build_packages: %r", result)
+    return result
 
+
+def _pieces(
+    land: gpd.GeoDataFrame,
+    lots: gpd.GeoDataFrame | None,
+    extent: Any,
+    params: dict[str, Any],
+    ownership_column: str | None,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The land as pieces with tenure, and which kind of input it came from."""
+    column = params["land_use_column"]
+    earmarked = params["earmarked_column"]
+    if is_fabric(land) or lots is not None or "parcel_id" not in land.columns:
+        if is_fabric(land):
+            if lots is not None:
+                msg = "land is already a land fabric; pass lots to nmgeo.land_fabric, not here"
+                raise InputError(msg)
+            pieces, kind, zones = as_hk80(land, "land"), "fabric", None
+        else:
+            zones = land
+            pieces = land_fabric(land, lots, extent=extent, ownership_column=ownership_column)
+            kind = "zones" if lots is None else "fabric"
+        if earmarked is not None and earmarked not in pieces.columns:
+            if zones is None or earmarked not in zones.columns:
+                msg = f"earmarked_column={earmarked!r} is not a column of the land or its zones"
+                raise SchemaError(msg)
+            flag = zones[earmarked].to_numpy(dtype=object)
+            row = pieces["zone_row"].to_numpy()
+            pieces[earmarked] = np.where(row >= 0, flag[np.maximum(row, 0)], False)
+        if column not in pieces.columns:
+            msg = f"the land fabric has no {column!r} column; pass land_use_column="
+            raise SchemaError(msg)
+        return pieces, kind
+
+    for name in ("parcel_id", column):
+        if name not in land.columns:
+            msg = (
+                f"parcels have no {name!r} column; read them with nmgeo.read_parcels() and "
+                "zone them with nmgeo.assign_zoning(), or pass land_use_column="
+            )
+            raise SchemaError(msg)
+    if earmarked is not None and earmarked not in land.columns:
+        msg = f"earmarked_column={earmarked!r} is not a column of parcels"
+        raise SchemaError(msg)
+    if ownership_column is not None and ownership_column not in land.columns:
+        msg = f"ownership_column={ownership_column!r} is not a column of parcels"
+        raise SchemaError(msg)
+    if extent is not None:
+        msg = "extent= applies to zones cut by lots; zoned lots are all leased land"
+        raise InputError(msg)
+    gdf = as_hk80(land, "parcels")
+    keep = ["parcel_id", column, "geometry"]
+    keep += [c for c in ("zone_label", "plan_no") if c in gdf.columns and c not in keep]
+    keep += [c for c in (earmarked, ownership_column) if c is not None and c not in keep]
+    pieces = gdf[keep].copy()
+    pieces["piece_id"] = pieces["parcel_id"]
+    pieces["area_m2"] = shapely.area(pieces.geometry.to_numpy())
+    pieces["lot_area_m2"] = pieces["area_m2"]
+    tenure = np.full(len(pieces), LEASED, dtype=object)
+    if ownership_column is not None:
+        pieces["ownership"] = gdf[ownership_column].to_numpy()
+        own = gdf[ownership_column].astype("string").str.strip().str.lower()
+        tenure[own.isin(GOVERNMENT_VALUES).to_numpy()] = GOVERNMENT
+    pieces["tenure"] = tenure
+    return pieces, "lots"
+
+
+def _units(cand: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
+    """The sites that are grouped: zone parts of a fabric, or the lots themselves."""
+    cand["_key"] = cand["piece_id"].astype(str)
+    if kind == "lots":
+        codes = np.arange(len(cand))
+    else:
+        pair = cand["zone_row"].astype(np.int64) * 1_000_000 + cand["zone_part"]
+        codes = pd.factorize(pair.to_numpy())[0]
+    cand["site"] = codes
+    n = int(codes.max()) + 1 if len(codes) else 0
     geoms = cand.geometry.to_numpy()
-    com = np.flatnonzero(cand["role"].to_numpy() == COMMERCIAL)
-    fac = np.flatnonzero(cand["role"].to_numpy() == FACILITY)
+    unit_geoms = geoms if kind == "lots" else union_by(geoms, codes, n)
+    by_unit = cand.groupby("site", sort=True)
+    units = gpd.GeoDataFrame(
+        {
+            "_key": by_unit["_key"].min().to_numpy(),
+            "role": by_unit["role"].first().to_numpy(),
+            "land_use": by_unit["land_use"].first().to_numpy(),
+            "area_m2": by_unit["area_m2"].sum().to_numpy(),
+            "site": np.arange(n),
+        },
+        geometry=unit_geoms,
+        crs="EPSG:2326",
+    )
+    # Work in a canonical order so results do not depend on the input row order.
+    return units.sort_values("_key", kind="stable").reset_index(drop=True)
+
+
+def _group(units: gpd.GeoDataFrame, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    """Label every unit with its group (``_group``) and the reason it is not in a package."""
+    geoms = units.geometry.to_numpy()
+    role = units["role"].to_numpy()
+    com = np.flatnonzero(role == COMMERCIAL)
+    fac = np.flatnonzero(role == FACILITY)
     gap = params["gap_tolerance"]
     i, j = _contiguity(geoms[com], gap)
     com_group = _components(len(com), i, j) if len(com) else np.zeros(0, dtype=np.int64)
     fac_group, com_group = _attach_facilities(
         geoms[fac], geoms[com], com_group, gap, params["bridge_via_facilities"]
     )
-    group = np.full(len(cand), -1, dtype=np.int64)
+    group = np.full(len(units), -1, dtype=np.int64)
     group[com] = com_group
     group[fac] = fac_group
-    cand["_group"] = group
+    units["_group"] = group
 
-    grouped = cand[cand["_group"] >= 0]
+    grouped = units[units["_group"] >= 0]
     total = grouped.groupby("_group")["area_m2"].sum()
     big = total.index[total.to_numpy() >= params["min_package_area"]]
-    in_package = cand["_group"].isin(big).to_numpy()
-    reason = np.where(cand["_group"].to_numpy() < 0, FACILITY_NOT_ADJACENT, BELOW_MIN_AREA)
-    cand["reason"] = np.where(in_package, None, reason)
-
+    in_package = units["_group"].isin(big).to_numpy()
+    reason = np.where(units["_group"].to_numpy() < 0, FACILITY_NOT_ADJACENT, BELOW_MIN_AREA)
+    units["reason"] = np.where(in_package, None, reason)
     if params["max_package_area"] is not None:
-        cand = _split_oversize(cand, params["max_package_area"], gap)
-
-    result = _assemble(cand, params)
-    logger.info("build_packages: %r", result)
-    return result
+        units = _split_oversize(units, params["max_package_area"], gap)
+    return units
 
 
-def _check_params(parcels: gpd.GeoDataFrame, params: dict[str, Any]) -> None:
-    for name in ("parcel_id", params["land_use_column"]):
-        if name not in parcels.columns:
-            msg = (
-                f"parcels have no {name!r} column; read them with nmgeo.read_parcels() and "
-                "zone them with nmgeo.assign_zoning(), or pass land_use_column="
-            )
-            raise SchemaError(msg)
-    col = params["earmarked_column"]
-    if col is not None and col not in parcels.columns:
-        msg = f"earmarked_column={col!r} is not a column of parcels"
-        raise SchemaError(msg)
+def _check_numbers(params: dict[str, Any]) -> None:
     if not math.isfinite(params["gap_tolerance"]) or params["gap_tolerance"] < 0:
         msg = f"gap_tolerance must be a distance >= 0 m, not {params['gap_tolerance']}"
         raise InputError(msg)
@@ -489,18 +637,29 @@ def _balanced_split(members: pd.DataFrame, k: int, gap: float) -> np.ndarray:
     return labels
 
 
-def _assemble(cand: pd.DataFrame, params: dict[str, Any]) -> PackageResult:
-    """Turn labelled candidate parcels into the packages, members and excluded tables."""
-    inside = cand["reason"].isna().to_numpy()
-    mem = cand[inside]
-    # Stable ids: by decreasing area (to the m²), then smallest member parcel id.
-    stats = mem.groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
+def _assemble(
+    sites: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, params: dict[str, Any]
+) -> PackageResult:
+    """Turn labelled sites and their pieces into the packages, members and excluded tables."""
+    sites = sites.copy()
+    inside = sites["reason"].isna().to_numpy()
+    mem_sites = sites[inside]
+    # Stable ids: by decreasing area (to the m²), then smallest member id.
+    stats = mem_sites.groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
     stats["area"] = stats["area"].round(0)
     stats = stats.sort_values(["area", "first"], ascending=[False, True])
     width = max(3, len(str(len(stats))))
     pid = pd.Series([f"P{n:0{width}d}" for n in range(1, len(stats) + 1)], index=stats.index)
-    cand["package_id"] = pd.Series(cand["_group"].map(pid).where(inside, None), dtype=object)
-    mem = cand[inside]
+    sites["package_id"] = pd.Series(sites["_group"].map(pid).where(inside, None), dtype=object)
+    mem_sites = sites[inside]
+
+    row = pd.Series(np.arange(len(sites)), index=sites["site"].to_numpy())
+    at = row.loc[cand["site"].to_numpy()].to_numpy()
+    cand = cand.copy()
+    cand["package_id"] = pd.Series(sites["package_id"].to_numpy()[at], dtype=object).to_numpy()
+    cand["reason"] = pd.Series(sites["reason"].to_numpy()[at], dtype=object).to_numpy()
+    in_pkg = cand["package_id"].notna().to_numpy()
+    mem = cand[in_pkg]
 
     fac_classes = (
         list(params["facilities"])
@@ -511,24 +670,40 @@ def _assemble(cand: pd.DataFrame, params: dict[str, Any]) -> PackageResult:
     area = mem["area_m2"]
     is_com = mem["role"] == COMMERCIAL
     frame = pd.DataFrame(index=pd.Index(pid.to_numpy(), name="package_id"))
-    frame["area_ha"] = area.groupby(key).sum() / 1e4
-    frame["commercial_ha"] = area.where(is_com, 0.0).groupby(key).sum() / 1e4
-    frame["facility_ha"] = area.where(~is_com, 0.0).groupby(key).sum() / 1e4
-    for cls in fac_classes:
-        sel = (~is_com) & (mem["land_use"] == cls)
-        frame[f"{cls}_ha"] = area.where(sel, 0.0).groupby(key).sum() / 1e4
-    frame["facility_share"] = (frame["facility_ha"] / frame["area_ha"]).fillna(0.0)
-    frame["n_parcels"] = key.groupby(key).size()
-    frame["n_commercial"] = is_com.groupby(key).sum().astype(int)
-    frame["n_facility"] = frame["n_parcels"] - frame["n_commercial"]
-    if "lot_type" in mem.columns:
-        gov = mem["lot_type"].astype(str).str.lower().eq("government")
-        frame["government_land_share"] = area.where(gov, 0.0).groupby(key).sum() / (
-            frame["area_ha"] * 1e4
-        )
-    frame = frame.fillna(0.0).reset_index()
 
-    geom = _union_by(mem.geometry.to_numpy(), key.to_numpy(), frame["package_id"].to_numpy())
+    def total(mask: pd.Series) -> pd.Series:
+        return area.where(mask, 0.0).groupby(key).sum() / 1e4
+
+    frame["area_ha"] = area.groupby(key).sum() / 1e4
+    frame["commercial_ha"] = total(is_com)
+    frame["facility_ha"] = total(~is_com)
+    for cls in fac_classes:
+        frame[f"{cls}_ha"] = total((~is_com) & (mem["land_use"] == cls))
+    frame["facility_share"] = (frame["facility_ha"] / frame["area_ha"]).fillna(0.0)
+    frame["n_sites"] = mem.groupby("package_id")["site"].nunique()
+    frame["n_pieces"] = key.groupby(key).size()
+    site_is_com = mem_sites["role"].eq(COMMERCIAL)
+    frame["n_commercial"] = site_is_com.groupby(mem_sites["package_id"]).sum()
+    frame["n_facility"] = frame["n_sites"] - frame["n_commercial"]
+    tenure = mem["tenure"]
+    frame["government_ha"] = total(tenure == GOVERNMENT)
+    frame["government_share"] = (frame["government_ha"] / frame["area_ha"]).fillna(0.0)
+    frame["leased_ha"] = total(tenure == LEASED)
+    frame["leased_share"] = (frame["leased_ha"] / frame["area_ha"]).fillna(0.0)
+    frame["unknown_tenure_ha"] = total(tenure == UNKNOWN_TENURE)
+    n_lots, n_cut = _lot_counts(mem)
+    frame["n_lots"] = n_lots
+    frame["n_lots_cut"] = n_cut
+    frame = frame.fillna(0.0)
+    for col in ("n_sites", "n_pieces", "n_commercial", "n_facility", "n_lots", "n_lots_cut"):
+        frame[col] = frame[col].astype(np.int64)
+    frame = frame.reset_index()
+
+    geom = _union_by(
+        mem_sites.geometry.to_numpy(),
+        mem_sites["package_id"].to_numpy(),
+        frame["package_id"].to_numpy(),
+    )
     packages = gpd.GeoDataFrame(frame, geometry=geom, crs="EPSG:2326")
     outline = _close_gaps(packages.geometry.to_numpy(), params["gap_tolerance"])
     perimeter = shapely.length(outline)
@@ -543,23 +718,47 @@ def _assemble(cand: pd.DataFrame, params: dict[str, Any]) -> PackageResult:
         packages["major_zone"] = pd.Series(dtype=object)
     packages = packages.sort_values("package_id").reset_index(drop=True)
 
-    members = mem[["parcel_id", "package_id", "role", "land_use", "area_m2"]].copy()
-    members = members.sort_values(["package_id", "role", "parcel_id"], key=_sort_key)
-    excluded = cand.loc[~inside, ["parcel_id", "role", "reason", "land_use", "area_m2"]].copy()
-    excluded = excluded.sort_values(["reason", "parcel_id"], key=_sort_key)
-    keep = ["parcel_id", "role", "land_use", "area_m2", "package_id", "reason"]
-    keep += ["lot_type"] if "lot_type" in cand.columns else []
-    parcels = gpd.GeoDataFrame(
-        cand[[*keep, "geometry"]],
-        geometry="geometry",
-        crs="EPSG:2326",
-    )
+    described = [c for c in ("plan_no", "zone_label") if c in cand.columns]
+    cols = ["package_id", "piece_id", "parcel_id", *described, "land_use", "tenure", "role"]
+    members = mem[[*cols, "area_m2"]].copy()
+    members = members.sort_values(["package_id", "role", "piece_id"], key=_sort_key)
+    out_cols = ["piece_id", "parcel_id", "role", "reason", *described, "land_use", "tenure"]
+    excluded = cand.loc[~in_pkg, [*out_cols, "area_m2"]].copy()
+    excluded = excluded.sort_values(["reason", "piece_id"], key=_sort_key)
+    keep = ["piece_id", "parcel_id", "site", "role", *described, "land_use", "tenure"]
+    keep += ["area_m2", "lot_area_m2", "package_id", "reason"]
+    keep += ["ownership"] if "ownership" in cand.columns else []
+    pieces = gpd.GeoDataFrame(cand[[*keep, "geometry"]], geometry="geometry", crs="EPSG:2326")
+    pieces = pieces.sort_values("piece_id", key=_sort_key).reset_index(drop=True)
+    site_cols = ["site", "_key", "_group", "role", "land_use", "area_m2", "package_id", "reason"]
     return PackageResult(
         packages=packages,
         members=members.reset_index(drop=True),
         excluded=excluded.reset_index(drop=True),
         parameters=params,
-        parcels=parcels,
+        pieces=pieces,
+        sites=gpd.GeoDataFrame(sites[[*site_cols, "geometry"]], geometry="geometry"),
+    )
+
+
+def _lot_counts(mem: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per package: lots holding more than a sliver of it, and those its boundary cuts."""
+    lot = mem[mem["parcel_id"].notna() & mem["tenure"].ne(UNKNOWN_TENURE)]
+    if not len(lot):
+        empty = pd.Series(dtype=np.int64)
+        return empty, empty
+    held = lot.groupby(["package_id", lot["parcel_id"].astype(str)]).agg(
+        area=("area_m2", "sum"), lot_area=("lot_area_m2", "first")
+    )
+    # A sliver: on average thinner than SLIVER_WIDTH along a square lot of that area.
+    held["lot_area"] = held["lot_area"].fillna(held["area"])
+    sliver = SLIVER_WIDTH * 4 * np.sqrt(held["lot_area"])
+    real = held[held["area"] > sliver]
+    cut = (real["lot_area"] - real["area"]) > sliver[real.index]
+    package = real.index.get_level_values(0)
+    return (
+        pd.Series(1, index=package).groupby(level=0).sum(),
+        cut.groupby(package).sum().astype(np.int64),
     )
 
 
@@ -636,9 +835,9 @@ def split_package(
     if not (math.isfinite(target_area) and target_area > 0):
         msg = f"target_area must be an area > 0 m², not {target_area}"
         raise InputError(msg)
-    cand = result.parcels.copy()
-    idx = cand.index[cand["package_id"].to_numpy() == package_id]
-    members = cand.loc[idx]
+    sites = result.sites.copy()
+    idx = sites.index[sites["package_id"].to_numpy() == package_id]
+    members = sites.loc[idx]
     total = float(members["area_m2"].sum())
     k = max(1, round(total / target_area))
     if k == 1:
@@ -650,7 +849,7 @@ def split_package(
     sizes = pd.Series(members["area_m2"].to_numpy()).groupby(labels).sum()
     order = sizes.sort_values(ascending=False, kind="stable").index
     rank = {part: n + 1 for n, part in enumerate(order)}
-    cand.loc[idx, "package_id"] = [f"{package_id}-{rank[p]}" for p in labels]
+    sites.loc[idx, "package_id"] = [f"{package_id}-{rank[p]}" for p in labels]
     off = sizes[(sizes - target_area).abs() > tolerance * target_area]
     if len(off):
         logger.warning(
@@ -662,28 +861,34 @@ def split_package(
             100 * tolerance,
             target_area / 1e4,
         )
-    return _reassemble(result, cand)
+    return _reassemble(result, sites)
 
 
-def _reassemble(result: PackageResult, cand: gpd.GeoDataFrame) -> PackageResult:
-    """Recompute the tables of a result whose ``parcels.package_id`` were edited."""
-    cand = cand.copy()
-    cand["_key"] = cand["parcel_id"].astype(str)
-    edited = cand["package_id"].to_numpy(dtype=object)
-    codes, _ = pd.factorize(cand["package_id"], sort=True)
-    cand["_group"] = codes
-    inside = cand["reason"].isna().to_numpy()
-    fresh = _assemble(cand, result.parameters)
+def _reassemble(result: PackageResult, sites: gpd.GeoDataFrame) -> PackageResult:
+    """Recompute the tables of a result whose ``sites.package_id`` were edited."""
+    sites = sites.copy()
+    edited = sites["package_id"].to_numpy(dtype=object)
+    codes, _ = pd.factorize(sites["package_id"], sort=True)
+    sites["_group"] = codes
+    inside = sites["reason"].isna().to_numpy()
+    fresh = _assemble(sites, result.pieces, result.parameters)
     # Keep the ids the caller already has: map fresh P-numbers back to the edited ids.
-    fresh_ids = fresh.parcels["package_id"].to_numpy(dtype=object)
+    fresh_ids = fresh.sites["package_id"].to_numpy(dtype=object)
     rename = dict(zip(fresh_ids[inside], edited[inside], strict=True))
-    packages = fresh.packages.assign(package_id=fresh.packages["package_id"].map(rename))
+
+    def renamed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(package_id=frame["package_id"].map(rename).astype(object))
+
+    packages = renamed(fresh.packages)
     packages = packages.sort_values("package_id", key=_natural_key).reset_index(drop=True)
-    members = fresh.members.assign(package_id=fresh.members["package_id"].map(rename))
-    parcels = fresh.parcels.assign(
-        package_id=fresh.parcels["package_id"].map(rename).where(inside, None)
+    return PackageResult(
+        packages,
+        renamed(fresh.members),
+        fresh.excluded,
+        dict(result.parameters),
+        renamed(fresh.pieces),
+        renamed(fresh.sites),
     )
-    return PackageResult(packages, members, fresh.excluded, dict(result.parameters), parcels)
 
 
 def _natural_key(col: pd.Series) -> pd.Series:

@@ -23,6 +23,7 @@ from nmgeo._sources import refuse_input
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
+from nmgeo.fabric import land_fabric
 from nmgeo.packages import PackageResult
 from nmgeo.proximity import bcp_proximity, catchment_share, proximity_timeline, rail_proximity
 from nmgeo.raster import slope_raster, zonal_stats
@@ -37,17 +38,27 @@ NONE_LABEL = "(none)"
 def area_report(
     parcels: gpd.GeoDataFrame,
     by: str | Sequence[str] = ("major_zone", "land_use"),
+    *,
+    zones: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Land area by one or more attributes, in hectares and shares.
+
+    Area is counted where it lies: on a land fabric (:func:`nmgeo.land_fabric`) every
+    piece holds one zone and one tenure, so a lot straddling zones counts in each zone
+    by its area there. Lots zoned by their dominant zone (:func:`nmgeo.assign_zoning`)
+    count whole under that zone unless ``zones`` is given.
 
     Parameters
     ----------
     parcels : geopandas.GeoDataFrame
-        Parcels (or any polygons). ``area_m2`` is used when present (as set by
-        :func:`nmgeo.read_parcels`), else the planimetric area in EPSG:2326.
+        A land fabric, parcels or any polygons. ``area_m2`` is used when present (as set
+        by :func:`nmgeo.read_parcels`), else the planimetric area in EPSG:2326.
     by : str or sequence of str
         Columns to group by, outermost first. Missing values form their own
         group, labelled ``"(none)"`` (e.g. parcels outside every major zone).
+    zones : geopandas.GeoDataFrame, optional
+        OZP zones to cut the lots by first (their zone fields replace the lots'
+        dominant-zone ones): only the lots' land is counted, each part in its zone.
 
     Returns
     -------
@@ -55,7 +66,7 @@ def area_report(
         One row per group, sorted by the ``by`` columns, with:
 
         ``n_parcels``
-            Number of parcels in the group.
+            Number of rows (parcels, or pieces of a fabric) in the group.
         ``area_ha``
             Their total area, hectares.
         ``share``
@@ -68,6 +79,16 @@ def area_report(
         The shares of ``share`` sum to 1; nothing is dropped.
     """
     keys = [by] if isinstance(by, str) else list(by)
+    if zones is not None:
+        lots = parcels.drop(
+            columns=[
+                c
+                for c in ("zone_label", "land_use", "zoning_share", "n_zones")
+                if c in parcels.columns
+            ]
+        )
+        pieces = land_fabric(zones, lots)
+        parcels = pieces[pieces["parcel_id"].notna()]
     missing = [k for k in keys if k not in parcels.columns]
     if missing:
         available = sorted(map(str, parcels.columns))
@@ -103,10 +124,17 @@ PACKAGE_COLUMNS = (
     "commercial_ha",
     "facility_ha",
     "facility_share",
-    "n_parcels",
+    "n_sites",
+    "n_pieces",
     "n_commercial",
     "n_facility",
-    "government_land_share",
+    "government_ha",
+    "government_share",
+    "leased_ha",
+    "leased_share",
+    "unknown_tenure_ha",
+    "n_lots",
+    "n_lots_cut",
     "compactness",
     "site_outline_ha",
     "major_zone",
@@ -164,11 +192,20 @@ def package_report(
         ``facility_share``
             ``facility_ha / area_ha`` (0-1): the share of the disposal the developer
             must deliver as public facilities.
-        ``n_parcels``, ``n_commercial``, ``n_facility``
-            Member lots, in total and by role: more lots, more assembly work.
-        ``government_land_share``
-            Share (0-1) of the area on government land (only when the parcels had
-            ``lot_type``): land granted without resumption.
+        ``n_sites``, ``n_pieces``, ``n_commercial``, ``n_facility``
+            Zoned sites (zone parts, or lots for lot input) and pieces of land in the
+            package; sites by role.
+        ``government_ha``, ``government_share``
+            Unleased Government land (no lot), hectares and share (0-1): land the
+            Government can grant without resuming anything.
+        ``leased_ha``, ``leased_share``
+            Land of leased lots, hectares and share (0-1): land to resume or to have
+            surrendered before the grant.
+        ``unknown_tenure_ha``
+            Land without a lot outside the lot data's extent, hectares.
+        ``n_lots``, ``n_lots_cut``
+            Leased lots holding land in the package, and those its boundary cuts:
+            owners to deal with, and holdings a resumption would split.
         ``compactness``
             Polsby-Popper score (0-1) of the site outline: low values mean a
             straggling site that is hard to plan as one development.

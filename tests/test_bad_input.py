@@ -514,7 +514,7 @@ ERROR_CASES = [
     pytest.param(
         src_duplicate_ids,
         read_parcels,
-        {},
+        {"multipart": "separate"},
         DuplicateIdError,
         ["LOTCSUID", "'DD1'", "on_invalid='drop'", "id_column="],
         id="duplicate-ids",
@@ -691,7 +691,7 @@ REPAIR_CASES = [
     pytest.param(
         src_duplicate_ids,
         read_parcels,
-        {"on_invalid": "drop"},
+        {"on_invalid": "drop", "multipart": "separate"},
         ["dropped 1 rows with a null or repeated", "LOTCSUID"],
         {"n_dropped_duplicate": 1, "dropped_ids": ["DD1"]},
         2,
@@ -1045,7 +1045,6 @@ CLI_ERRORS = [
     pytest.param(src_truncated, "map", ["cannot read"], id="cli-map-truncated-geojson"),
     pytest.param(src_empty_file, "report", ["cannot read"], id="cli-report-empty-file"),
     pytest.param(src_points, "map", ["polygons", "PT-1"], id="cli-map-points"),
-    pytest.param(src_duplicate_ids, "report", ["DD1", "LOTCSUID"], id="cli-report-duplicate-ids"),
     pytest.param(src_null_geometry, "map", ["NULL-1"], id="cli-map-null-geometry"),
     pytest.param(src_one_point_ring, "report", ["cannot be decoded"], id="cli-report-point-ring"),
     pytest.param(src_latin1_geojson, "map", ["encoding="], id="cli-map-latin1-geojson"),

@@ -598,7 +598,7 @@ def test_every_lot_is_accounted_for_once_and_areas_add_up(cad, params):
     assert (packages["site_outline_ha"] >= packages["area_ha"] * (1 - AREA_RTOL)).all()
     assert (area >= params["min_package_area"]).all()
     counts = members.groupby("package_id").size().loc[packages.index]
-    assert (packages["n_parcels"] == counts).all()
+    assert (packages["n_pieces"] == counts).all()
 
 
 # --------------------------------------------------------------------------- 5. proximity

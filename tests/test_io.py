@@ -599,15 +599,32 @@ def test_duplicate_ids_are_an_error_naming_the_column_and_values():
     source = three_lots()
     source["LOTCSUID"] = ["L-A", "L-B", "L-A"]
     with pytest.raises(DuplicateIdError, match="LOTCSUID") as err:
-        read_parcels(source)
+        read_parcels(source, multipart="separate")
     assert "'L-A'" in str(err.value) and "1 duplicates" in str(err.value)
+
+
+def test_rows_sharing_an_id_are_combined_into_one_lot_by_default(caplog):
+    source = three_lots()
+    source["LOTCSUID"] = ["L-A", "L-B", "L-A"]
+    expected = shapely.union(source.geometry.iloc[0], source.geometry.iloc[2])
+    with caplog.at_level(logging.INFO, logger="nmgeo.io"):
+        out = read_parcels(source)
+    assert out["parcel_id"].tolist() == ["L-A", "L-B"]
+    assert out.geometry.iloc[0].equals(expected)
+    assert out["area_m2"].tolist() == pytest.approx([expected.area, source.geometry.iloc[1].area])
+    acc = account(out)
+    assert acc["n_parts_combined"] == 1 and acc["combined_ids"] == ["L-A"]
+    assert acc["n_input"] == acc["n_output"] + acc["n_parts_combined"]
+    assert "1 rows are further parts of 1 lots" in caplog.text
+    with pytest.raises(InputError, match="multipart"):
+        read_parcels(source, multipart="merge")
 
 
 def test_duplicate_and_null_ids_are_dropped_keeping_the_first():
     source = three_lots()
     source = pd.concat([source, source.iloc[[0]]], ignore_index=True)
     source.loc[1, "LOTCSUID"] = None
-    out = read_parcels(source, on_invalid="drop")
+    out = read_parcels(source, on_invalid="drop", multipart="separate")
     assert out["parcel_id"].tolist() == ["L-A", "L-C"]
     assert out["area_m2"].tolist() == pytest.approx([200.0, 300.0])
     acc = account(out)
@@ -805,8 +822,9 @@ def test_the_account_is_attached_and_logged(caplog):
 @given(
     n=st.integers(1, 25),
     data=st.data(),
+    multipart=st.sampled_from(["combine", "separate"]),
 )
-def test_every_input_row_is_accounted_for(n, data):
+def test_every_input_row_is_accounted_for(n, data, multipart):
     empty = data.draw(st.sets(st.integers(0, n - 1)), label="empty rows")
     ids = data.draw(
         st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", None]), min_size=n, max_size=n)
@@ -815,11 +833,12 @@ def test_every_input_row_is_accounted_for(n, data):
     )
     geoms = [None if i in empty else rect(20.0 * i, 0.0, 10.0, 10.0 + i) for i in range(n)]
     source = gpd.GeoDataFrame({"parcel_id": ids}, geometry=geoms, crs="EPSG:2326")
-    out = read_parcels(source, on_invalid="drop")
+    out = read_parcels(source, on_invalid="drop", multipart=multipart)
     acc = account(out)
     assert acc["n_dropped_empty"] == len(empty)
     assert acc["n_input"] == n
-    assert acc["n_input"] == acc["n_output"] + acc["n_dropped_empty"] + acc["n_dropped_duplicate"]
+    dropped = acc["n_dropped_empty"] + acc["n_dropped_duplicate"] + acc["n_parts_combined"]
+    assert acc["n_input"] == acc["n_output"] + dropped
     # independently: the survivors are the first non-empty row of each non-null id
     seen, expected = set(), []
     for i, pid in enumerate(ids):
@@ -828,6 +847,11 @@ def test_every_input_row_is_accounted_for(n, data):
         seen.add(pid)
         expected.append(pid)
     assert out["parcel_id"].tolist() == expected
+    if multipart == "combine":  # every part of a lot is kept, combined in its first row
+        for pid in expected:
+            parts = [g for g, i in zip(geoms, ids, strict=True) if i == pid and g is not None]
+            got = out.loc[out["parcel_id"] == pid, "area_m2"].iloc[0]
+            assert got == pytest.approx(sum(p.area for p in parts))
 
 
 @pytest.mark.slow

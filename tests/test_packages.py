@@ -50,7 +50,10 @@ def test_two_touching_commercial_lots_are_one_package():
     assert row["area_ha"] == pytest.approx(2.0)
     assert row["commercial_ha"] == pytest.approx(2.0)
     assert row["facility_ha"] == 0.0
-    assert row["n_parcels"] == 2 and row["n_commercial"] == 2 and row["n_facility"] == 0
+    assert row["n_sites"] == 2 and row["n_commercial"] == 2 and row["n_facility"] == 0
+    assert row["n_pieces"] == 2 and row["n_lots"] == 2 and row["n_lots_cut"] == 0
+    # Zoned lots are leased land: no Government land without a fabric.
+    assert row["leased_ha"] == pytest.approx(2.0) and row["government_ha"] == 0.0
     assert row.geometry.area == pytest.approx(20_000.0)
     # A 200 m x 100 m rectangle: Polsby-Popper 4 pi A / P^2.
     assert row["compactness"] == pytest.approx(4 * np.pi * 20_000 / 600**2)
@@ -163,17 +166,20 @@ def test_other_land_uses_are_ignored_and_earmarked_column_replaces_classes():
     assert marked.packages["village_ha"].iloc[0] == pytest.approx(1.0)
 
 
-def test_government_land_share_from_lot_type():
+def test_an_ownership_column_names_government_held_lots():
     lots = layout(
         ("a", "commercial", (0, 0, 100, 100)),
         ("b", "commercial", (100, 0, 200, 100)),
         ("c", "public_facility", (200, 0, 300, 100)),
-        lot_type=["government", "private", "government"],
+        holder=["Government", "private", "government"],
     )
-    row = nmgeo.build_packages(lots).packages.iloc[0]
-    assert row["government_land_share"] == pytest.approx(2 / 3)
-    no_type = nmgeo.build_packages(lots.drop(columns="lot_type")).packages
-    assert "government_land_share" not in no_type.columns
+    row = nmgeo.build_packages(lots, ownership_column="holder").packages.iloc[0]
+    assert row["government_share"] == pytest.approx(2 / 3)
+    assert row["leased_share"] == pytest.approx(1 / 3)
+    plain = nmgeo.build_packages(lots).packages.iloc[0]
+    assert plain["government_share"] == 0.0 and plain["leased_share"] == 1.0
+    with pytest.raises(SchemaError, match="ownership_column"):
+        nmgeo.build_packages(lots, ownership_column="owner")
 
 
 def test_ids_rank_packages_by_area():

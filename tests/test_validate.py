@@ -97,6 +97,8 @@ def test_the_account_has_the_documented_fields_and_one_line_text():
         "repair_area_change_m2",
         "n_dropped_empty",
         "n_dropped_duplicate",
+        "n_parts_combined",
+        "combined_ids",
         "dropped_ids",
         "id_generated",
         "n_overlapping_lots",

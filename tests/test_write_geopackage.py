@@ -83,7 +83,7 @@ def test_results_and_reference_layers_in_one_file(parcels, result, tmp_path):
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))
     assert fields["package_id"] == "object"
     assert fields["area_ha"] == "float64"
-    assert fields["n_parcels"] == "int64"
+    assert fields["n_pieces"] == "int64" and fields["n_lots"] == "int64"
     back = pyogrio.read_dataframe(path, layer="packages")
     np.testing.assert_allclose(back["area_ha"], result.packages["area_ha"])
     np.testing.assert_allclose(back.geometry.area, result.packages.geometry.area)

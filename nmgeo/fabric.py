@@ -1,0 +1,647 @@
+"""The land fabric: zoned land cut by leased lots into pieces of one zone and one tenure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from nmgeo._geomops import subtract_each, union_by
+from nmgeo._threads import map_chunks, map_ranges
+from nmgeo._validate import SLIVER_WIDTH, as_hk80, find_overlaps
+from nmgeo._vocabulary import UNZONED
+from nmgeo.errors import DuplicateIdError, GeometryTypeError, InputError, SchemaError
+
+__all__ = [
+    "FABRIC_ACCOUNT",
+    "GOVERNMENT",
+    "LEASED",
+    "TENURES",
+    "UNKNOWN_TENURE",
+    "is_fabric",
+    "land_fabric",
+    "lot_extent",
+]
+
+logger = logging.getLogger("nmgeo.fabric")
+
+LEASED = "leased"
+GOVERNMENT = "government"
+UNKNOWN_TENURE = "unknown"
+TENURES = (LEASED, GOVERNMENT, UNKNOWN_TENURE)
+# Values of a user's ownership column that mark a lot as held by the Government.
+GOVERNMENT_VALUES = ("government", "government land", "gov")
+FABRIC_ACCOUNT = "nmgeo_fabric"
+
+# Zone columns carried onto every piece (those the zones layer has).
+ZONE_COLUMNS = ("plan_no", "zone_label", "land_use", "description", "specified_use")
+# Remainders smaller than this fraction of their polygon are coordinate noise; dropping them
+# changes the total area by less than this fraction.
+_NOISE = 1e-10
+# Overlaps narrower on average than this (m) are round-off, not land in two places.
+_OVERLAP_WIDTH = 1e-9
+_CHUNK = 50_000
+
+
+def is_fabric(gdf: pd.DataFrame) -> bool:
+    """True if ``gdf`` looks like the output of :func:`land_fabric`."""
+    return {"piece_id", "tenure", "zone_row"} <= set(gdf.columns)
+
+
+def land_fabric(
+    zones: gpd.GeoDataFrame,
+    lots: gpd.GeoDataFrame | None = None,
+    *,
+    extent: Any = None,
+    ownership_column: str | None = None,
+    progress: bool | None = None,
+) -> gpd.GeoDataFrame:
+    """Cut the zoned land by the leased lots into pieces of one zone and one tenure.
+
+    LandsD's lot layer holds leased lots only: unleased Government land has no lot. It is
+    the zoned land between the lots, and it is most of what a large-scale land disposal
+    package grants. The fabric makes that land visible: every zone is cut by the lots into
+
+    - pieces of a **leased lot** (``tenure = "leased"``, with the lot's id and fields),
+    - **unleased Government land** (``tenure = "government"``, no lot), inside ``extent``,
+    - land of **unknown tenure** (``tenure = "unknown"``, no lot) outside ``extent``, where
+      the lot data is not complete (lots are often downloaded for a few Demarcation
+      Districts only; land without a lot there is not known to be Government land),
+
+    and every lot lying outside every zone (e.g. on an unzoned road reserve) becomes an
+    unzoned piece (``land_use = "unzoned"``). Every square metre of the zones and of the
+    lots is in exactly one piece.
+
+    Method: zones are split into their polygon parts; overlaps between zones (adjacent
+    plans drawn over each other) are resolved first, the overlap going to the smaller zone
+    (then by plan number, label and position, so the answer never depends on row order),
+    and lots overlapping lots likewise (the smaller lot keeps the overlap, then the lower
+    id). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
+    without an overlay, others are intersected. The Government land of a zone is the zone
+    minus the coverage union of its lot pieces. Work is vectorised shapely 2, run in
+    threads.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        OZP zones with ``zone_label`` and ``land_use`` (see :func:`nmgeo.read_zones`), any
+        CRS; ``plan_no``, ``description`` and ``specified_use`` are carried when present.
+    lots : geopandas.GeoDataFrame, optional
+        Leased lots with ``parcel_id`` (see :func:`nmgeo.read_parcels`), any CRS. Rows
+        sharing a ``parcel_id`` are parts of one lot and are combined (logged). Without
+        lots, every piece is a zone of unknown tenure.
+    extent : shapely geometry, geopandas.GeoDataFrame or GeoSeries, optional
+        Where the lot data is complete (e.g. the boundaries of the Demarcation Districts
+        downloaded; :func:`lot_extent` draws one around the lots). Land without a lot is
+        Government land inside it and of unknown tenure outside. Default: everywhere the
+        zones are (the lots are complete). A bare shapely geometry is taken as EPSG:2326.
+    ownership_column : str, optional
+        Column of ``lots`` saying who holds each lot, carried onto the pieces as
+        ``ownership``; lots whose value is ``"government"`` (any case) are Government land
+        (``tenure = "government"``) although they are in the lot layer.
+    progress : bool, optional
+        Show a progress bar; by default only for large layers.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per piece, EPSG:2326, sorted by ``piece_id``, with:
+
+        ``piece_id``
+            ``"F0000001"``…, numbered by position (south-west first): the same layers in
+            any row order give the same ids.
+        ``tenure``
+            ``"leased"``, ``"government"`` or ``"unknown"`` (above).
+        ``parcel_id``
+            Id of the lot the piece belongs to; missing for land without a lot.
+        ``plan_no``, ``zone_label``, ``land_use``, ``description``, ``specified_use``
+            The zone's fields (``zone_label`` with its suffix, e.g. ``"C(1)"``); missing,
+            and ``land_use = "unzoned"``, for lot land outside every zone.
+        ``zone_row``, ``zone_part``
+            Row position (0-based) of the zone in ``zones`` and the polygon part of its
+            geometry (-1 for unzoned pieces): together they name the zoned site.
+        ``area_m2``
+            Area of the piece, m² (EPSG:2326).
+        ``lot_area_m2``
+            Area of the whole lot (all its pieces), m²; missing for land without a lot.
+            ``area_m2 < lot_area_m2`` marks a lot cut by a zone boundary.
+        ``ownership``
+            The lot's ``ownership_column`` value (only when given).
+        the lots' other columns
+            Carried onto their pieces (missing on land without a lot).
+
+        ``attrs["nmgeo_fabric"]`` holds an account: the numbers of zones, zone parts, lots
+        and pieces, lot rows combined, zone and lot overlaps resolved (pairs, m²), and the
+        area (m²) by tenure and of unzoned lot land.
+
+    Raises
+    ------
+    SchemaError
+        ``zones`` lacks ``zone_label`` / ``land_use``, ``lots`` lacks ``parcel_id`` or the
+        ownership column.
+    DuplicateIdError
+        Null lot ids.
+    GeometryTypeError
+        An ``extent`` that is not polygonal.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> sample = nmgeo.load_sample()
+    >>> fabric = nmgeo.land_fabric(sample.zones, sample.parcels)
+    >>> sorted(fabric["tenure"].unique())
+    ['government', 'leased']
+    >>> bool(fabric["area_m2"].gt(0).all())
+    True
+    """
+    zgdf = _check_zones(zones)
+    lgdf = None if lots is None else _check_lots(lots, ownership_column)
+    account: dict[str, Any] = {
+        "n_zones": len(zgdf),
+        "n_lots": 0 if lgdf is None else len(lgdf),
+        "n_lot_rows_combined": 0,
+        "extent": extent is not None,
+    }
+
+    # --- zone parts, overlaps resolved --------------------------------------------------
+    zparts, zrow = shapely.get_parts(zgdf.geometry.to_numpy(), return_index=True)
+    polygonal = np.isin(shapely.get_type_id(zparts), (3, 6)) & (shapely.area(zparts) > 0)
+    zparts, zrow = zparts[polygonal], zrow[polygonal]
+    zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
+    zrank = _zone_rank(zgdf, zparts, zrow)
+    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, simple=False)
+    account.update(n_zone_parts=len(zparts), n_zone_overlaps=n_pairs, zone_overlap_m2=overlap)
+    if n_pairs:
+        logger.warning(
+            "land_fabric: %d pairs of zones overlap (%.1f m² in all); each overlap is "
+            "counted once, in the smaller zone",
+            n_pairs,
+            overlap,
+        )
+
+    if lgdf is None:
+        geoms = zparts
+        pieces = {
+            "geometry": zparts,
+            "lot": np.full(len(zparts), -1),
+            "zone": np.arange(len(zparts)),
+            "tenure": np.full(len(zparts), UNKNOWN_TENURE, dtype=object),
+        }
+        lot_geoms = np.empty(0, dtype=object)
+    else:
+        lgdf, combined = _combine_parts(lgdf)
+        account["n_lot_rows_combined"] = combined
+        lot_geoms = lgdf.geometry.to_numpy()
+        lrank = _lot_rank(lgdf)
+        lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lrank)
+        account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
+        if n_pairs:
+            logger.warning(
+                "land_fabric: %d pairs of lots overlap (%.1f m² in all); each overlap is "
+                "counted once, in the smaller lot",
+                n_pairs,
+                overlap,
+            )
+        pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
+        geoms = pieces["geometry"]
+        if ownership_column is not None:
+            own = lgdf[ownership_column].astype("string").str.strip().str.lower()
+            gov_lot = own.isin(GOVERNMENT_VALUES).to_numpy()
+            on_lot = pieces["lot"] >= 0
+            held = np.zeros(len(geoms), dtype=bool)
+            held[on_lot] = gov_lot[pieces["lot"][on_lot]]
+            pieces["tenure"] = np.where(held, GOVERNMENT, pieces["tenure"])
+
+    out = _assemble(pieces, zgdf, zrow, zpart_no, lgdf, lot_geoms, ownership_column)
+    area = out["area_m2"]
+    zoned = out["zone_row"] >= 0
+    account.update(
+        n_pieces=len(out),
+        area_m2=float(area.sum()),
+        leased_m2=float(area[out["tenure"].eq(LEASED)].sum()),
+        government_m2=float(area[out["tenure"].eq(GOVERNMENT)].sum()),
+        unknown_m2=float(area[out["tenure"].eq(UNKNOWN_TENURE)].sum()),
+        unzoned_lot_m2=float(area[~zoned].sum()),
+    )
+    out.attrs[FABRIC_ACCOUNT] = account
+    logger.info(
+        "land_fabric: %d pieces, %.1f ha: %.1f ha leased lots, %.1f ha Government land, "
+        "%.1f ha unknown tenure; %.1f ha of lots lie outside every zone",
+        len(out),
+        account["area_m2"] / 1e4,
+        account["leased_m2"] / 1e4,
+        account["government_m2"] / 1e4,
+        account["unknown_m2"] / 1e4,
+        account["unzoned_lot_m2"] / 1e4,
+    )
+    return out
+
+
+def lot_extent(
+    lots: gpd.GeoDataFrame, *, by: str | None = None, ratio: float = 0.3
+) -> gpd.GeoDataFrame:
+    """Draw where a lot layer is complete: a concave hull around the lots (of each group).
+
+    Use it as the ``extent`` of :func:`land_fabric` when the boundaries of the
+    Demarcation Districts downloaded are not at hand. Land inside the hull without a lot
+    is taken as Government land, outside it as of unknown tenure; a hull is only an
+    approximation of the real district boundary, so prefer the official boundaries.
+
+    Parameters
+    ----------
+    lots : geopandas.GeoDataFrame
+        The lot layer, any CRS.
+    by : str, optional
+        Column grouping lots into districts (e.g. ``"DD"``): one hull per group, so that
+        land between districts that were not downloaded stays outside.
+    ratio : float
+        :func:`shapely.concave_hull` ratio, 0 (tightest) to 1 (convex hull).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One polygon per group (one in all without ``by``), EPSG:2326, with the group value
+        in ``by`` and ``area_ha``.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> sample = nmgeo.load_sample()
+    >>> hull = nmgeo.lot_extent(sample.parcels)
+    >>> len(hull)
+    1
+    """
+    gdf = as_hk80(lots, "lots")
+    if by is not None and by not in gdf.columns:
+        msg = f"lot_extent: lots have no column {by!r}; pass by= one of {list(gdf.columns)}"
+        raise SchemaError(msg)
+    keys = (
+        np.zeros(len(gdf), dtype=np.int64)
+        if by is None
+        else pd.factorize(gdf[by].astype("string").fillna(""), sort=True)[0]
+    )
+    labels = (
+        ["all"] if by is None else sorted(gdf[by].astype("string").fillna("").unique().tolist())
+    )
+    coords = shapely.get_coordinates(gdf.geometry.to_numpy())
+    counts = shapely.get_num_coordinates(gdf.geometry.to_numpy())
+    owner = np.repeat(keys, counts)
+    hulls = shapely.concave_hull(
+        shapely.multipoints(coords, indices=owner), ratio=ratio, allow_holes=False
+    )
+    lot_union = union_by(gdf.geometry.to_numpy(), keys, len(labels))
+    hulls = shapely.union(hulls, lot_union)  # a hull never leaves out part of a lot
+    frame = gpd.GeoDataFrame(
+        {by or "group": labels, "area_ha": shapely.area(hulls) / 1e4},
+        geometry=hulls,
+        crs="EPSG:2326",
+    )
+    return frame
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _check_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    missing = [c for c in ("zone_label", "land_use") if c not in zones.columns]
+    if missing:
+        msg = (
+            f"zones layer lacks column(s) {missing}; read it with nmgeo.read_zones() "
+            "or add zone_label and land_use (nmgeo.classify_zone)"
+        )
+        raise SchemaError(msg)
+    return as_hk80(zones, "zones")
+
+
+def _check_lots(lots: gpd.GeoDataFrame, ownership_column: str | None) -> gpd.GeoDataFrame:
+    if "parcel_id" not in lots.columns:
+        msg = "lots have no 'parcel_id' column; read them with nmgeo.read_parcels()"
+        raise SchemaError(msg)
+    if ownership_column is not None and ownership_column not in lots.columns:
+        msg = (
+            f"ownership_column={ownership_column!r} is not a column of lots; "
+            f"choose one of {[c for c in lots.columns if c != 'geometry']}"
+        )
+        raise SchemaError(msg)
+    if lots["parcel_id"].isna().any():
+        n = int(lots["parcel_id"].isna().sum())
+        msg = f"lots: {n} rows have a null parcel_id; give every lot an id (nmgeo.read_parcels)"
+        raise DuplicateIdError(msg)
+    return as_hk80(lots, "lots")
+
+
+def _combine_parts(lgdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """Combine rows sharing a ``parcel_id`` (parts of one lot) into one row each."""
+    ids = lgdf["parcel_id"]
+    if ids.is_unique:
+        return lgdf.reset_index(drop=True), 0
+    codes, uniques = pd.factorize(ids.astype(str))
+    first = ~pd.Series(codes).duplicated().to_numpy()
+    merged = union_by(lgdf.geometry.to_numpy(), codes, len(uniques))
+    out = lgdf.loc[first].copy().reset_index(drop=True)
+    out = out.set_geometry(gpd.GeoSeries(merged[codes[first]], crs="EPSG:2326"))
+    n = int(len(lgdf) - len(out))
+    logger.info("land_fabric: combined %d lot rows into the lots sharing their parcel_id", n)
+    return out, n
+
+
+def _as_extent(extent: Any) -> shapely.Geometry | None:
+    if extent is None:
+        return None
+    if isinstance(extent, gpd.GeoDataFrame | gpd.GeoSeries):
+        frame = extent if isinstance(extent, gpd.GeoDataFrame) else extent.to_frame("geometry")
+        geom = shapely.union_all(as_hk80(frame, "extent").geometry.to_numpy())
+    elif isinstance(extent, shapely.Geometry):
+        geom = extent
+    else:
+        msg = (
+            f"extent must be a shapely polygon or a GeoDataFrame/GeoSeries of polygons, "
+            f"not {type(extent).__name__}"
+        )
+        raise InputError(msg)
+    if shapely.get_type_id(geom) not in (3, 6) or shapely.is_empty(geom):
+        msg = f"extent must be a polygon or multipolygon, not {geom.geom_type}"
+        raise GeometryTypeError(msg)
+    return shapely.make_valid(geom) if not shapely.is_valid(geom) else geom
+
+
+# --------------------------------------------------------------------------- ranks
+
+
+def _rank(keys: list[np.ndarray]) -> np.ndarray:
+    """Rank (0 = first) of every row by ``keys`` (first key most significant)."""
+    rank = np.empty(len(keys[0]), dtype=np.int64)
+    rank[np.lexsort(keys[::-1])] = np.arange(len(keys[0]))
+    return rank
+
+
+def _bounds_keys(geoms: np.ndarray) -> list[np.ndarray]:
+    b = np.round(shapely.bounds(geoms), 3)
+    return [b[:, 0], b[:, 1], b[:, 2], b[:, 3]]
+
+
+def _text(values: pd.Series | np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype=object).astype("string").fillna("\uffff").to_numpy(str)
+
+
+def _zone_rank(zgdf: gpd.GeoDataFrame, parts: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Smaller zones first, then plan number, label and position."""
+    plan = _text(zgdf["plan_no"].to_numpy(dtype=object)[row]) if "plan_no" in zgdf else None
+    label = _text(zgdf["zone_label"].to_numpy(dtype=object)[row])
+    keys = [np.round(shapely.area(parts), 3)]
+    keys += [plan] if plan is not None else []
+    return _rank([*keys, label, *_bounds_keys(parts)])
+
+
+def _lot_rank(lgdf: gpd.GeoDataFrame) -> np.ndarray:
+    """Smaller lots first, then by id."""
+    geoms = lgdf.geometry.to_numpy()
+    return _rank([np.round(shapely.area(geoms), 3), _text(lgdf["parcel_id"])])
+
+
+def _interiors_meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return shapely.relate_pattern(a, b, "T********")
+
+
+def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i < j) of polygons whose interiors meet, with the area they share.
+
+    For polygons of many vertices (zones): a DE-9IM test on the pairs whose boxes meet
+    leaves only the pairs that really overlap to be intersected.
+    """
+    i, j = shapely.STRtree(geoms).query(geoms)
+    keep = i < j
+    i, j = i[keep], j[keep]
+    meet = map_chunks(shapely.intersects, geoms[i], geoms[j])
+    i, j = i[meet], j[meet]
+    inner = map_chunks(_interiors_meet, geoms[i], geoms[j])
+    i, j = i[inner], j[inner]
+    area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+    real = area > 0
+    return i[real], j[real], area[real]
+
+
+def _resolve_overlaps(
+    geoms: np.ndarray, rank: np.ndarray, *, simple: bool = True
+) -> tuple[np.ndarray, int, float]:
+    """Remove from each polygon its overlaps with better-ranked ones; pairs and m² moved.
+
+    ``simple`` layers (lots: few vertices each) go through the separating-axis filter of
+    :func:`nmgeo._validate.find_overlaps`; others through prepared predicates.
+    """
+    if simple:
+        i, j, area = find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
+    else:
+        i, j, area = _interior_overlaps(geoms)
+    if not len(i):
+        return geoms, 0, 0.0
+    loser = np.where(rank[i] > rank[j], i, j)
+    winner = np.where(rank[i] > rank[j], j, i)
+    out = subtract_each(geoms, loser, geoms[winner])
+    real = area > SLIVER_WIDTH * np.minimum(shapely.length(geoms[i]), shapely.length(geoms[j]))
+    return out, int(real.sum()), float(area.sum())
+
+
+# --------------------------------------------------------------------------- the cut
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygonal parts of geometry collections (an overlay's stray lines/points)."""
+    geoms = np.asarray(geoms, dtype=object)
+    coll = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    if len(coll):
+        parts, idx = shapely.get_parts(geoms[coll], return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), (3, 6))
+        parts, idx = parts[keep], idx[keep]
+        flat, sub = shapely.get_parts(parts, return_index=True)
+        fixed = np.full(len(coll), None, dtype=object)
+        if len(flat):
+            shapely.multipolygons(flat, indices=idx[sub], out=fixed)
+        geoms[coll] = fixed
+    return geoms
+
+
+def _cut(
+    zones: np.ndarray, lots: np.ndarray, extent: shapely.Geometry | None, progress: bool | None
+) -> dict[str, np.ndarray]:
+    """Pieces of every lot x zone, the lots' unzoned rest and the zones' land without lots."""
+    n_lots = len(lots)
+    lot_area = shapely.area(lots)
+    if progress is None:
+        progress = n_lots > 4 * _CHUNK
+
+    def chunk(start: int, stop: int) -> tuple[np.ndarray, ...]:
+        part = lots[start:stop]
+        own = shapely.from_wkb(shapely.to_wkb(zones))  # prepared copies are per thread
+        shapely.prepare(own)
+        zi, li = shapely.STRtree(part).query(own, predicate="intersects")
+        inside = shapely.contains_properly(own[zi], part[li])
+        geom = part[li].copy()
+        todo = np.flatnonzero(~inside)
+        geom[todo] = _polygonal(shapely.intersection(part[li[todo]], zones[zi[todo]]))
+        return start + li, zi, geom, inside
+
+    parts = map_ranges(chunk, n_lots, piece=_CHUNK, progress=progress, desc="fabric")
+    li = np.concatenate([p[0] for p in parts])
+    zi = np.concatenate([p[1] for p in parts])
+    geom = np.concatenate([p[2] for p in parts])
+    inside = np.concatenate([p[3] for p in parts])
+    area = shapely.area(geom)
+    area = np.where(shapely.is_missing(geom), 0.0, area)
+    real = area > 0
+    li, zi, geom, inside, area = li[real], zi[real], geom[real], inside[real], area[real]
+
+    # Lot land outside every zone.
+    covered = np.bincount(li, weights=area, minlength=n_lots)
+    whole = np.zeros(n_lots, dtype=bool)
+    whole[li[inside]] = True
+    rest_lots = np.flatnonzero(~whole & (covered < lot_area * (1 - _NOISE)))
+    # The lot minus its zoned pieces (small polygons, cheaper to cut by than the zones).
+    hit = np.isin(li, rest_lots)
+    zoned = union_by(geom[hit], li[hit], n_lots)[rest_lots]
+    rest = lots[rest_lots].copy()
+    some = ~shapely.is_missing(zoned)
+    rest[some] = map_chunks(shapely.difference, rest[some], zoned[some])
+    rest = _polygonal(rest)
+    rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
+    keep = rest_area > lot_area[rest_lots] * _NOISE
+    rest, rest_lots = rest[keep], rest_lots[keep]
+
+    # Zone land without a lot: the zone minus the union of its lot pieces.
+    n_zones = len(zones)
+    lot_union = union_by(geom, zi, n_zones)
+    with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
+    free = zones.copy()
+    free[with_lots] = _polygonal(
+        map_chunks(shapely.difference, zones[with_lots], lot_union[with_lots])
+    )
+    zone_area = shapely.area(zones)
+    free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
+    free_zone = np.flatnonzero(free_area > zone_area * _NOISE)
+    free = free[free_zone]
+
+    gov, unknown = free, np.empty(0, dtype=object)
+    gov_zone, unknown_zone = free_zone, np.empty(0, dtype=np.int64)
+    if extent is not None:
+        gov, gov_zone, unknown, unknown_zone = _split_by_extent(free, free_zone, extent)
+
+    def column(*arrays: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(a) for a in arrays])
+
+    return {
+        "geometry": column(geom, rest, gov, unknown).astype(object),
+        "lot": column(li, rest_lots, np.full(len(gov), -1), np.full(len(unknown), -1)),
+        "zone": column(zi, np.full(len(rest), -1), gov_zone, unknown_zone),
+        "tenure": column(
+            np.full(len(geom) + len(rest), LEASED, dtype=object),
+            np.full(len(gov), GOVERNMENT, dtype=object),
+            np.full(len(unknown), UNKNOWN_TENURE, dtype=object),
+        ),
+    }
+
+
+def _split_by_extent(
+    free: np.ndarray, zone: np.ndarray, extent: shapely.Geometry
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Land without a lot inside the extent (Government) and outside it (unknown)."""
+    ext = shapely.from_wkb(shapely.to_wkb(extent))
+    shapely.prepare(ext)
+    within = shapely.contains_properly(ext, free)
+    apart = ~shapely.intersects(ext, free)
+    mixed = np.flatnonzero(~within & ~apart)
+    gov = np.where(within, free, None).astype(object)
+    unknown = np.where(apart, free, None).astype(object)
+    gov[mixed] = _polygonal(shapely.intersection(free[mixed], extent))
+    unknown[mixed] = _polygonal(shapely.difference(free[mixed], extent))
+
+    def kept(geoms: np.ndarray) -> np.ndarray:
+        area = np.where(shapely.is_missing(geoms), 0.0, shapely.area(geoms))
+        return np.flatnonzero(area > 0)
+
+    g, u = kept(gov), kept(unknown)
+    return gov[g], zone[g], unknown[u], zone[u]
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _assemble(
+    pieces: dict[str, np.ndarray],
+    zgdf: gpd.GeoDataFrame,
+    zrow: np.ndarray,
+    zpart: np.ndarray,
+    lgdf: gpd.GeoDataFrame | None,
+    lot_geoms: np.ndarray,
+    ownership_column: str | None,
+) -> gpd.GeoDataFrame:
+    geoms = pieces["geometry"]
+    lot, zone = pieces["lot"], pieces["zone"]
+    on_lot, zoned = lot >= 0, zone >= 0
+    area = shapely.area(geoms)
+
+    data: dict[str, Any] = {"tenure": pieces["tenure"]}
+    parcel = np.full(len(geoms), None, dtype=object)
+    if lgdf is not None:
+        parcel[on_lot] = lgdf["parcel_id"].to_numpy(dtype=object)[lot[on_lot]]
+    data["parcel_id"] = parcel
+    for col in ZONE_COLUMNS:
+        if col not in zgdf.columns:
+            continue
+        values = np.full(len(geoms), None, dtype=object)
+        values[zoned] = zgdf[col].to_numpy(dtype=object)[zrow[zone[zoned]]]
+        if col == "land_use":
+            values[~zoned] = UNZONED
+        data[col] = values
+    data["zone_row"] = np.where(zoned, zrow[np.maximum(zone, 0)], -1)
+    data["zone_part"] = np.where(zoned, zpart[np.maximum(zone, 0)], -1)
+    data["area_m2"] = area
+    lot_area = np.full(len(geoms), np.nan)
+    if lgdf is not None:
+        total = np.bincount(lot[on_lot], weights=area[on_lot], minlength=len(lgdf))
+        lot_area[on_lot] = total[lot[on_lot]]
+    data["lot_area_m2"] = lot_area
+    frame = pd.DataFrame(data)
+    if lgdf is not None:
+        taken = set(frame.columns) | {"geometry", "area_m2", "piece_id"}
+        extra = [c for c in lgdf.columns if c not in taken]
+        if ownership_column is not None:
+            frame["ownership"] = _take(lgdf[ownership_column], lot)
+            extra = [c for c in extra if c != "ownership"]
+        for col in extra:
+            frame[col] = _take(lgdf[col], lot)
+
+    # Canonical order: by position, then tenure and lot, so row order never matters.
+    b = np.round(shapely.bounds(geoms), 3)
+    order = np.lexsort(
+        (
+            np.round(area, 3),
+            _text(parcel),
+            _text(pieces["tenure"]),
+            b[:, 3],
+            b[:, 2],
+            b[:, 1],
+            b[:, 0],
+        )
+    )
+    frame = frame.iloc[order].reset_index(drop=True)
+    width = max(7, len(str(len(frame))))
+    ids = pd.Series(np.arange(1, len(frame) + 1)).astype(str).str.zfill(width)
+    frame.insert(0, "piece_id", ("F" + ids).to_numpy())
+    return gpd.GeoDataFrame(frame, geometry=geoms[order], crs="EPSG:2326")
+
+
+def _take(column: pd.Series, index: np.ndarray) -> pd.Series:
+    """``column`` at positions ``index`` (missing where -1), keeping its dtype if it can."""
+    values = column.reset_index(drop=True)
+    missing = index < 0
+    if missing.any():
+        if pd.api.types.is_bool_dtype(values.dtype):
+            values = values.astype("boolean")
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            values = values.astype("Int64")
+    picked = values.take(np.maximum(index, 0)).reset_index(drop=True)
+    return picked.mask(pd.Series(missing))
