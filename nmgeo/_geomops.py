@@ -47,7 +47,7 @@ def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         for g in multi[a:b].tolist():
             out[keys[g]] = _coverage_union(sorted_geoms[starts[g] : stops[g]])
 
-    map_ranges(run, len(multi), piece=_GROUP_PIECE)
+    map_ranges(run, len(multi), piece=_GROUP_PIECE, min_piece=_GROUP_PIECE // 4)
     # A coverage union of polygons that are not quite a coverage can come out invalid or
     # lose area: redo those groups with the full union.
     expected = np.add.reduceat(area, starts)[multi]

@@ -34,13 +34,15 @@ def map_ranges(
     piece: int,
     progress: bool = False,
     desc: str = "",
+    min_piece: int = MIN_PARALLEL // 2,
 ) -> list[T]:
     """Return ``[func(start, stop), ...]`` over consecutive ranges covering ``0..n``.
 
-    Ranges hold at most ``piece`` elements, and at least ``MIN_PARALLEL / 2`` when split
-    for threads. They run in a pool of :func:`n_threads` threads; results keep range order.
+    Ranges hold at most ``piece`` elements, and at least ``min_piece`` when split for
+    threads (lower it for elements that each cost much, such as overlays of whole zones).
+    They run in a pool of :func:`n_threads` threads; results keep range order.
     """
-    threads = min(n_threads(), max(1, n // (MIN_PARALLEL // 2)))
+    threads = min(n_threads(), max(1, n // max(min_piece, 1)))
     count = max(threads, -(-n // piece)) if n else 1
     bounds = np.linspace(0, n, count + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
@@ -66,14 +68,19 @@ def map_ranges(
             bar.close()
 
 
-def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+def map_chunks(
+    func: Callable[..., np.ndarray], *arrays: np.ndarray, min_piece: int = MIN_PARALLEL // 2
+) -> np.ndarray:
     """Return ``func(*arrays)``, computed on slices of the arrays in parallel threads.
 
     ``func`` must be elementwise (output element i depends only on input element i), so that
-    the result equals a single call.
+    the result equals a single call. ``min_piece`` as for :func:`map_ranges`.
     """
     n = len(arrays[0])
     parts = map_ranges(
-        lambda a, b: np.asarray(func(*(x[a:b] for x in arrays))), n, piece=max(n, 1)
+        lambda a, b: np.asarray(func(*(x[a:b] for x in arrays))),
+        n,
+        piece=max(n, 1),
+        min_piece=min_piece,
     )
     return np.concatenate(parts) if len(parts) > 1 else parts[0]

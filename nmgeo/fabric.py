@@ -191,13 +191,13 @@ def land_fabric(
             "zone": np.arange(len(zparts)),
             "tenure": np.full(len(zparts), UNKNOWN_TENURE, dtype=object),
         }
-        lot_geoms = np.empty(0, dtype=object)
+        lot_rank = None
     else:
         lgdf, combined = _combine_parts(lgdf)
         account["n_lot_rows_combined"] = combined
         lot_geoms = lgdf.geometry.to_numpy()
-        lrank = _lot_rank(lgdf)
-        lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lrank)
+        lot_rank = _lot_rank(lgdf)
+        lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank)
         account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
         if n_pairs:
             logger.warning(
@@ -216,7 +216,7 @@ def land_fabric(
             held[on_lot] = gov_lot[pieces["lot"][on_lot]]
             pieces["tenure"] = np.where(held, GOVERNMENT, pieces["tenure"])
 
-    out = _assemble(pieces, zgdf, zrow, zpart_no, lgdf, lot_geoms, ownership_column)
+    out = _assemble(pieces, zgdf, zrow, zpart_no, lgdf, lot_rank, ownership_column)
     area = out["area_m2"]
     zoned = out["zone_row"] >= 0
     account.update(
@@ -492,7 +492,8 @@ def _cut(
     inside = np.concatenate([p[3] for p in parts])
     area = shapely.area(geom)
     area = np.where(shapely.is_missing(geom), 0.0, area)
-    real = area > 0
+    # Pieces below _NOISE of their lot are overlay dust along shared edges.
+    real = area > lot_area[li] * _NOISE
     li, zi, geom, inside, area = li[real], zi[real], geom[real], inside[real], area[real]
 
     # Lot land outside every zone.
@@ -505,7 +506,7 @@ def _cut(
     zoned = union_by(geom[hit], li[hit], n_lots)[rest_lots]
     rest = lots[rest_lots].copy()
     some = ~shapely.is_missing(zoned)
-    rest[some] = map_chunks(shapely.difference, rest[some], zoned[some])
+    rest[some] = map_chunks(shapely.difference, rest[some], zoned[some], min_piece=2_000)
     rest = _polygonal(rest)
     rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
     keep = rest_area > lot_area[rest_lots] * _NOISE
@@ -517,7 +518,7 @@ def _cut(
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
-        map_chunks(shapely.difference, zones[with_lots], lot_union[with_lots])
+        map_chunks(shapely.difference, zones[with_lots], lot_union[with_lots], min_piece=200)
     )
     zone_area = shapely.area(zones)
     free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
@@ -558,9 +559,11 @@ def _split_by_extent(
     gov[mixed] = _polygonal(shapely.intersection(free[mixed], extent))
     unknown[mixed] = _polygonal(shapely.difference(free[mixed], extent))
 
+    whole = shapely.area(free)
+
     def kept(geoms: np.ndarray) -> np.ndarray:
         area = np.where(shapely.is_missing(geoms), 0.0, shapely.area(geoms))
-        return np.flatnonzero(area > 0)
+        return np.flatnonzero(area > whole * _NOISE)
 
     g, u = kept(gov), kept(unknown)
     return gov[g], zone[g], unknown[u], zone[u]
@@ -575,15 +578,26 @@ def _assemble(
     zrow: np.ndarray,
     zpart: np.ndarray,
     lgdf: gpd.GeoDataFrame | None,
-    lot_geoms: np.ndarray,
+    lot_rank: np.ndarray | None,
     ownership_column: str | None,
 ) -> gpd.GeoDataFrame:
     geoms = pieces["geometry"]
-    lot, zone = pieces["lot"], pieces["zone"]
-    on_lot, zoned = lot >= 0, zone >= 0
     area = shapely.area(geoms)
+    lot = pieces["lot"]
+    tenure = pieces["tenure"]
+    # Canonical order first: by position, then tenure and lot, so row order never matters.
+    b = np.round(shapely.bounds(geoms), 3)
+    lot_key = np.where(lot >= 0, lot_rank[np.maximum(lot, 0)], -1) if lot_rank is not None else lot
+    tenure_key = pd.Categorical(tenure, categories=TENURES).codes
+    keys = (np.round(area, 3), lot_key, tenure_key, b[:, 3], b[:, 2], b[:, 1], b[:, 0])
+    order = np.lexsort(keys)
+    geoms, area, lot, tenure = geoms[order], area[order], lot[order], tenure[order]
+    zone = pieces["zone"][order]
+    on_lot, zoned = lot >= 0, zone >= 0
 
-    data: dict[str, Any] = {"tenure": pieces["tenure"]}
+    width = max(7, len(str(len(geoms))))
+    ids = pd.Series(np.arange(1, len(geoms) + 1)).astype(str).str.zfill(width)
+    data: dict[str, Any] = {"piece_id": ("F" + ids).to_numpy(), "tenure": tenure}
     parcel = np.full(len(geoms), None, dtype=object)
     if lgdf is not None:
         parcel[on_lot] = lgdf["parcel_id"].to_numpy(dtype=object)[lot[on_lot]]
@@ -604,34 +618,15 @@ def _assemble(
         total = np.bincount(lot[on_lot], weights=area[on_lot], minlength=len(lgdf))
         lot_area[on_lot] = total[lot[on_lot]]
     data["lot_area_m2"] = lot_area
-    frame = pd.DataFrame(data)
     if lgdf is not None:
-        taken = set(frame.columns) | {"geometry", "area_m2", "piece_id"}
+        taken = set(data) | {"geometry", "area_m2", "piece_id"}
         extra = [c for c in lgdf.columns if c not in taken]
         if ownership_column is not None:
-            frame["ownership"] = _take(lgdf[ownership_column], lot)
+            data["ownership"] = _take(lgdf[ownership_column], lot)
             extra = [c for c in extra if c != "ownership"]
         for col in extra:
-            frame[col] = _take(lgdf[col], lot)
-
-    # Canonical order: by position, then tenure and lot, so row order never matters.
-    b = np.round(shapely.bounds(geoms), 3)
-    order = np.lexsort(
-        (
-            np.round(area, 3),
-            _text(parcel),
-            _text(pieces["tenure"]),
-            b[:, 3],
-            b[:, 2],
-            b[:, 1],
-            b[:, 0],
-        )
-    )
-    frame = frame.iloc[order].reset_index(drop=True)
-    width = max(7, len(str(len(frame))))
-    ids = pd.Series(np.arange(1, len(frame) + 1)).astype(str).str.zfill(width)
-    frame.insert(0, "piece_id", ("F" + ids).to_numpy())
-    return gpd.GeoDataFrame(frame, geometry=geoms[order], crs="EPSG:2326")
+            data[col] = _take(lgdf[col], lot)
+    return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:2326")
 
 
 def _take(column: pd.Series, index: np.ndarray) -> pd.Series:
@@ -644,4 +639,4 @@ def _take(column: pd.Series, index: np.ndarray) -> pd.Series:
         elif pd.api.types.is_integer_dtype(values.dtype):
             values = values.astype("Int64")
     picked = values.take(np.maximum(index, 0)).reset_index(drop=True)
-    return picked.mask(pd.Series(missing))
+    return picked.mask(pd.Series(missing)) if missing.any() else picked

@@ -174,7 +174,9 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 def _frontage(facilities: np.ndarray, groups: np.ndarray, gap: float) -> np.ndarray:
     """Length (m) of each facility's boundary lying within ``gap`` of the paired group."""
-    reach = shapely.buffer(groups, max(gap, TOUCH), join_style="mitre", mitre_limit=2.0)
+    # A round buffer: exactly the land within ``gap`` of the group (a mitred one reaches
+    # further at the group's corners).
+    reach = shapely.buffer(groups, max(gap, TOUCH), quad_segs=16)
     return shapely.length(shapely.intersection(shapely.boundary(facilities), reach))
 
 
