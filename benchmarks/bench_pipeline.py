@@ -5,17 +5,20 @@ caches them as a GeoPackage in the real schemas (layer ``lots``: Lands Departmen
 layer ``ozp_zones``: TPB OZP zoning). Then times, each in a fresh process so peak memory is
 its own, every stage from files on disk to a saved map:
 
-- nmgeo: ``read_parcels`` + ``read_zones``; ``assign_zoning`` + ``assign_major_zone``;
-  ``build_packages``; ``bcp_proximity`` + ``rail_proximity`` on the lots;
+- nmgeo: ``read_parcels`` + ``read_zones``; ``land_fabric`` + ``assign_major_zone``;
+  ``build_packages`` on the fabric; ``bcp_proximity`` + ``rail_proximity`` on the lots;
   ``package_report(result)``; ``package_map(result).save(...)``.
 - baseline, written the way a competent analyst would without nmgeo:
-  ``geopandas.read_file`` (pyogrio); zoning by ``geopandas.overlay(how="intersection")``,
-  area and ``idxmax`` per lot, with a hand-written label -> land-use dict (and the same for
-  the NM major zones); packages by libpysal ``Graph.build_fuzzy_contiguity(buffer=7.5)``
-  components, facilities attached with ``sjoin_nearest(max_distance=15)``, ``dissolve``
-  and the 2 ha filter; ``sjoin_nearest`` from the lots to the BCPs and rail stations
-  (``nmgeo.reference``); a package table with areas and the nearest BCP and station per
-  package; a plain ``folium.GeoJson`` map of the packages and their member lots.
+  ``geopandas.read_file`` (pyogrio); the land fabric by ``geopandas.overlay(lots, zones,
+  how="intersection")`` for the leased pieces, a ``dissolve`` of those pieces by zone and
+  ``GeoSeries.difference`` for each zone's Government land, with a hand-written label ->
+  land-use dict; the NM major zone of every piece by ``overlay`` + ``idxmax``; packages by
+  libpysal ``Graph.build_fuzzy_contiguity(buffer=7.5)`` components of the commercial
+  pieces, facility pieces attached with ``sjoin_nearest(max_distance=15)``, ``dissolve``
+  with Government / leased areas and the 2 ha filter; ``sjoin_nearest`` from the lots to
+  the BCPs and rail stations (``nmgeo.reference``); a package table with areas and the
+  nearest BCP and station per package; a plain ``folium.GeoJson`` map of the packages and
+  their member pieces.
 
 Usage::
 
@@ -40,7 +43,7 @@ from pathlib import Path
 from _baseline import GAP, MIN_AREA, hand_rolled_members
 from _isolated import child, measure, median_run
 
-STAGES = ("read", "zoning", "packages", "proximity", "report", "map")
+STAGES = ("read", "fabric", "packages", "proximity", "report", "map")
 GPKG = "nm_sample.gpkg"
 
 # What an analyst would type after looking at the OZP legend: zone family -> land use,
@@ -118,12 +121,12 @@ def run_nmgeo(gpkg: str) -> dict:
     parcels = nmgeo.read_parcels(gpkg, layer="lots")
     zones = nmgeo.read_zones(gpkg, layer="ozp_zones")
     t.lap("read")
-    zoned = nmgeo.assign_zoning(parcels, zones, progress=False)
-    zoned = nmgeo.assign_major_zone(zoned)
-    t.lap("zoning")
-    result = nmgeo.build_packages(zoned, gap_tolerance=GAP, min_package_area=MIN_AREA)
+    fabric = nmgeo.land_fabric(zones, parcels, progress=False)
+    fabric = nmgeo.assign_major_zone(fabric)
+    t.lap("fabric")
+    result = nmgeo.build_packages(fabric, gap_tolerance=GAP, min_package_area=MIN_AREA)
     t.lap("packages")
-    near = nmgeo.rail_proximity(nmgeo.bcp_proximity(zoned))
+    near = nmgeo.rail_proximity(nmgeo.bcp_proximity(parcels))
     t.lap("proximity")
     table = nmgeo.package_report(result)
     t.lap("report")
@@ -133,7 +136,8 @@ def run_nmgeo(gpkg: str) -> dict:
         "times": t.times,
         "lots": len(parcels),
         "packages": len(table),
-        "commercial": int((zoned["land_use"] == "commercial").sum()),
+        "package_ha": float(table["area_ha"].sum()),
+        "government_ha": float(table["government_ha"].sum()),
         "near_ok": int(near["bcp_distance_m"].notna().sum()),
         "html_mb": out_html.stat().st_size / 1e6,
     }
@@ -155,38 +159,45 @@ def run_baseline(gpkg: str) -> dict:
     zones = gpd.read_file(gpkg, layer="ozp_zones", engine="pyogrio")
     t.lap("read")
 
-    # Zoning: the zone covering most of each lot, by a full polygon overlay.
+    # The land fabric: lot pieces by overlay, each zone's Government land by difference.
     family = zones["ZONE_LABEL"].str.replace(r"\d+$", "", regex=True)
     family = family.str.replace(r"\(\d+\)$", "", regex=True)
     zones["land_use"] = family.map(FAMILY_USE)
     is_ou = family == "OU"
     zones.loc[is_ou, "land_use"] = zones.loc[is_ou, "SPUSE_ENG"].map(OU_USE)
     zones["land_use"] = zones["land_use"].fillna("unknown")
-    lots["lot"] = np.arange(len(lots))
-    pieces = gpd.overlay(
-        lots[["lot", "geometry"]],
-        zones[["ZONE_LABEL", "land_use", "geometry"]],
+    zones["zone"] = np.arange(len(zones))
+    leased = gpd.overlay(
+        lots[["LOTID", "geometry"]],
+        zones[["zone", "ZONE_LABEL", "land_use", "geometry"]],
         how="intersection",
         keep_geom_type=True,
     )
-    pieces["a"] = pieces.area
-    best = pieces.loc[pieces.groupby("lot")["a"].idxmax()].set_index("lot")
-    lots["zone_label"] = best["ZONE_LABEL"].reindex(lots["lot"]).to_numpy()
-    lots["land_use"] = best["land_use"].reindex(lots["lot"]).fillna("unzoned").to_numpy()
-    lots["zoning_share"] = (best["a"].reindex(lots["lot"]) / lots.area.to_numpy()).to_numpy()
+    leased["tenure"] = "leased"
+    covered = leased[["zone", "geometry"]].dissolve(by="zone")
+    gov = zones[["zone", "ZONE_LABEL", "land_use", "geometry"]].set_index("zone")
+    cover = covered.geometry.reindex(gov.index)
+    has = cover.notna().to_numpy()
+    gov.loc[has, "geometry"] = gov.geometry[has].difference(cover[has], align=False)
+    gov = gov[~gov.geometry.is_empty & (gov.area > 0)].reset_index()
+    gov["tenure"] = "government"
+    fabric = pd.concat([leased, gov], ignore_index=True)
     major = nmgeo.reference.major_zones()[["short_name", "geometry"]].to_crs(lots.crs)
-    mpieces = gpd.overlay(lots[["lot", "geometry"]], major, how="intersection")
+    fabric["piece"] = np.arange(len(fabric))
+    mpieces = gpd.overlay(fabric[["piece", "geometry"]], major, how="intersection")
     mpieces["a"] = mpieces.area
-    mbest = mpieces.loc[mpieces.groupby("lot")["a"].idxmax()].set_index("lot")
-    lots["major_zone"] = mbest["short_name"].reindex(lots["lot"]).to_numpy()
-    t.lap("zoning")
+    mbest = mpieces.loc[mpieces.groupby("piece")["a"].idxmax()].set_index("piece")
+    fabric["major_zone"] = mbest["short_name"].reindex(fabric["piece"]).to_numpy()
+    t.lap("fabric")
 
     # Packages: commercial components within GAP, facilities within GAP, 2 ha filter.
-    members = hand_rolled_members(lots)
+    members = hand_rolled_members(fabric)
     members["fac_area"] = members["area"] - members["com_area"]
+    members["gov_area"] = np.where(members["tenure"] == "government", members["area"], 0.0)
     members["n"] = 1
     packages = members.dissolve(
-        by="group", aggfunc={"area": "sum", "com_area": "sum", "fac_area": "sum", "n": "sum"}
+        by="group",
+        aggfunc=dict.fromkeys(("area", "com_area", "fac_area", "gov_area", "n"), "sum"),
     )
     packages = packages[packages["area"] >= MIN_AREA].copy()
     members = members[members["group"].isin(packages.index)]
@@ -195,7 +206,7 @@ def run_baseline(gpkg: str) -> dict:
     # Proximity of every lot to the nearest BCP and rail station.
     bcps = nmgeo.reference.control_points()[["name", "geometry"]].to_crs(lots.crs)
     stations = nmgeo.reference.rail_stations()[["name", "geometry"]].to_crs(lots.crs)
-    near = lots[["lot", "geometry"]]
+    near = lots[["LOTID", "geometry"]]
     for prefix, points in (("bcp", bcps), ("rail", stations)):
         hit = gpd.sjoin_nearest(
             near,
@@ -214,6 +225,7 @@ def run_baseline(gpkg: str) -> dict:
     table["commercial_ha"] = table["com_area"] / 1e4
     table["facility_ha"] = table["fac_area"] / 1e4
     table["facility_share"] = table["fac_area"] / table["area"]
+    table["government_ha"] = table["gov_area"] / 1e4
     open_st = nmgeo.reference.rail_stations(status="open")[["name", "geometry"]]
     for prefix, points in (("bcp", bcps), ("rail", open_st.to_crs(lots.crs))):
         hit = gpd.sjoin_nearest(
@@ -225,15 +237,16 @@ def run_baseline(gpkg: str) -> dict:
         hit = hit[~hit.index.duplicated()]
         table[f"{prefix}_name"] = hit[f"{prefix}_name"]
         table[f"{prefix}_distance_m"] = hit[f"{prefix}_distance_m"]
-    report = pd.DataFrame(table.drop(columns=["geometry", "area", "com_area", "fac_area"]))
+    dropped = ["geometry", "area", "com_area", "fac_area", "gov_area"]
+    report = pd.DataFrame(table.drop(columns=dropped))
     report = report.sort_values("area_ha", ascending=False)
     t.lap("report")
 
     # Map: packages and member lots as plain GeoJSON layers.
     pk = table[["package_id", "area_ha", "facility_share", "n", "geometry"]].to_crs(4326)
-    mb = members[["LOTID", "land_use", "role", "group", "geometry"]].to_crs(4326)
-    centre = pk.union_all().centroid if len(pk) else None
-    m = folium.Map(location=[centre.y, centre.x] if centre else [22.5, 114.05], zoom_start=12)
+    mb = members[["LOTID", "land_use", "tenure", "role", "group", "geometry"]].to_crs(4326)
+    x0, y0, x1, y1 = pk.total_bounds if len(pk) else (114.05, 22.5, 114.05, 22.5)
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=12)
     folium.GeoJson(
         mb,
         name="Member lots",
@@ -241,7 +254,7 @@ def run_baseline(gpkg: str) -> dict:
             "color": "#c0392b" if f["properties"]["role"] == "commercial" else "#2e86c1",
             "weight": 0.5,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["LOTID", "land_use", "role"]),
+        tooltip=folium.GeoJsonTooltip(fields=["LOTID", "land_use", "tenure", "role"]),
     ).add_to(m)
     folium.GeoJson(
         pk,
@@ -256,7 +269,8 @@ def run_baseline(gpkg: str) -> dict:
         "times": t.times,
         "lots": len(lots),
         "packages": len(report),
-        "commercial": int((lots["land_use"] == "commercial").sum()),
+        "package_ha": float(report["area_ha"].sum()),
+        "government_ha": float(report["government_ha"].sum()),
         "near_ok": int(near["bcp_distance_m"].notna().sum()),
         "html_mb": out_html.stat().st_size / 1e6,
     }
@@ -321,7 +335,7 @@ def main() -> None:
     print()
     print(
         f"{'lots':>8} {'method':>8} {stage_hdr} {'total':>7} {'ratio':>6} {'RSS MB':>7} "
-        f"{'pkgs':>5} {'com lots':>8} {'html MB':>7}"
+        f"{'pkgs':>5} {'pkg ha':>8} {'gov ha':>8} {'html MB':>7}"
     )
     for n, ours, base in rows:
         total_o = ours["total"]
@@ -336,7 +350,8 @@ def main() -> None:
             stages = " ".join(f"{res['times'][s]:>6.1f}" for s in STAGES)
             print(
                 f"{res['lots']:>8} {name:>8} {stages} {total:>7.1f} {ratio} "
-                f"{res['peak_rss_mb']:>7.0f} {res['packages']:>5} {res['commercial']:>8} "
+                f"{res['peak_rss_mb']:>7.0f} {res['packages']:>5} {res['package_ha']:>8.1f} "
+                f"{res['government_ha']:>8.1f} "
                 f"{res['html_mb']:>7.1f}"
             )
         if base is not None:

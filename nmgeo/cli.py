@@ -561,7 +561,7 @@ def packages(
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
     from nmgeo.report import area_report, package_report, write_report
-    from nmgeo.zoning import assign_major_zone
+    from nmgeo.zoning import assign_major_zone, assign_zoning
 
     if parcels is not None and lots_path is not None:
         msg = "give the lots once: as the PARCELS argument or as --lots, not both"
@@ -580,7 +580,7 @@ def packages(
     planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
     planned += [out / "report_packages.csv", out / "report_area_by_zone.csv"]
     _refuse_overwrite(planned, [lots_path, zones, dem, extent])
-    n_steps = 8 + (2 if zones is not None else 0)
+    n_steps = 8 + (3 if zones is not None else 0) + (1 if extent is not None else 0)
     with _recording(ctx, n_steps) as run:
         lots = None if lots_path is None else _read_layer(run, lots_path, layer, "parcels")
         fabric = None
@@ -598,6 +598,11 @@ def packages(
                 fabric = land_fabric(zone_frame, lots, extent=where, progress=_show_progress(ctx))
             run.count("pieces", len(fabric))
             land = fabric
+            if lots is not None:  # the lot-level dominant zone, for the parcels layer
+                with run.step("assign zoning"):
+                    lots = assign_major_zone(
+                        assign_zoning(lots, zone_frame, progress=_show_progress(ctx))
+                    )
         else:
             if "land_use" not in lots.columns:
                 msg = (

@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
+from shapely.geometry import box
 
 import nmgeo
 from nmgeo.cli import main
@@ -30,9 +34,15 @@ def test_demo_prints_a_summary_and_writes_the_csv(demo_run):
     assert str(csv) in result.output
     table = pd.read_csv(csv)
     assert {"major_zone", "land_use", "n_parcels", "area_ha", "share"} <= set(table.columns)
+    # The table covers all zoned land and every lot: the zones and lots' union, once.
     sample = nmgeo.load_sample()
-    assert table["n_parcels"].sum() == len(sample.parcels)
-    assert table["area_ha"].sum() == pytest.approx(sample.parcels["area_m2"].sum() / 1e4, rel=1e-6)
+    everything = shapely.union_all(
+        np.concatenate([sample.zones.geometry.values, sample.parcels.geometry.values])
+    )
+    assert table["area_ha"].sum() == pytest.approx(everything.area / 1e4, rel=1e-6)
+    commercial = sample.zones.loc[sample.zones["land_use"] == "commercial"].geometry
+    got = table.loc[table["land_use"] == "commercial", "area_ha"].sum()
+    assert got == pytest.approx(shapely.union_all(commercial.values).area / 1e4, rel=1e-6)
 
 
 def test_demo_writes_the_package_map_report_and_geopackage(demo_run):
@@ -52,7 +62,8 @@ def test_demo_writes_the_package_map_report_and_geopackage(demo_run):
         assert path.is_file() and path.stat().st_size > 0, name
         assert str(path) in result.output
     packages = pd.read_csv(out / "report_packages.csv")
-    direct = nmgeo.build_packages(nmgeo.load_sample().parcels).packages
+    sample = nmgeo.load_sample()
+    direct = nmgeo.build_packages(sample.zones, sample.parcels).packages
     assert len(packages) == len(direct)
     assert packages["area_ha"].sum() == pytest.approx(direct["area_ha"].sum())
     sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
@@ -61,6 +72,13 @@ def test_demo_writes_the_package_map_report_and_geopackage(demo_run):
 
     layers = set(pyogrio.list_layers(out / "nm_packages.gpkg")[:, 0])
     assert {"packages", "members", "parcels", "control_points", "rail_stations"} <= layers
+    assert {"pieces", "fabric"} <= layers
+    fabric = pyogrio.read_dataframe(out / "nm_packages.gpkg", layer="fabric")
+    assert set(fabric["tenure"]) <= {"leased", "government", "unknown"}
+    everything = shapely.union_all(
+        np.concatenate([sample.zones.geometry.values, sample.parcels.geometry.values])
+    )
+    assert fabric.geometry.area.sum() == pytest.approx(everything.area, rel=1e-9)
 
 
 def test_quiet_demo_prints_nothing(tmp_path):
@@ -173,6 +191,78 @@ def test_packages_writes_geopackage_report_map_and_manifest(packages_run, metro_
     for name in ("report.xlsx", "report.md", "report.html"):
         assert (out / name).stat().st_size > 0
     assert "leaflet" in (out / "package_map.html").read_text(encoding="utf-8").lower()
+
+
+def test_packages_on_zones_and_lots_match_the_api(packages_run, metro_files):
+    import pyogrio
+
+    result, out = packages_run
+    gpkg, _ = metro_files
+    zones = nmgeo.read_zones(gpkg, layer="ozp_zones")
+    lots = nmgeo.read_parcels(gpkg, layer="lots")
+    direct = nmgeo.build_packages(zones, lots).packages
+    table = pd.read_csv(out / "report_packages.csv")
+    assert len(table) == len(direct)
+    for col in ("area_ha", "government_ha", "leased_ha", "n_lots"):
+        assert table[col].sum() == pytest.approx(direct[col].sum(), rel=1e-9), col
+    layers = set(pyogrio.list_layers(out / "packages.gpkg")[:, 0])
+    assert {"pieces", "fabric"} <= layers
+    pieces = pyogrio.read_dataframe(out / "packages.gpkg", layer="pieces", read_geometry=False)
+    assert set(pieces["tenure"]) <= {"leased", "government"}  # no --extent: lots complete
+    areas = pd.read_csv(out / "report_area_by_zone.csv")
+    assert {"major_zone", "land_use", "tenure", "area_ha"} <= set(areas.columns)
+
+
+def test_packages_outside_the_extent_and_on_zones_alone(metro_files, tmp_path):
+    gpkg, _ = metro_files
+    zones = nmgeo.read_zones(gpkg, layer="ozp_zones")
+    x0, y0, x1, y1 = zones.total_bounds
+    half = gpd.GeoDataFrame(geometry=[box(x0, y0, (x0 + x1) / 2, y1)], crs="EPSG:2326")
+    half.to_file(tmp_path / "extent.gpkg")
+    args = ["--quiet", "packages", "--zones", str(gpkg), "--zones-layer", "ozp_zones"]
+    lot_args = ["--lots", str(gpkg), "--layer", "lots"]
+    run = CliRunner().invoke(
+        main,
+        [
+            *args,
+            *lot_args,
+            "--extent",
+            str(tmp_path / "extent.gpkg"),
+            "--out",
+            str(tmp_path / "e"),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    table = pd.read_csv(tmp_path / "e" / "report_packages.csv")
+    assert table["unknown_tenure_ha"].sum() > 0
+    total = table[["government_ha", "leased_ha", "unknown_tenure_ha"]].sum(axis=1)
+    np.testing.assert_allclose(total, table["area_ha"], rtol=1e-9)
+
+    run = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "z")])
+    assert run.exit_code == 0, run.output
+    alone = pd.read_csv(tmp_path / "z" / "report_packages.csv")
+    np.testing.assert_allclose(alone["unknown_tenure_ha"], alone["area_ha"], rtol=1e-12)
+    assert (alone["n_lots"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--lots", "LOTS"], "not both"),
+        (["--extent", "LOTS"], "needs both"),
+    ],
+)
+def test_packages_refuses_contradictory_inputs(metro_files, tmp_path, extra, message):
+    gpkg, _ = metro_files
+    extra = [str(gpkg) if e == "LOTS" else e for e in extra]
+    first = [str(gpkg)] if extra[0] == "--lots" else []
+    run = CliRunner().invoke(
+        main,
+        ["packages", *first, "--zones", str(gpkg), "--zones-layer", "ozp_zones", *extra]
+        + ["--out", str(tmp_path / "x")],
+    )
+    assert run.exit_code == 2
+    assert message in _one_error_line(run)
 
 
 def test_packages_manifest_records_versions_inputs_counts_and_timings(packages_run, metro_files):
