@@ -30,12 +30,17 @@ __all__ = [
 logger = logging.getLogger("nmgeo.fabric")
 
 LEASED = "leased"
+"""Tenure of a piece of a leased lot: land to resume or have surrendered before a grant."""
 GOVERNMENT = "government"
+"""Tenure of unleased Government land (zoned land with no lot): grantable as it is."""
 UNKNOWN_TENURE = "unknown"
+"""Tenure of land without a lot outside the lot data's extent: not known."""
 TENURES = (LEASED, GOVERNMENT, UNKNOWN_TENURE)
+"""The three tenures, in that order."""
 # Values of a user's ownership column that mark a lot as held by the Government.
 GOVERNMENT_VALUES = ("government", "government land", "gov")
 FABRIC_ACCOUNT = "nmgeo_fabric"
+"""Key of ``GeoDataFrame.attrs`` holding the account of :func:`land_fabric`."""
 
 # Zone columns carried onto every piece (those the zones layer has).
 ZONE_COLUMNS = ("plan_no", "zone_label", "land_use", "description", "specified_use")

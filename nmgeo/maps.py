@@ -521,9 +521,11 @@ def package_map(
 
     Layers (each in the layer control): an optional faint base layer of all lots
     (``parcels``); the packages coloured by ``color_by`` on a linear colour ramp with a
-    legend, with tooltips (package id, area, facility share, parcels, major zone) and a
-    popup table of the package's figures; the member parcels styled by role (commercial
-    red, facility blue); the candidate parcels left out (grey, dashed, with the reason);
+    legend, with tooltips (package id, area, facility share, Government land share,
+    leased lots, major zone) and a popup table of the package's figures; the package land
+    by role (commercial red, facility blue) and tenure (unleased Government land filled,
+    pieces of leased lots outlined in black with a paler fill: the land to resume); the
+    candidate land left out (grey, dashed, with the reason);
     and, with ``reference``, the NM major-zone outlines, the boundary control points and
     the rail stations (open: filled; planned: hollow and labelled with the target year),
     optionally with 500 m catchment circles. The view is fitted to the packages.

@@ -17,6 +17,7 @@ DOCS = ROOT / "docs"
 API_MODULES = (
     "io",
     "zoning",
+    "fabric",
     "packages",
     "proximity",
     "network",

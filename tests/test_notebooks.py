@@ -1,4 +1,5 @@
-"""The tutorial notebooks: committed clean, and each runs top to bottom on the sample.
+"""The tutorial notebooks: committed clean, and each runs top to bottom on the sample
+(05 on the real North district extract in tests/data/north).
 
 Each notebook is executed with nbclient in a fresh kernel whose working directory is a
 temporary folder. The kernel is pinned to the Python running the tests (a ``python3``
@@ -26,6 +27,7 @@ EXPECTED = {
     "02_land_disposal_packages.ipynb",
     "03_proximity_and_phasing.ipynb",
     "04_bring_your_own_data.ipynb",
+    "05_real_north_plans.ipynb",
 }
 
 

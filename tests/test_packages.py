@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from cadastre import b, cadastres, lots_of, zones_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -352,3 +353,94 @@ def test_groups_agree_with_libpysal_fuzzy_contiguity_on_the_sample():
     pairs = pd.DataFrame({"ours": ours.to_numpy(), "oracle": oracle.to_numpy()}).drop_duplicates()
     assert pairs["ours"].is_unique and pairs["oracle"].is_unique
     assert len(result.packages) > 100
+
+
+# --------------------------------------------------------------------------- on the fabric
+
+
+def test_government_land_of_a_commercial_zone_is_packaged_with_the_gic_beside_it():
+    # Kwu Tung North in miniature: a 3 ha OU(Business) zone, half of it two leased lots,
+    # a 1 ha G/IC zone across a 10 m road, and a lot straddling the C zone and farmland.
+    zones = zones_of(
+        [
+            ("OU(B)", "commercial", b(0, 0, 300, 100)),
+            ("G/IC", "public_facility", b(0, 110, 100, 210)),
+            ("AGR", "agriculture", b(300, 0, 400, 100)),
+        ]
+    )
+    lots = lots_of(
+        ["DD95 L1", "DD95 L2", "DD95 L3"],
+        [b(0, 0, 100, 100), b(100, 0, 130, 50), b(280, 20, 320, 60)],
+    )
+    result = nmgeo.build_packages(zones, lots)
+    assert len(result.packages) == 1
+    row = result.packages.iloc[0]
+    assert row["area_ha"] == pytest.approx(4.0)
+    assert row["commercial_ha"] == pytest.approx(3.0)
+    assert row["public_facility_ha"] == pytest.approx(1.0)
+    leased = 10_000 + 1_500 + 20 * 40  # L3 is half in the C zone
+    assert row["leased_ha"] == pytest.approx(leased / 1e4)
+    assert row["government_ha"] == pytest.approx(4.0 - leased / 1e4)
+    assert row["government_share"] == pytest.approx(1 - leased / 40_000)
+    assert row["unknown_tenure_ha"] == 0.0
+    assert row["n_lots"] == 3 and row["n_lots_cut"] == 1
+    assert row["n_sites"] == 2 and row["n_commercial"] == 1 and row["n_facility"] == 1
+    members = result.members
+    assert set(members["tenure"]) == {"government", "leased"}
+    assert members.loc[members["parcel_id"] == "DD95 L3", "area_m2"].sum() == pytest.approx(800)
+    assert members["zone_label"].isin(["OU(B)", "G/IC"]).all()
+    assert result.parameters["input"] == "fabric"
+    # The farmland half of L3 is not a candidate, so it is neither member nor excluded.
+    assert not result.excluded["parcel_id"].eq("DD95 L3").any()
+
+
+def test_zones_alone_give_packages_of_unknown_tenure():
+    zones = zones_of(
+        [("C", "commercial", b(0, 0, 200, 100)), ("O", "open_space", b(200, 0, 250, 100))]
+    )
+    result = nmgeo.build_packages(zones)
+    row = result.packages.iloc[0]
+    assert row["area_ha"] == pytest.approx(2.5)
+    assert row["unknown_tenure_ha"] == pytest.approx(2.5)
+    assert row["government_ha"] == 0.0 and row["n_lots"] == 0
+    assert result.parameters["input"] == "zones"
+
+
+def test_lots_are_refused_with_a_ready_fabric():
+    zones = zones_of([("C", "commercial", b(0, 0, 200, 100))])
+    fabric = nmgeo.land_fabric(zones)
+    with pytest.raises(InputError, match="land_fabric"):
+        nmgeo.build_packages(fabric, lots_of(["L"], [b(0, 0, 1, 1)]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cadastres(), st.sampled_from([0.0, 5.0, 15.0]), st.randoms(use_true_random=False))
+def test_packages_on_random_cadastres_account_for_every_piece_in_any_row_order(data, gap, rnd):
+    zones, lots = data
+    result = nmgeo.build_packages(zones, lots, gap_tolerance=gap, min_package_area=1_000)
+    fabric = nmgeo.land_fabric(zones, lots)
+    cand = fabric[fabric["land_use"].isin(["commercial", "public_facility", "open_space"])]
+    ids = [*result.members["piece_id"], *result.excluded["piece_id"]]
+    assert sorted(ids) == sorted(cand["piece_id"])
+    total = result.members["area_m2"].sum() + result.excluded["area_m2"].sum()
+    assert total == pytest.approx(cand["area_m2"].sum(), rel=1e-9)
+    p = result.packages
+    tenure = (p["government_ha"] + p["leased_ha"] + p["unknown_tenure_ha"]) * 1e4
+    np.testing.assert_allclose(tenure, p["area_ha"] * 1e4, rtol=1e-9)
+    lot_union = shapely.union_all(lots.geometry.values)
+    # Government land of a package = its land minus the lots, computed here with shapely.
+    gov = shapely.area(shapely.difference(p.geometry.values, lot_union))
+    np.testing.assert_allclose(gov, p["government_ha"] * 1e4, rtol=1e-7, atol=1e-4)
+
+    order = list(range(len(zones)))
+    rnd.shuffle(order)
+    lot_order = list(range(len(lots)))
+    rnd.shuffle(lot_order)
+    again = nmgeo.build_packages(
+        zones.iloc[order], lots.iloc[lot_order], gap_tolerance=gap, min_package_area=1_000
+    )
+    pd.testing.assert_frame_equal(
+        again.packages.drop(columns="geometry"), p.drop(columns="geometry"), rtol=1e-9
+    )
+    cols = ["package_id", "piece_id", "parcel_id", "tenure", "role"]
+    pd.testing.assert_frame_equal(again.members[cols], result.members[cols])
