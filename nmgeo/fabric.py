@@ -15,6 +15,7 @@ from nmgeo._threads import map_chunks, map_ranges
 from nmgeo._validate import SLIVER_WIDTH, as_hk80, find_overlaps
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import DuplicateIdError, GeometryTypeError, InputError, SchemaError
+from nmgeo.zoning import require_zone_columns
 
 __all__ = [
     "FABRIC_ACCOUNT",
@@ -312,13 +313,7 @@ def lot_extent(
 
 
 def _check_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    missing = [c for c in ("zone_label", "land_use") if c not in zones.columns]
-    if missing:
-        msg = (
-            f"zones layer lacks column(s) {missing}; read it with nmgeo.read_zones() "
-            "or add zone_label and land_use (nmgeo.classify_zone)"
-        )
-        raise SchemaError(msg)
+    require_zone_columns(zones)
     return as_hk80(zones, "zones")
 
 

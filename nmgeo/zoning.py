@@ -39,6 +39,17 @@ logger = logging.getLogger("nmgeo.zoning")
 ZONING_COLUMNS = ("zone_label", "land_use", "zoning_share", "n_zones")
 
 
+def require_zone_columns(zones: pd.DataFrame) -> None:
+    """Raise SchemaError unless ``zones`` has ``zone_label`` and ``land_use``."""
+    missing = [c for c in ("zone_label", "land_use") if c not in zones.columns]
+    if missing:
+        msg = (
+            f"zones layer lacks column(s) {missing}; read it with nmgeo.read_zones() "
+            "or add zone_label and land_use (nmgeo.classify_zone)"
+        )
+        raise SchemaError(msg)
+
+
 def assign_zoning(
     parcels: gpd.GeoDataFrame,
     zones: gpd.GeoDataFrame,
@@ -91,13 +102,7 @@ def assign_zoning(
     nmgeo.errors.MissingCRSError
         If either layer has no CRS.
     """
-    missing = [c for c in ("zone_label", "land_use") if c not in zones.columns]
-    if missing:
-        msg = (
-            f"zones layer lacks column(s) {missing}; read it with nmgeo.read_zones() "
-            "or add zone_label and land_use (nmgeo.classify_zone)"
-        )
-        raise SchemaError(msg)
+    require_zone_columns(zones)
     left = as_hk80(parcels, "parcels").geometry.to_numpy()
     right = as_hk80(zones, "zones").geometry.to_numpy()
     overlap = dominant_overlap(
