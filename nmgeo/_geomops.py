@@ -2,21 +2,75 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import shapely
 
 from nmgeo._threads import map_ranges
 
+logger = logging.getLogger("nmgeo.fabric")
+
 # Groups handled per thread task.
 _GROUP_PIECE = 2_000
+# Snap-rounding grid (m) for the rare overlay that GEOS cannot node in floating point.
+SNAP_GRID = 0.001
+
+
+def safe(op: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """A vectorised shapely overlay that survives GEOS topology errors.
+
+    GEOS can fail to node nearly coincident edges of real cadastres ("TopologyException").
+    The whole call is tried first; if it fails, each element is tried on its own and the
+    failing ones are redone with snap rounding to ``SNAP_GRID`` (1 mm), which moves their
+    area by well under a square metre.
+    """
+
+    def run(a: np.ndarray, b: np.ndarray | shapely.Geometry) -> np.ndarray:
+        try:
+            return op(a, b)
+        except shapely.errors.GEOSException:
+            pass
+        a = np.asarray(a, dtype=object)
+        b_all = np.broadcast_to(np.asarray(b, dtype=object), a.shape)
+        out = np.empty(len(a), dtype=object)
+        snapped = 0
+        for k in range(len(a)):
+            try:
+                out[k] = op(a[k], b_all[k])
+            except shapely.errors.GEOSException:
+                out[k] = op(a[k], b_all[k], grid_size=SNAP_GRID)
+                snapped += 1
+        logger.warning(
+            "%s: %d overlays failed in floating point and were redone on a %g m grid",
+            op.__name__,
+            snapped,
+            SNAP_GRID,
+        )
+        return out
+
+    return run
+
+
+intersection = safe(shapely.intersection)
+difference = safe(shapely.difference)
 
 
 def _coverage_union(geoms: np.ndarray) -> shapely.Geometry:
     try:
         return shapely.coverage_union_all(geoms)
     except shapely.errors.GEOSException:  # overlapping polygons: the full union handles them
+        return _full_union(geoms)
+
+
+def _full_union(geoms: np.ndarray) -> shapely.Geometry:
+    try:
         return shapely.union_all(geoms)
+    except shapely.errors.GEOSException:
+        logger.warning("a union failed in floating point and was redone on a %g m grid", SNAP_GRID)
+        return shapely.union_all(geoms, grid_size=SNAP_GRID)
 
 
 def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -54,7 +108,7 @@ def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     got = out[keys[multi]]
     bad = ~shapely.is_valid(got) | ~np.isclose(shapely.area(got), expected, rtol=1e-9)
     for g in multi[bad].tolist():
-        out[keys[g]] = shapely.union_all(sorted_geoms[starts[g] : stops[g]])
+        out[keys[g]] = _full_union(sorted_geoms[starts[g] : stops[g]])
     return out
 
 
@@ -75,5 +129,5 @@ def subtract_each(geoms: np.ndarray, target: np.ndarray, cutters: np.ndarray) ->
     for r in range(int(rank.max()) + 1):
         sel = rank == r
         t = target[sel]
-        out[t] = shapely.difference(out[t], cutters[sel])
+        out[t] = difference(out[t], cutters[sel])
     return out

@@ -10,11 +10,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from nmgeo._geomops import subtract_each, union_by
+from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._threads import map_chunks, map_ranges
 from nmgeo._validate import SLIVER_WIDTH, as_hk80, find_overlaps
 from nmgeo._vocabulary import UNZONED
-from nmgeo.errors import DuplicateIdError, GeometryTypeError, InputError, SchemaError
+from nmgeo.errors import (
+    DuplicateIdError,
+    EmptyGeometryError,
+    GeometryTypeError,
+    InputError,
+    SchemaError,
+)
 from nmgeo.zoning import require_zone_columns
 
 __all__ = [
@@ -141,8 +147,8 @@ def land_fabric(
             Carried onto their pieces (missing on land without a lot).
 
         ``attrs["nmgeo_fabric"]`` holds an account: the numbers of zones, zone parts, lots
-        and pieces, lot rows combined, zone and lot overlaps resolved (pairs, m²), and the
-        area (m²) by tenure and of unzoned lot land.
+        and pieces, lot rows combined, invalid geometries repaired, zone and lot overlaps
+        resolved (pairs, m²), and the area (m²) by tenure and of unzoned lot land.
 
     Raises
     ------
@@ -151,6 +157,8 @@ def land_fabric(
         ownership column.
     DuplicateIdError
         Null lot ids.
+    EmptyGeometryError
+        Lots without a geometry.
     GeometryTypeError
         An ``extent`` that is not polygonal.
 
@@ -174,7 +182,8 @@ def land_fabric(
     }
 
     # --- zone parts, overlaps resolved --------------------------------------------------
-    zparts, zrow = shapely.get_parts(zgdf.geometry.to_numpy(), return_index=True)
+    zgeoms, account["n_zones_repaired"] = _valid(zgdf.geometry.to_numpy(), "zones")
+    zparts, zrow = shapely.get_parts(zgeoms, return_index=True)
     polygonal = np.isin(shapely.get_type_id(zparts), (3, 6)) & (shapely.area(zparts) > 0)
     zparts, zrow = zparts[polygonal], zrow[polygonal]
     zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
@@ -201,7 +210,7 @@ def land_fabric(
     else:
         lgdf, combined = _combine_parts(lgdf)
         account["n_lot_rows_combined"] = combined
-        lot_geoms = lgdf.geometry.to_numpy()
+        lot_geoms, account["n_lots_repaired"] = _valid(lgdf.geometry.to_numpy(), "lots")
         lot_rank = _lot_rank(lgdf)
         lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank)
         account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
@@ -317,6 +326,23 @@ def _check_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return as_hk80(zones, "zones")
 
 
+def _valid(geoms: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+    """Polygons repaired where invalid (polygon parts of make_valid), and how many were."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    if len(bad):
+        before = shapely.area(geoms[bad]).sum()
+        geoms[bad] = _polygonal(shapely.make_valid(geoms[bad], method="structure"))
+        logger.warning(
+            "land_fabric: repaired %d invalid %s geometries with shapely.make_valid (area "
+            "change %.3f m²); read the layers with nmgeo's readers to see which",
+            len(bad),
+            name,
+            np.nansum(shapely.area(geoms[bad])) - before,
+        )
+    return geoms, len(bad)
+
+
 def _check_lots(lots: gpd.GeoDataFrame, ownership_column: str | None) -> gpd.GeoDataFrame:
     if "parcel_id" not in lots.columns:
         msg = "lots have no 'parcel_id' column; read them with nmgeo.read_parcels()"
@@ -327,6 +353,14 @@ def _check_lots(lots: gpd.GeoDataFrame, ownership_column: str | None) -> gpd.Geo
             f"choose one of {[c for c in lots.columns if c != 'geometry']}"
         )
         raise SchemaError(msg)
+    empty = lots.geometry.isna() | lots.geometry.is_empty
+    if empty.any():
+        msg = (
+            f"lots: {int(empty.sum())} rows have no geometry, e.g. parcel_id "
+            f"{lots.loc[empty, 'parcel_id'].head(3).tolist()}; drop them first "
+            "(nmgeo.read_parcels(..., on_invalid='drop') does, with an account)"
+        )
+        raise EmptyGeometryError(msg)
     if lots["parcel_id"].isna().any():
         n = int(lots["parcel_id"].isna().sum())
         msg = f"lots: {n} rows have a null parcel_id; give every lot an id (nmgeo.read_parcels)"
@@ -420,7 +454,7 @@ def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     i, j = i[meet], j[meet]
     inner = map_chunks(_interiors_meet, geoms[i], geoms[j])
     i, j = i[inner], j[inner]
-    area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+    area = shapely.area(intersection(geoms[i], geoms[j]))
     real = area > 0
     return i[real], j[real], area[real]
 
@@ -482,7 +516,7 @@ def _cut(
         inside = shapely.contains_properly(own[zi], part[li])
         geom = part[li].copy()
         todo = np.flatnonzero(~inside)
-        geom[todo] = _polygonal(shapely.intersection(part[li[todo]], zones[zi[todo]]))
+        geom[todo] = _polygonal(intersection(part[li[todo]], zones[zi[todo]]))
         return start + li, zi, geom, inside
 
     parts = map_ranges(chunk, n_lots, piece=_CHUNK, progress=progress, desc="fabric")
@@ -506,7 +540,7 @@ def _cut(
     zoned = union_by(geom[hit], li[hit], n_lots)[rest_lots]
     rest = lots[rest_lots].copy()
     some = ~shapely.is_missing(zoned)
-    rest[some] = map_chunks(shapely.difference, rest[some], zoned[some], min_piece=2_000)
+    rest[some] = map_chunks(difference, rest[some], zoned[some], min_piece=2_000)
     rest = _polygonal(rest)
     rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
     keep = rest_area > lot_area[rest_lots] * _NOISE
@@ -518,7 +552,7 @@ def _cut(
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
-        map_chunks(shapely.difference, zones[with_lots], lot_union[with_lots], min_piece=200)
+        map_chunks(difference, zones[with_lots], lot_union[with_lots], min_piece=200)
     )
     zone_area = shapely.area(zones)
     free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
@@ -556,8 +590,8 @@ def _split_by_extent(
     mixed = np.flatnonzero(~within & ~apart)
     gov = np.where(within, free, None).astype(object)
     unknown = np.where(apart, free, None).astype(object)
-    gov[mixed] = _polygonal(shapely.intersection(free[mixed], extent))
-    unknown[mixed] = _polygonal(shapely.difference(free[mixed], extent))
+    gov[mixed] = _polygonal(intersection(free[mixed], extent))
+    unknown[mixed] = _polygonal(difference(free[mixed], extent))
 
     whole = shapely.area(free)
 

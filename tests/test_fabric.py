@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nmgeo
-from nmgeo.errors import GeometryTypeError, SchemaError
+from nmgeo.errors import EmptyGeometryError, GeometryTypeError, SchemaError
 
 HK80 = "EPSG:2326"
 
@@ -212,3 +212,35 @@ def test_every_square_metre_is_in_exactly_one_piece_in_any_row_order(data, rnd):
     assert same.all() or np.allclose(
         shapely.area(shapely.symmetric_difference(shuffled.geometry.values, pieces)), 0, atol=1e-6
     )
+
+
+def test_invalid_geometries_are_repaired_and_lots_without_one_refused(two_zones, caplog):
+    bow_tie = shapely.Polygon(
+        [(830_000, 840_000), (830_040, 840_040), (830_040, 840_000), (830_000, 840_040)]
+    )
+    lots = lots_of(["tie"], [bow_tie])
+    fabric = nmgeo.land_fabric(two_zones, lots)
+    assert fabric.attrs["nmgeo_fabric"]["n_lots_repaired"] == 1
+    assert "repaired 1 invalid lots" in caplog.text
+    assert fabric.loc[fabric["parcel_id"] == "tie", "area_m2"].sum() == pytest.approx(800.0)
+    assert fabric["area_m2"].sum() == pytest.approx(20_000)
+    with pytest.raises(EmptyGeometryError, match="no geometry"):
+        nmgeo.land_fabric(two_zones, lots_of(["none"], [None]))
+
+
+def test_an_overlay_that_fails_in_floating_point_is_redone_on_a_grid(caplog):
+    from nmgeo._geomops import SNAP_GRID, safe
+
+    calls = []
+
+    def fragile(a, b, grid_size=None):
+        calls.append(grid_size)
+        if grid_size is None and (np.ndim(a) or shapely.area(a) > 50):
+            raise shapely.errors.GEOSException("TopologyException: side location conflict")
+        return shapely.intersection(a, b, grid_size=grid_size)
+
+    small, large = b(0, 0, 5, 5), b(0, 0, 10, 10)
+    out = safe(fragile)(np.array([small, large], dtype=object), b(0, 0, 8, 8))
+    assert shapely.area(out).tolist() == pytest.approx([25.0, 64.0])
+    assert SNAP_GRID in calls
+    assert "1 overlays failed" in caplog.text
