@@ -1,11 +1,13 @@
 """Benchmark build_packages against the hand-rolled libpysal + geopandas equivalent.
 
-Generates synthetic Northern Metropolis lot sets (default 50k, 200k and 400k lots), zones
-them, then times, each in a fresh process so peak memory is its own:
+Generates synthetic Northern Metropolis lot sets (default 50k, 200k and 400k lots), cuts
+their zones by the lots into the land fabric (``nmgeo.land_fabric``), then times, each in a
+fresh process so peak memory is its own:
 
-- nmgeo: ``nmgeo.build_packages(parcels)`` (15 m gap, 2 ha minimum, G/IC + open space);
+- nmgeo: ``nmgeo.build_packages(fabric)`` (15 m gap, 2 ha minimum, G/IC + open space);
 - baseline: the same package table written the way a competent analyst would without
-  nmgeo — libpysal ``Graph.build_fuzzy_contiguity(commercial, buffer=gap / 2)``
+  nmgeo, on the same pieces — libpysal
+  ``Graph.build_fuzzy_contiguity(commercial, buffer=gap / 2)``
   components, facilities attached with ``geopandas.sjoin_nearest(max_distance=gap)``,
   ``dissolve`` with area sums per role and class, the 2 ha filter, the site outline by
   buffer closing, Polsby-Popper compactness and the major zone by ``geopandas.overlay``.
@@ -33,7 +35,7 @@ from _isolated import child, measure
 
 def prepare(n_lots: int, seed: int, folder: Path) -> Path:
     """Generate and zone ``n_lots`` lots once; cache them as GeoParquet."""
-    path = folder / f"parcels_{n_lots}_{seed}.parquet"
+    path = folder / f"fabric_{n_lots}_{seed}.parquet"
     if path.exists():
         return path
     import nmgeo
@@ -41,8 +43,8 @@ def prepare(n_lots: int, seed: int, folder: Path) -> Path:
     metro = nmgeo.synthetic_metropolis(n_lots, seed)
     parcels = nmgeo.read_parcels(metro.lots)
     zones = nmgeo.read_zones(metro.zones)
-    zoned = nmgeo.assign_zoning(parcels, zones)
-    zoned[["parcel_id", "land_use", "lot_type", "area_m2", "geometry"]].to_parquet(path)
+    fabric = nmgeo.land_fabric(zones, parcels)
+    fabric.to_parquet(path)
     return path
 
 
@@ -73,7 +75,7 @@ def run_baseline(path: str) -> dict:
     parcels = gpd.read_parquet(path)
     start = time.perf_counter()
     members = hand_rolled_members(parcels)
-    members["gov_area"] = np.where(members["lot_type"] == "government", members["area"], 0.0)
+    members["gov_area"] = np.where(members["tenure"] == "government", members["area"], 0.0)
     for cls in FACILITIES:
         members[cls] = np.where(members["land_use"] == cls, members["area"], 0.0)
     members["n"] = 1
@@ -87,7 +89,7 @@ def run_baseline(path: str) -> dict:
     packages = members.dissolve(by="group", aggfunc=agg)
     packages = packages[packages["area"] >= MIN_AREA].copy()
     packages["facility_share"] = 1 - packages["com_area"] / packages["area"]
-    packages["government_land_share"] = packages["gov_area"] / packages["area"]
+    packages["government_share"] = packages["gov_area"] / packages["area"]
     outline = packages.buffer(GAP / 2, join_style="mitre").buffer(-GAP / 2, join_style="mitre")
     packages["site_outline_ha"] = outline.area / 1e4
     packages["compactness"] = 4 * np.pi * outline.area / outline.length**2
