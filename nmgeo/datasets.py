@@ -54,14 +54,16 @@ class SyntheticMetropolis:
     zones : geopandas.GeoDataFrame
         OZP-like zoning in the Town Planning Board's schema (``PLAN_NO``,
         ``ZONE_LABEL``, ``DESC_ENG``, ``DESC_CHT``, ``SPUSE_ENG``, ``SPUSE_CHT``,
-        ``SHAPE_Area``, ``SHAPE_Leng``). Local road reserves between blocks are
-        not zoned; trunk road corridors are zoned ``Road``.
+        ``SHAPE_Area``, ``SHAPE_Leng``). Zones abut within a block; the local road
+        reserves between blocks are not zoned; trunk road corridors are zoned ``Road``.
     lots : geopandas.GeoDataFrame
-        Lots in the Lands Department's schema (``OBJECTID``, ``LOTCSUID``,
-        ``LOTID`` as "Lot N in D.D. M", ``SHAPE_Area``, ``SHAPE_Length``) plus
-        ``DD_NO`` (demarcation district), ``LOT_NO`` and ``lot_type``
-        (``private`` or ``government``). Blocks are separated by road reserves
-        8-40 m wide; much hill and wetland land is unleased (no lot).
+        Leased lots only, as in the Lands Department's layer, in its schema
+        (``OBJECTID``, ``LOTCSUID``, ``LOTID`` as "Lot N in D.D. M", ``SHAPE_Area``,
+        ``SHAPE_Length``) plus ``DD_NO`` (demarcation district) and ``LOT_NO``. There
+        is no tenure column: unleased Government land has no lot, it is the zoned land
+        between lots (most of the G/IC and much of the commercial land of the
+        development areas, part of every village, most hill and wetland land). Lots
+        can straddle zone lines; blocks are separated by road reserves 8-40 m wide.
     roads : geopandas.GeoDataFrame
         Road centrelines (LineStrings) with ``road_class`` (local, district,
         trunk) and ``width_m`` (reserve width, m).
@@ -156,20 +158,28 @@ def synthetic_metropolis(
     """Generate a realistic but synthetic Northern Metropolis.
 
     The outline is the approximate NM boundary (:func:`nmgeo.reference.nm_boundary`).
-    Street blocks are Voronoi cells of a jittered quadtree (about 150 m across in
-    the development cores, 300 m on their fringes, 600 m on the plains and 1.2 km
-    on hills), set back 4-11 m from each shared edge so that road reserves of
-    8-40 m separate them, and cut by the main highways' corridors. Each block is
-    zoned after the place that dominates it (San Tin / Lok Ma Chau Loop I&T,
-    Hung Shui Kiu, Kwu Tung North, villages, Deep Bay wetlands, hills ...) with
-    spatially correlated randomness so zones cluster; about one block in eight
-    is split between two zones. Blocks are cut into lots on a jittered grid
-    aligned with the block; lot sizes scale so the count is near ``n_lots``.
+    Zone cells are Voronoi cells of a jittered quadtree (about 150 m across in the
+    development cores, 300 m on their fringes and on the plains, 600 m on hills), each
+    zoned after the place that dominates it (San Tin / Lok Ma Chau Loop I&T, Hung Shui
+    Kiu, Kwu Tung North, villages, Deep Bay wetlands, hills ...) with spatially
+    correlated randomness so zones cluster. A road runs along most edges between cells
+    in town, but in the countryside neighbouring cells mostly abut and form one street
+    block (villages keep their lanes); blocks are set back 4-9 m from their roads, so
+    road reserves of 8-40 m separate them, and cut by the main highways' corridors.
+    Some blocks of one cell are split between two zones.
+
+    Blocks are cut on a jittered grid aligned with the block, and only the leased
+    cells become lots: each zone kind has a share of unleased Government land (from
+    the real North district lots and zoning, see ``nmgeo/data/synthetic_zoning.csv``),
+    drawn with spatial correlation so that G/IC sites are mostly wholly Government
+    land while villages and farmland mix private lots and Government land. Lot sizes
+    follow the real median lot of each land use, scaled so that ``n_lots`` leased lots
+    come out.
 
     Parameters
     ----------
     n_lots : int
-        Approximate number of lots wanted (the result is within a few percent).
+        Number of (leased) lots wanted; the result is within 3 %.
     seed : int
         Random seed; the same seed and ``n_lots`` give identical layers.
     progress : bool
@@ -181,8 +191,8 @@ def synthetic_metropolis(
     """
     if int(n_lots) < MIN_LOTS:
         msg = (
-            f"n_lots={n_lots} is too small: the Northern Metropolis has about 4,000 street "
-            f"blocks, so ask for at least {MIN_LOTS:,} lots"
+            f"n_lots={n_lots} is too small: the Northern Metropolis has about 4,500 zones "
+            f"in 2,000 street blocks, so ask for at least {MIN_LOTS:,} lots"
         )
         raise InputError(msg)
     start = time.perf_counter()
@@ -292,8 +302,8 @@ def sample_dir(*, create: bool = True) -> Path:
 def load_sample(directory: str | os.PathLike | None = None) -> Sample:
     """Load the bundled synthetic Northern Metropolis, parcels already zoned.
 
-    The sample is synthetic (see ``sample_data/README.md``): about 45,000 lots in
-    the Lands Department's schema and 2,500+ OZP-like zones in the Town Planning
+    The sample is synthetic (see ``sample_data/README.md``): about 45,000 leased lots
+    in the Lands Department's schema and 4,500 OZP-like zones in the Town Planning
     Board's schema, road centrelines and a 25 m DEM, generated with
     ``synthetic_metropolis(45_000, seed=2026)``.
 

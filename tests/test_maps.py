@@ -113,8 +113,8 @@ def test_package_map_has_every_layer_named_in_the_layer_control(result):
     text = page(maps.package_map(result, catchments=True, tiles=None))
     for name in (
         "Land disposal packages",
-        "Package parcels (commercial / facility)",
-        "Excluded candidate parcels",
+        "Package land (commercial / facility; outlined: leased lots)",
+        "Excluded candidate land",
         "NM major zones",
         "Boundary control points",
         "Rail stations",
@@ -142,9 +142,26 @@ def test_member_and_excluded_parcels_are_split_by_membership(result):
     members, excluded = payload(text, "members"), payload(text, "excluded")
     assert len(members["classes"]) == int(result.parcels["package_id"].notna().sum())
     assert len(excluded["classes"]) == int(result.parcels["package_id"].isna().sum())
-    # commercial and facility members are styled differently
-    assert sorted(set(members["classes"])) == [0, 1]
-    assert members["styles"][0]["fillColor"] != members["styles"][1]["fillColor"]
+    # Classes are role x tenure: zoned lots are all leased land (1 commercial, 3 facility).
+    assert sorted(set(members["classes"])) == [1, 3]
+    styles = members["styles"]
+    assert styles[1]["fillColor"] != styles[3]["fillColor"]  # commercial vs facility
+    assert styles[0]["fillColor"] == styles[1]["fillColor"]  # same role, other tenure:
+    assert styles[0]["color"] != styles[1]["color"]  # leased lots are outlined
+
+
+def test_package_land_is_drawn_by_tenure_on_the_fabric(sample_result):
+    sample, _ = sample_result
+    on_fabric = nmgeo.build_packages(sample.zones, sample.parcels)
+    text = page(maps.package_map(on_fabric, reference=False, tiles=None))
+    members = payload(text, "members")
+    pieces = on_fabric.pieces[on_fabric.pieces["package_id"].notna()]
+    expected = 2 * pieces["role"].eq("facility").to_numpy() + pieces["tenure"].eq("leased")
+    assert sorted(members["classes"]) == sorted(expected.tolist())
+    assert {0, 1, 2, 3} <= set(members["classes"])
+    tenure = members["columns"][members["labels"].index("Tenure")]
+    shown = tenure.get("a") or tenure["v"]
+    assert {"government", "leased"} <= set(shown)
 
 
 def test_package_map_has_a_colour_ramp_legend_for_color_by(result):
@@ -160,7 +177,7 @@ def test_tooltips_and_popups_escape_attribute_text(result):
     text = page(maps.package_map(result, tiles=None))
     assert XSS not in text
     members = payload(text, "members")
-    ids = members["columns"][members["labels"].index("Parcel")]
+    ids = members["columns"][members["labels"].index("Lot")]
     values = ids.get("a") or ids["v"]
     assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in values
 
