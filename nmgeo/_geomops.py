@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from nmgeo._threads import map_ranges
+from nmgeo._threads import map_chunks, map_ranges
 
 logger = logging.getLogger("nmgeo.fabric")
 
@@ -106,7 +106,8 @@ def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     # lose area: redo those groups with the full union.
     expected = np.add.reduceat(area, starts)[multi]
     got = out[keys[multi]]
-    bad = ~shapely.is_valid(got) | ~np.isclose(shapely.area(got), expected, rtol=1e-9)
+    valid = map_chunks(shapely.is_valid, got, min_piece=_GROUP_PIECE // 4)
+    bad = ~valid | ~np.isclose(shapely.area(got), expected, rtol=1e-9)
     for g in multi[bad].tolist():
         out[keys[g]] = _full_union(sorted_geoms[starts[g] : stops[g]])
     return out

@@ -509,9 +509,7 @@ def _local_roads(
     no_roads = table["local_roads"].to_numpy()[kind] == 0
     village = table["key"].to_numpy()[kind] == "V"
     share = np.where(urban[a] | urban[b], ABUT_SHARE_URBAN, ABUT_SHARE)
-    abut = np.flatnonzero(
-        is_line & ~village[a] & ~village[b] & (rng.uniform(size=len(a)) < share)
-    )
+    abut = np.flatnonzero(is_line & ~village[a] & ~village[b] & (rng.uniform(size=len(a)) < share))
     order = rng.permutation(len(abut))
     group = _join_cells(shapely.area(cells), a[abut], b[abut], order)
     # A group takes the setback of its first cell; edges inside a group carry no road.
@@ -578,7 +576,9 @@ def _access_tracks(
     ).tocsr()
     sources = np.flatnonzero(reached & (piece == main))
     dist, pred = dijkstra(graph, indices=sources, min_only=True, return_predecessors=True)[:2]
-    edge_of = dict(zip(zip(lo[keep].tolist(), hi[keep].tolist()), keep.tolist(), strict=True))
+    edge_of = dict(
+        zip(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True), keep.tolist(), strict=True)
+    )
     for other in others.tolist():
         nodes = np.flatnonzero(reached & (piece == other))
         x = int(nodes[np.argmin(dist[nodes])])
@@ -592,9 +592,7 @@ def _access_tracks(
     return out
 
 
-def _join_cells(
-    area: np.ndarray, a: np.ndarray, b: np.ndarray, order: np.ndarray
-) -> np.ndarray:
+def _join_cells(area: np.ndarray, a: np.ndarray, b: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Groups (numbered 0..k-1) of cells joined along edges ``a``-``b`` taken in ``order``.
 
     An edge joins its two cells' groups unless the result would exceed

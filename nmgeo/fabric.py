@@ -329,7 +329,7 @@ def _check_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _valid(geoms: np.ndarray, name: str) -> tuple[np.ndarray, int]:
     """Polygons repaired where invalid (polygon parts of make_valid), and how many were."""
     geoms = np.asarray(geoms, dtype=object).copy()
-    bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    bad = np.flatnonzero(~map_chunks(shapely.is_valid, geoms) & ~shapely.is_missing(geoms))
     if len(bad):
         before = shapely.area(geoms[bad]).sum()
         geoms[bad] = _polygonal(shapely.make_valid(geoms[bad], method="structure"))
