@@ -57,7 +57,8 @@ def driver():
 
 @pytest.fixture(scope="module")
 def sample_result():
-    return nmgeo.build_packages(nmgeo.load_sample().parcels)
+    sample = nmgeo.load_sample()
+    return nmgeo.build_packages(sample.zones, sample.parcels)  # on the land fabric
 
 
 @pytest.fixture(scope="module")
