@@ -352,3 +352,30 @@ def test_empty_tables_are_reported_as_having_no_rows(tmp_path):
     written = write_report({"packages": empty}, tmp_path / "r", formats=("md", "html"))
     assert "*(no rows)*" in written["md"].read_text(encoding="utf-8")
     assert "(no rows)" in written["html"].read_text(encoding="utf-8")
+
+
+def test_area_report_counts_a_straddling_lot_in_each_zone_it_lies_in():
+    from cadastre import b, lots_of, zones_of
+
+    zones = zones_of(
+        [("C", "commercial", b(0, 0, 100, 100)), ("AGR", "agriculture", b(100, 0, 200, 100))]
+    )
+    # 70 % of the lot lies in the C zone, 30 % in AGR.
+    lots = nmgeo.assign_zoning(lots_of(["L"], [b(30, 0, 130, 10)]), zones)
+    assert lots["land_use"].tolist() == ["commercial"]  # the dominant zone, for display
+    whole = nmgeo.area_report(lots, by="land_use")
+    assert whole.set_index("land_use")["area_ha"].to_dict() == pytest.approx({"commercial": 0.1})
+    cut = nmgeo.area_report(lots, by="land_use", zones=zones).set_index("land_use")
+    assert cut["area_ha"].to_dict() == pytest.approx({"agriculture": 0.03, "commercial": 0.07})
+    assert cut["share"].sum() == pytest.approx(1.0)
+    # On the fabric, the zones' Government land is counted too.
+    fabric = nmgeo.land_fabric(zones, lots)
+    table = nmgeo.area_report(fabric, by=("land_use", "tenure")).set_index(["land_use", "tenure"])
+    assert table["area_ha"].to_dict() == pytest.approx(
+        {
+            ("agriculture", "government"): 0.97,
+            ("agriculture", "leased"): 0.03,
+            ("commercial", "government"): 0.93,
+            ("commercial", "leased"): 0.07,
+        }
+    )
