@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,3 +46,19 @@ def median_run(runs: list[dict]) -> dict:
     out["spread"] = (min(totals), max(totals))
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     return out
+
+
+def parse(
+    parser: argparse.ArgumentParser, methods: dict[str, Callable[[str], dict]]
+) -> argparse.Namespace | None:
+    """Add the options every benchmark shares (``--seed``, ``--cache``, the hidden
+    ``--child``) and parse; in a child process run its method and return None."""
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(methods, *args.child)
+        return None
+    args.cache.mkdir(parents=True, exist_ok=True)
+    return args

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from _isolated import child, measure, median_run
+from _isolated import measure, median_run, parse
 
 GPKG = "nm_sample.gpkg"
 
@@ -106,15 +105,10 @@ def run_baseline(folder: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, nargs="+", default=[200_000])
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child({"nmgeo": run_nmgeo, "baseline": run_baseline}, *args.child)
+    args = parse(parser, {"nmgeo": run_nmgeo, "baseline": run_baseline})
+    if args is None:
         return
-    args.cache.mkdir(parents=True, exist_ok=True)
     print(
         f"land fabric vs geopandas overlay(how='union') (seed {args.seed}, {os.cpu_count()} "
         "cores; times in s, RSS in MB)",

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from _baseline import FACILITIES, GAP, MIN_AREA, hand_rolled_members
-from _isolated import child, measure
+from _isolated import measure, parse
 
 
 def prepare(n_lots: int, seed: int, folder: Path) -> Path:
@@ -109,14 +108,9 @@ def run_baseline(path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child({"nmgeo": run_nmgeo, "baseline": run_baseline}, *args.child)
+    args = parse(parser, {"nmgeo": run_nmgeo, "baseline": run_baseline})
+    if args is None:
         return
-    args.cache.mkdir(parents=True, exist_ok=True)
     header = (
         f"{'lots':>8} {'nmgeo s':>8} {'base s':>8} {'ratio':>6} "
         f"{'nmgeo MB':>9} {'base MB':>8} {'packages':>9} {'base pk':>8}"

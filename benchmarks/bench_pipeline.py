@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 from _baseline import GAP, MIN_AREA, hand_rolled_members
-from _isolated import child, measure, median_run
+from _isolated import measure, median_run, parse
 
 STAGES = ("read", "fabric", "packages", "proximity", "report", "map")
 GPKG = "nm_sample.gpkg"
@@ -279,8 +279,6 @@ def run_baseline(gpkg: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, nargs="+", default=[50_000, 200_000, 400_000])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
     parser.add_argument(
         "--skip-baseline-above",
         type=int,
@@ -295,12 +293,9 @@ def main() -> None:
         metavar="N",
         help="run each pipeline N times, alternating, and report medians (default 3)",
     )
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child({"nmgeo": run_nmgeo, "baseline": run_baseline}, *args.child)
+    args = parse(parser, {"nmgeo": run_nmgeo, "baseline": run_baseline})
+    if args is None:
         return
-    args.cache.mkdir(parents=True, exist_ok=True)
     print(
         f"nmgeo pipeline vs geopandas + libpysal + folium baseline "
         f"(seed {args.seed}, {os.cpu_count()} cores; times in s, RSS in MB)",
