@@ -11,7 +11,7 @@ import shapely
 
 from nmgeo._threads import map_chunks, map_ranges
 
-logger = logging.getLogger("nmgeo.fabric")
+logger = logging.getLogger("nmgeo.geometry")
 
 # Groups handled per thread task.
 _GROUP_PIECE = 2_000

@@ -15,6 +15,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
+from nmgeo._geomops import union_by
 from nmgeo._threads import n_threads
 from nmgeo.errors import (
     CoordinateRangeError,
@@ -539,6 +540,31 @@ def check_ids(
         )
         raise DuplicateIdError(msg)
     return drop
+
+
+def combine_parts(
+    gdf: gpd.GeoDataFrame, column: str = "parcel_id"
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Merge rows sharing a (non-null) ``column`` value into one row: the parts of one lot.
+
+    The merged row keeps the first part's fields and the union of the parts' geometries.
+    Returns the frame (index kept) and the mask, over the input rows, of the first part of
+    every id that had several.
+    """
+    ids = gdf[column]
+    repeated = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if not repeated.any():
+        return gdf, repeated
+    codes = pd.factorize(ids.where(repeated))[0]
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    merged = union_by(geoms[repeated], codes[repeated], int(codes.max()) + 1)
+    first = repeated & ~pd.Series(codes).where(repeated).duplicated().to_numpy()
+    keep = ~repeated | first
+    out = gdf.loc[keep].copy()
+    new_geoms = np.asarray(out.geometry.array, dtype=object).copy()
+    new_geoms[first[keep]] = merged[codes[first]]
+    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=gdf.crs))
+    return out, first
 
 
 # --------------------------------------------------------------------------- overlaps

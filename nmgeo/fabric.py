@@ -12,7 +12,7 @@ import shapely
 
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._threads import map_chunks, map_ranges
-from nmgeo._validate import SLIVER_WIDTH, as_hk80, find_overlaps
+from nmgeo._validate import SLIVER_WIDTH, as_hk80, combine_parts, find_overlaps
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
     DuplicateIdError,
@@ -57,6 +57,12 @@ _NOISE = 1e-10
 # Overlaps narrower on average than this (m) are round-off, not land in two places.
 _OVERLAP_WIDTH = 1e-9
 _CHUNK = 50_000
+
+
+def government_held(ownership: pd.Series) -> np.ndarray:
+    """True where an ownership value says the Government holds the lot (any case)."""
+    own = ownership.astype("string").str.strip().str.lower()
+    return own.isin(GOVERNMENT_VALUES).fillna(False).to_numpy(dtype=bool)
 
 
 def is_fabric(gdf: pd.DataFrame) -> bool:
@@ -224,8 +230,7 @@ def land_fabric(
         pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
         geoms = pieces["geometry"]
         if ownership_column is not None:
-            own = lgdf[ownership_column].astype("string").str.strip().str.lower()
-            gov_lot = own.isin(GOVERNMENT_VALUES).to_numpy()
+            gov_lot = government_held(lgdf[ownership_column])
             on_lot = pieces["lot"] >= 0
             held = np.zeros(len(geoms), dtype=bool)
             held[on_lot] = gov_lot[pieces["lot"][on_lot]]
@@ -370,17 +375,11 @@ def _check_lots(lots: gpd.GeoDataFrame, ownership_column: str | None) -> gpd.Geo
 
 def _combine_parts(lgdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     """Combine rows sharing a ``parcel_id`` (parts of one lot) into one row each."""
-    ids = lgdf["parcel_id"]
-    if ids.is_unique:
-        return lgdf.reset_index(drop=True), 0
-    codes, uniques = pd.factorize(ids.astype(str))
-    first = ~pd.Series(codes).duplicated().to_numpy()
-    merged = union_by(lgdf.geometry.to_numpy(), codes, len(uniques))
-    out = lgdf.loc[first].copy().reset_index(drop=True)
-    out = out.set_geometry(gpd.GeoSeries(merged[codes[first]], crs="EPSG:2326"))
-    n = int(len(lgdf) - len(out))
-    logger.info("land_fabric: combined %d lot rows into the lots sharing their parcel_id", n)
-    return out, n
+    out, first = combine_parts(lgdf)
+    n = len(lgdf) - len(out)
+    if n:
+        logger.info("land_fabric: combined %d lot rows into the lots sharing their parcel_id", n)
+    return out.reset_index(drop=True), n
 
 
 def _as_extent(extent: Any) -> shapely.Geometry | None:

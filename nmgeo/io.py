@@ -20,7 +20,6 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from nmgeo._geomops import union_by
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
     N_ACCOUNT_IDS,
@@ -30,6 +29,7 @@ from nmgeo._validate import (
     check_ids,
     check_on_invalid,
     check_overlaps,
+    combine_parts,
     ensure_crs,
     ids_at,
     report_rings_closed,
@@ -547,22 +547,11 @@ def read_parcels(
 
 def _combine_parts(gdf: gpd.GeoDataFrame, account: ReadAccount, label: str) -> gpd.GeoDataFrame:
     """Merge rows sharing a (non-null) ``parcel_id`` into one row: the parts of one lot."""
-    ids = gdf["parcel_id"]
-    repeated = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
-    if not repeated.any():
-        return gdf
-    codes = pd.factorize(ids.where(repeated))[0]
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    n_groups = int(codes.max()) + 1
-    merged = union_by(geoms[repeated], codes[repeated], n_groups)
-    first = repeated & ~pd.Series(codes).where(repeated).duplicated().to_numpy()
-    keep = ~repeated | first
-    out = gdf.loc[keep].copy()
-    new_geoms = np.asarray(out.geometry.array, dtype=object).copy()
-    new_geoms[first[keep]] = merged[codes[first]]
-    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=gdf.crs))
-    account.n_parts_combined = int((~keep).sum())
-    account.combined_ids = ids_at(np.flatnonzero(first)[:N_ACCOUNT_IDS], ids)
+    out, first = combine_parts(gdf)
+    if not first.any():
+        return out
+    account.n_parts_combined = len(gdf) - len(out)
+    account.combined_ids = ids_at(np.flatnonzero(first)[:N_ACCOUNT_IDS], gdf["parcel_id"])
     logger.info(
         "%s: %d rows are further parts of %d lots sharing their parcel_id; each lot's parts "
         "were combined into one row (pass multipart='separate' to treat repeats as errors)",

@@ -21,9 +21,9 @@ from nmgeo._validate import SLIVER_WIDTH, as_hk80
 from nmgeo.errors import DuplicateIdError, InputError, SchemaError
 from nmgeo.fabric import (
     GOVERNMENT,
-    GOVERNMENT_VALUES,
     LEASED,
     UNKNOWN_TENURE,
+    government_held,
     is_fabric,
     land_fabric,
 )
@@ -475,8 +475,7 @@ def _pieces(
     tenure = np.full(len(pieces), LEASED, dtype=object)
     if ownership_column is not None:
         pieces["ownership"] = gdf[ownership_column].to_numpy()
-        own = gdf[ownership_column].astype("string").str.strip().str.lower()
-        tenure[own.isin(GOVERNMENT_VALUES).to_numpy()] = GOVERNMENT
+        tenure[government_held(gdf[ownership_column])] = GOVERNMENT
     pieces["tenure"] = tenure
     return pieces, "lots"
 
@@ -764,32 +763,10 @@ def _lot_counts(mem: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     )
 
 
-def _coverage_union(geoms: np.ndarray) -> shapely.Geometry:
-    try:
-        return shapely.coverage_union_all(geoms)
-    except shapely.errors.GEOSException:  # overlapping lots: the full union handles them
-        return shapely.union_all(geoms)
-
-
 def _union_by(geoms: np.ndarray, keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Union of the geometries of each key, in ``order``.
-
-    Lots do not overlap, so GEOS's coverage union (which only removes shared edges)
-    does the job several times faster than a full overlay; a package whose lots
-    overlap (bad input) falls back to the full union.
-    """
-    if len(order) == 0:
-        return np.array([], dtype=object)
+    """Union of the geometries of each key, in ``order`` (see :func:`nmgeo._geomops.union_by`)."""
     codes = pd.Index(order).get_indexer(keys)
-    sort = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[sort])) + 1
-    groups = np.split(geoms[sort], bounds)
-    out = np.array([_coverage_union(g) for g in groups], dtype=object)
-    expected = np.array([shapely.area(g).sum() for g in groups])
-    bad = ~shapely.is_valid(out) | ~np.isclose(shapely.area(out), expected, rtol=1e-9)
-    for n in np.flatnonzero(bad):
-        out[n] = shapely.union_all(groups[n])
-    return out
+    return union_by(geoms, codes, len(order))
 
 
 def _sort_key(col: pd.Series) -> pd.Series:
