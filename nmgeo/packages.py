@@ -226,11 +226,10 @@ def _attach_facilities(
     fac_group[single["f"].to_numpy()] = single["g"].to_numpy()
     multi = fg[n_groups > 1].copy()
     if len(multi):
-        # Union of each candidate group's parcels, only for the groups in question.
-        need = np.unique(multi["g"].to_numpy())
-        members = pd.Series(np.arange(len(com_geoms))).groupby(com_group)
-        unions = {g: shapely.union_all(com_geoms[members.get_group(g).to_numpy()]) for g in need}
-        group_geoms = np.array([unions[g] for g in multi["g"].to_numpy()], dtype=object)
+        # Union of each candidate group's sites, only for the groups in question.
+        need = np.isin(com_group, multi["g"].to_numpy())
+        unions = union_by(com_geoms[need], com_group[need], int(com_group.max()) + 1)
+        group_geoms = unions[multi["g"].to_numpy()]
         multi["frontage"] = _frontage(fac_geoms[multi["f"].to_numpy()], group_geoms, gap)
         multi["frontage"] = multi["frontage"].round(6)
         multi = multi.sort_values(["f", "frontage", "d", "g"], ascending=[True, False, True, True])
@@ -620,11 +619,8 @@ def _balanced_split(members: pd.DataFrame, k: int, gap: float) -> np.ndarray:
     labels = np.zeros(len(members), dtype=np.int64)
     labels[com] = com_labels
     if len(fac):
-        sub = pd.Series(com_labels)
         fac_geoms = geoms[fac]
-        part_geoms = np.array(
-            [shapely.union_all(geoms[com][sub.index[sub == p]]) for p in range(k)], dtype=object
-        )
+        part_geoms = union_by(geoms[com], com_labels, k)
         pairs = pd.DataFrame({"f": f, "p": com_labels[c]}).drop_duplicates()
         pairs["frontage"] = np.round(
             _frontage(fac_geoms[pairs["f"].to_numpy()], part_geoms[pairs["p"].to_numpy()], gap), 6
