@@ -27,6 +27,7 @@ from nmgeo.proximity import (  # noqa: E402
     proximity,
     proximity_timeline,
     rail_proximity,
+    rail_walk_year,
 )
 from nmgeo.raster import distance_raster, slope_raster, zonal_stats  # noqa: E402
 from nmgeo.report import area_report, package_report, write_report  # noqa: E402
@@ -57,6 +58,7 @@ __all__ = [
     "plot_packages",
     "proximity",
     "proximity_timeline",
+    "rail_walk_year",
     "rail_proximity",
     "read_extent",
     "read_parcels",

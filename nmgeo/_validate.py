@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import geopandas as gpd
@@ -118,6 +118,79 @@ class ReadAccount:
             )
         parts.extend(self.notes)
         return "; ".join(parts)
+
+
+@dataclass
+class ZoneReadAccount(ReadAccount):
+    """The account of ``read_zones``: one zoning layer, or several plan files merged.
+
+    ``n_input == n_output + n_dropped_empty + n_dropped_duplicate + n_parts_combined +
+    n_dropped_superseded`` always holds. For several files, the counts are the files'
+    sums, the id lists hold ``"<file>:<id>"`` strings, the notes start with the file name,
+    and ``files`` holds each file's own account.
+    """
+
+    n_files: int = 1
+    files: list = field(default_factory=list)
+    skipped_files: list = field(default_factory=list)
+    plan_versions: list = field(default_factory=list)
+    n_dropped_superseded: int = 0
+
+    def __str__(self) -> str:
+        parts = [super().__str__()]
+        if self.n_files > 1:
+            parts.append(f"{self.n_files} files")
+        if self.skipped_files:
+            parts.append(f"{len(self.skipped_files)} files without zones skipped")
+        if self.plan_versions:
+            parts.append(f"{len(self.plan_versions)} plans in more than one version or file")
+        if self.n_dropped_superseded:
+            parts.append(f"{self.n_dropped_superseded} zones of superseded plan copies dropped")
+        return "; ".join(parts)
+
+
+def _prefixed(values: list, name: str) -> list:
+    """``"<name>:<value>"`` for each id (element-wise for id pairs)."""
+    out = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            out.append([f"{name}:{v}" for v in value])
+        else:
+            out.append(f"{name}:{value}")
+    return out
+
+
+def merge_accounts(
+    accounts: Sequence[ReadAccount], names: Sequence[str], *, source: str, layer: str | None
+) -> ZoneReadAccount:
+    """One account for layers read one by one and stacked (e.g. one file per plan).
+
+    Counts and areas are summed, flags are true if any layer's is, CRSs are listed once
+    each, and ids and notes keep the name of their layer (``names``, e.g. file names).
+    """
+    merged = ZoneReadAccount(source=source, layer=layer, n_files=len(accounts))
+    crs_in: list[str] = []
+    for account, name in zip(accounts, names, strict=True):
+        for item in fields(ReadAccount):
+            key = item.name
+            if key in ("source", "layer"):
+                continue
+            value = getattr(account, key)
+            if key == "crs_in":
+                if value and value not in crs_in:
+                    crs_in.append(value)
+            elif key == "notes":
+                merged.notes.extend(f"{name}: {note}" for note in value)
+            elif isinstance(value, bool):
+                setattr(merged, key, getattr(merged, key) or value)
+            elif isinstance(value, (int, float)):
+                setattr(merged, key, getattr(merged, key) + value)
+            elif isinstance(value, list):
+                room = max(N_ACCOUNT_IDS - len(getattr(merged, key)), 0)
+                getattr(merged, key).extend(_prefixed(value[:room], name))
+        merged.files.append(account.as_dict())
+    merged.crs_in = ", ".join(crs_in)
+    return merged
 
 
 def check_on_invalid(on_invalid: str) -> str:

@@ -63,6 +63,15 @@ _GIC_VARIANT = r"^G[./\-]?I[./\-]?C\.?(?=\(|\d|$)"
 # A parenthesised single letter after R or I belongs to the family (R(A), I(D)); numbers do not.
 _FAMILY = r"^(?:(?P<ou>OU)(?![^\W\d_])|(?P<ri>[RI]\([A-Z]\))|(?P<other>[^()\d]+?))(?=\(|\d|$)"
 _OU_ANNOTATION = r"^OU\((?P<annotation>.*)\)"
+# In annotation matching, letters, digits and "&" (R&D, I&T) are significant; every other
+# character (space, hyphen, slash, comma, dot, underscore ...) separates words and may be
+# left out: "BOUNDARYCROSSING", "Boundary-Crossing" and "boundary crossing" are one text.
+_SIGNIFICANT = "0-9a-z&"
+_SEPARATORS = rf"[^{_SIGNIFICANT}]*"
+# Development classes that win over a transport facility named in the same annotation
+# ("Commercial/Residential Development with Public Transport Interchange" is mixed use).
+_DEVELOPMENT_CLASSES = ("commercial", "mixed_use", "residential")
+_CARRIER_CLASS = "transport"
 
 
 class _Compiled(NamedTuple):
@@ -71,6 +80,7 @@ class _Compiled(NamedTuple):
     families: dict[str, str]
     patterns: tuple[str, ...]  # ou_use regexes, longest keyword first
     classes: np.ndarray  # land-use class of each pattern
+    rows: np.ndarray  # position in the table of the row of each pattern
 
 
 @functools.cache
@@ -117,9 +127,10 @@ def _validate_table(table: pd.DataFrame, *, source: str, line_offset: int = 0) -
         raise VocabularyError(msg)
     keys = table["key"].astype(object)
     is_family = (table["kind"] == "family").to_numpy(bool)
-    canonical_keys = np.where(
-        is_family, _normalise_text(keys).to_numpy(object), _match_text(keys).to_numpy(object)
-    )
+    # Family keys compare as canonical labels; keywords ignoring case, spaces and punctuation.
+    family_keys = _normalise_text(keys).to_numpy(object)
+    keyword_keys = _squash(_match_text(keys)).to_numpy(object)
+    canonical_keys = np.where(is_family, family_keys, keyword_keys)
     seen: set[tuple[str, str]] = set()
     rows = table[list(_REQUIRED_COLUMNS)].itertuples(index=True, name=None)
     for position, (index, kind, key, land_use) in enumerate(rows):
@@ -132,6 +143,12 @@ def _validate_table(table: pd.DataFrame, *, source: str, line_offset: int = 0) -
         if not isinstance(key, str) or not key.strip():
             msg = f"{where} has an empty key; give a zone family or an annotation keyword."
             raise VocabularyError(msg)
+        if kind == "ou_use" and not canonical_keys[position]:
+            msg = (
+                f"{where} has the ou_use key {key!r}, which has no letter or digit to match; "
+                "give an annotation keyword."
+            )
+            raise VocabularyError(msg)
         if land_use not in LAND_USE_CLASSES:
             msg = (
                 f"{where} (key {key!r}) has land_use {land_use!r}, which is not a land-use "
@@ -140,9 +157,25 @@ def _validate_table(table: pd.DataFrame, *, source: str, line_offset: int = 0) -
             raise VocabularyError(msg)
         canonical = (kind, canonical_keys[position])
         if canonical in seen:
-            msg = f"{where} repeats the {kind} key {key!r} of an earlier row; keep one of them."
+            msg = (
+                f"{where} repeats the {kind} key {key!r} of an earlier row (keys are compared "
+                "ignoring case, spaces and punctuation); keep one of them."
+            )
             raise VocabularyError(msg)
         seen.add(canonical)
+
+
+def _keyword_pattern(squashed: str) -> str:
+    """Regex of one ou_use keyword (given without separators) for folded annotation text.
+
+    The keyword's letters may be split by any separators and must stand as whole words:
+    no letter or digit right before it nor right after it (a plural "s"/"es" aside). A
+    one-letter keyword (the abbreviations ``A``, ``B``) is the whole annotation or nothing.
+    """
+    body = _SEPARATORS.join(re.escape(char) for char in squashed)
+    if len(squashed) == 1:
+        return rf"^{_SEPARATORS}{body}{_SEPARATORS}$"
+    return rf"(?<![0-9a-z]){body}(?:e?s)?(?![0-9a-z])"
 
 
 def _compile(table: pd.DataFrame) -> _Compiled:
@@ -150,13 +183,16 @@ def _compile(table: pd.DataFrame) -> _Compiled:
     family_keys = _normalise_text(families_rows["key"].astype(object))
     families = dict(zip(family_keys, families_rows["land_use"], strict=True))
 
-    uses = table[table["kind"] == "ou_use"]
-    keywords = _match_text(uses["key"].astype(object)).to_numpy(dtype=object)
-    lengths = np.array([len(keyword) for keyword in keywords], dtype=int)
+    is_use = (table["kind"] == "ou_use").to_numpy(bool)
+    uses = table[is_use]
+    folded = _match_text(uses["key"].astype(object))
+    squashed = _squash(folded).to_numpy(dtype=object)
+    lengths = folded.str.len().to_numpy(dtype=int)
     order = np.argsort(-lengths, kind="stable")  # longest first; ties keep table order
-    patterns = tuple(rf"(?<![0-9a-z]){re.escape(keywords[i])}(?:e?s)?(?![0-9a-z])" for i in order)
+    patterns = tuple(_keyword_pattern(squashed[i]) for i in order)
     classes = uses["land_use"].to_numpy(dtype=object)[order]
-    return _Compiled(families, patterns, classes)
+    rows = np.flatnonzero(is_use)[order]
+    return _Compiled(families, patterns, classes, rows)
 
 
 @functools.cache
@@ -197,6 +233,11 @@ def _match_text(text: pd.Series) -> pd.Series:
     # "R & D" -> "r&d", "Research & Development" -> "research and development"
     s = s.str.replace(r"\s*&\s*", "&", regex=True)
     return s.str.replace(r"&(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})&", " and ", regex=True)
+
+
+def _squash(folded: pd.Series) -> pd.Series:
+    """Folded text without its separators: the characters keyword matching compares."""
+    return folded.str.replace(rf"[^{_SIGNIFICANT}]+", "", regex=True)
 
 
 def _factorized(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -294,9 +335,14 @@ def _user_overrides(mapping: Mapping[str, str] | pd.Series) -> dict[str, str]:
     return dict(zip(canonical, (mapping[key] for key in keys), strict=True))
 
 
-def _classify_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
-    """Land-use class of the longest keyword found in each text (None where none)."""
-    out = np.full(len(text), None, dtype=object)
+def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
+    """Position in ``compiled.patterns`` of the keyword deciding each text (-1 where none).
+
+    The longest keyword found decides, except that a transport keyword yields to the
+    longest commercial, mixed-use or residential keyword found in the same text: the
+    development decides, not the transport facility it carries.
+    """
+    out = np.full(len(text), -1, dtype=np.int64)
     present = text.notna().to_numpy(bool)
     if not present.any() or not compiled.patterns:
         return out
@@ -306,10 +352,34 @@ def _classify_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
         [folded.str.contains(p, regex=True, na=False).to_numpy(bool) for p in compiled.patterns]
     )
     found = hits.any(axis=1)
-    matched = np.full(len(folded), None, dtype=object)
-    matched[found] = compiled.classes[hits.argmax(axis=1)[found]]
-    out[present] = matched
+    longest = hits.argmax(axis=1)
+    development = hits & np.isin(compiled.classes, _DEVELOPMENT_CLASSES)[np.newaxis, :]
+    yields = (compiled.classes[longest] == _CARRIER_CLASS) & development.any(axis=1)
+    chosen = np.where(yields, development.argmax(axis=1), longest)
+    out[present] = np.where(found, chosen, -1)
     return out
+
+
+def _classify_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
+    """Land-use class of the keyword deciding each text (None where none matches)."""
+    position = _match_keywords(text, compiled)
+    out = np.full(len(text), None, dtype=object)
+    out[position >= 0] = compiled.classes[position[position >= 0]]
+    return out
+
+
+def _deciding_rows(text: LabelsLike, mapping: pd.DataFrame | None = None) -> np.ndarray:
+    """Row position, in the vocabulary table, of the ou_use keyword deciding each text.
+
+    ``-1`` where no keyword matches; positions are ``iloc`` positions in
+    :func:`vocabulary` (or in ``mapping``). Lets a test check that an annotation is
+    classified by a row written for it rather than by a catch-all keyword.
+    """
+    compiled = _default_compiled() if mapping is None else _compile(mapping)
+    position = _match_keywords(_as_series(text, "text").astype(object), compiled)
+    rows = np.full(len(position), -1, dtype=np.int64)
+    rows[position >= 0] = compiled.rows[position[position >= 0]]
+    return rows
 
 
 def _first_present(*candidates: np.ndarray) -> np.ndarray:
@@ -319,27 +389,69 @@ def _first_present(*candidates: np.ndarray) -> np.ndarray:
     return result
 
 
-def _report_unknown(labels: np.ndarray, counts: np.ndarray) -> None:
-    """Log one warning listing unknown labels with their row counts, most frequent first."""
-    per_label = pd.Series(counts, index=pd.Index(labels, dtype=object))
-    per_label = per_label.groupby(level=0, sort=False, dropna=False).sum()
-    names = ["\uffff" if pd.isna(label) else str(label) for label in per_label.index]
-    order = np.lexsort((np.array(names, dtype=str), -per_label.to_numpy()))  # nulls last
-    per_label = per_label.iloc[order]
-    listed = ", ".join(
-        f"{'<null>' if pd.isna(label) else repr(label)} ({count})"
-        for label, count in per_label.iloc[:_MAX_REPORTED].items()
+def _report_unknown(labels: np.ndarray, counts: np.ndarray, area_m2: np.ndarray | None) -> None:
+    """Log one warning listing unknown labels with their row counts (and areas, in ha).
+
+    Labels are listed largest area first when areas are given, else most frequent
+    first; ties by label, nulls last.
+    """
+    index = pd.Index(labels, dtype=object)
+    frame = pd.DataFrame(
+        {"count": counts, "area": np.nan if area_m2 is None else area_m2}, index=index
     )
+    grouped = frame.groupby(level=0, sort=False, dropna=False)
+    per_label = grouped["count"].sum().to_frame()
+    per_label["area"] = grouped["area"].sum(min_count=1)
+    names = np.array(
+        ["\uffff" if pd.isna(label) else str(label) for label in per_label.index], dtype=str
+    )
+    size = per_label["count"] if area_m2 is None else per_label["area"].fillna(-1.0)
+    order = np.lexsort((names, -size.to_numpy(dtype=float)))
+    per_label = per_label.iloc[order]
+    shown = per_label.iloc[:_MAX_REPORTED]
+    text = pd.Series(
+        ["<null>" if pd.isna(label) else repr(label) for label in shown.index], dtype=object
+    )
+    counts_text = shown["count"].astype(int).astype(str).to_numpy(dtype=object)
+    if area_m2 is None:
+        details = counts_text
+    else:
+        hectares = (shown["area"] / 10_000.0).map("{:.2f} ha".format, na_action="ignore")
+        details = counts_text + ", " + hectares.fillna("area unknown").to_numpy(dtype=object)
+    listed = ", ".join(text.to_numpy(dtype=object) + " (" + details + ")")
     if len(per_label) > _MAX_REPORTED:
         listed += f" and {len(per_label) - _MAX_REPORTED} more"
+    total_m2 = np.nan if area_m2 is None else per_label["area"].sum(min_count=1)
+    total = "" if pd.isna(total_m2) else f" covering {total_m2 / 10_000.0:.2f} ha"
     logger.warning(
-        "%d row(s) with %d distinct zone label(s) matched no vocabulary entry and were "
+        "%d row(s)%s with %d distinct zone label(s) matched no vocabulary entry and were "
         "classed %r: %s; pass mapping= to classify them.",
-        int(per_label.sum()),
+        int(per_label["count"].sum()),
+        total,
         len(per_label),
         UNKNOWN,
         listed,
     )
+
+
+def _as_areas(area_m2: LabelsLike, n: int) -> np.ndarray:
+    """Validate ``area_m2`` (one non-negative number or null per label) as float64."""
+    series = _as_series(area_m2, "area_m2")
+    if len(series) != n:
+        msg = (
+            f"area_m2 has {len(series)} values but labels has {n}; give one area (m2, or "
+            "null) per label."
+        )
+        raise InputError(msg)
+    try:
+        values = pd.to_numeric(series.astype(object), errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError) as error:
+        msg = f"area_m2 must hold numbers (square metres): {error}."
+        raise InputError(msg) from error
+    if (values < 0).any():
+        msg = "area_m2 has negative values; give zone areas in square metres (>= 0)."
+        raise InputError(msg)
+    return values
 
 
 def classify_zone(
@@ -347,20 +459,41 @@ def classify_zone(
     *,
     specified_use: LabelsLike | None = None,
     mapping: MappingLike | None = None,
+    area_m2: LabelsLike | None = None,
 ) -> pd.Series:
     """Classify OZP zone labels into land-use classes.
 
     Each label is normalised (:func:`normalise_label`) and reduced to its
     family (:func:`zone_family`), which the vocabulary maps to a class. An
     ``OU`` (Other Specified Uses) label is classified by its annotation: the
-    text in the label's parentheses (``"OU(Business)"``, ``"OU(B)"``) or, if
+    text in the label's parentheses (``"OU(Business)"``, ``"OU(A)"``) or, if
     that matches nothing, the matching ``specified_use`` (TPB's ``SPUSE_ENG``,
-    e.g. ``"Business"`` for a plain ``"OU"``). Annotations match the
-    vocabulary's ``ou_use`` keywords case-insensitively as whole words (a
-    trailing plural "s" allowed); the longest matching keyword wins, so
-    "Comprehensive Development and Wetland Protection Area" is conservation,
-    not mixed use. An OU label whose annotation is missing or matches no
-    keyword takes the class of the ``OU`` family row ("other").
+    e.g. ``"Business"`` for a plain ``"OU"``). An OU label whose annotation is
+    missing or matches no keyword takes the class of the ``OU`` family row
+    ("other").
+
+    Annotations are matched against the vocabulary's ``ou_use`` keywords:
+
+    - ignoring case, spaces and punctuation inside a keyword:
+      ``"BOUNDARYCROSSING FACILITIES"``, ``"Boundary Crossing Facilities"`` and
+      ``"boundary-crossing facility"`` all match the keyword "Boundary Crossing";
+      letters, digits and ``&`` are what is compared (``"R & D"`` is ``"R&D"``,
+      ``"Research & Development"`` is ``"Research and Development"``);
+    - as whole words: a keyword does not match inside a longer word ("Port" is
+      not found in "Sports", "Bus" not in "Business"); a trailing plural "s" or
+      "es" is allowed; a one-letter abbreviation (``A`` Amenity Area, ``B``
+      Business) matches only the whole annotation;
+    - the longest keyword found decides, so "Comprehensive Development and
+      Wetland Protection Area" is conservation, not mixed use;
+    - **development over transport**: when the longest keyword is a transport
+      facility and the annotation also names a commercial, mixed-use or
+      residential development, the development decides. A planner looking for
+      land to dispose of reads "Commercial/Residential Development with Public
+      Transport Interchange" as a commercial/residential site (``mixed_use``,
+      like ``C/R``) whose developer builds the interchange, "Transport
+      Interchange with Commercial Uses Above" and "Railway Station with
+      Commercial Development" as ``commercial``; a railway station, bus depot
+      or interchange named alone stays ``transport``.
 
     The work is done once per distinct (label, specified use) pair, so the
     cost depends on the number of distinct labels, not of rows.
@@ -379,6 +512,11 @@ def classify_zone(
         to its family, which wins over the vocabulary. Or a DataFrame with the
         schema of :func:`vocabulary` (``kind``, ``key``, ``land_use``) that
         replaces the bundled table.
+    area_m2 : list, numpy.ndarray or pandas.Series, optional
+        Area of each zone in square metres, aligned by position like
+        ``specified_use`` (null where not known). Used only in the warning on
+        unknown labels, which then gives each label's area in hectares and lists
+        the largest first.
 
     Returns
     -------
@@ -387,7 +525,8 @@ def classify_zone(
         RangeIndex for a list or array); values are from
         :data:`LAND_USE_CLASSES` or ``"unknown"`` for null labels and labels that
         match nothing. Unknown labels are logged once per call as a warning on
-        the ``nmgeo.zoning`` logger, most frequent first.
+        the ``nmgeo.zoning`` logger with their row counts (and areas), most
+        frequent (largest) first.
 
     Raises
     ------
@@ -395,7 +534,18 @@ def classify_zone(
         If ``mapping`` names a class outside :data:`LAND_USE_CLASSES` or its
         table is malformed.
     InputError
-        If ``specified_use`` does not have one value per label.
+        If ``specified_use`` or ``area_m2`` does not have one value per label, or
+        ``area_m2`` holds text or negative numbers.
+
+    Examples
+    --------
+    >>> classify_zone(
+    ...     ["OU", "OU", "OU(A)", "RICH"],
+    ...     specified_use=["BOUNDARYCROSSING FACILITIES",
+    ...                    "Commercial/Residential Development with Public Transport Interchange",
+    ...                    None, None],
+    ... ).tolist()
+    ['transport', 'mixed_use', 'open_space', 'other']
     """
     series = _as_series(labels, "labels")
     compiled = _default_compiled()
@@ -422,6 +572,7 @@ def classify_zone(
             )
             raise InputError(msg)
         use_codes, use_uniques = _factorized(uses)
+    areas = None if area_m2 is None else _as_areas(area_m2, len(series))
 
     # One row per distinct (label, specified use) pair.
     pair_codes = (label_codes.astype(np.int64) + 1) * (len(use_uniques) + 1) + (use_codes + 1)
@@ -470,7 +621,15 @@ def classify_zone(
     unknown = pair_class == UNKNOWN
     if unknown.any():
         counts = np.bincount(inverse, minlength=len(pairs))
-        _report_unknown(pair_label[unknown], counts[unknown])
+        pair_area = None
+        if areas is not None:
+            known = ~np.isnan(areas)
+            summed = np.bincount(
+                inverse, weights=np.where(known, areas, 0.0), minlength=len(pairs)
+            )
+            has_area = np.bincount(inverse, weights=known, minlength=len(pairs)) > 0
+            pair_area = np.where(has_area, summed, np.nan)[unknown]
+        _report_unknown(pair_label[unknown], counts[unknown], pair_area)
     return pd.Series(
         pair_class[inverse].astype(object), index=series.index, name="land_use", dtype=object
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ import click
 from nmgeo import __version__
 from nmgeo._manifest import Run
 from nmgeo._sources import refuse_given_inputs
+from nmgeo._time import network_year
 from nmgeo.errors import InputError, MissingCRSError, NmgeoError, SchemaError
 
 logger = logging.getLogger("nmgeo.cli")
@@ -197,7 +199,7 @@ def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> l
     offline = bool(os.environ.get("NMGEO_ASSETS"))
     fmap = package_map(result, parcels=sample.parcels, offline=offline)
     map_path = out / "package_map.html"
-    fmap.save(str(map_path))
+    _save_map(fmap, map_path)
     fig, ax = plt.subplots(figsize=(10, 7))
     plot_packages(result, ax=ax)
     png = out / "package_overview.png"
@@ -394,6 +396,14 @@ def _recording(ctx: click.Context, n_steps: int) -> Iterator[Run]:
         bar.close()
 
 
+def _save_map(fmap: Any, path: Path) -> None:
+    """Render the page first, then write it whole: a failed render leaves no broken file."""
+    html = fmap.get_root().render()
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _manifest_path(out: Path, *, folder: bool) -> Path:
     return out / "manifest.json" if folder else out.with_name(f"{out.stem}.manifest.json")
 
@@ -404,28 +414,62 @@ def _refuse_overwrite(outputs: Sequence[Path], inputs: Sequence[Path | None]) ->
     refuse_given_inputs(outputs, inputs, fix)
 
 
-def _read_layer(run: Run, path: Path, layer: str | None, role: str) -> Any:
-    """read_parcels with a timed step and the input recorded."""
+def _read_layer(ctx: click.Context, run: Run, path: Path, layer: str | None, role: str) -> Any:
+    """read_parcels with the reader options, a timed step and the input recorded."""
     from nmgeo.io import read_parcels
 
-    with run.step(f"read {role}"):
-        gdf = read_parcels(path, layer=layer)
+    p = ctx.params
+    with run.step(f"read {role}"), _flag_messages(role):
+        gdf = read_parcels(
+            path,
+            layer=layer,
+            id_column=p.get("id_column"),
+            columns=_parse_columns(p.get("lots_columns"), "--columns"),
+            multipart=p.get("multipart", "combine"),
+            **_read_options(ctx),
+        )
     run.input(path, role=role, rows=len(gdf))
     run.count(role, len(gdf))
     return gdf
 
 
-def _zone(ctx: click.Context, run: Run, parcels: Any, zones: Path | None, layer: str | None):
-    """Read --zones and give the parcels their OZP zoning; unchanged without --zones."""
-    if zones is None:
-        return parcels
+def _read_zones(ctx: click.Context, run: Run, zones: Sequence[Path], layer: str | None) -> Any:
+    """read_zones on every --zones (files or folders of TPB's per-plan downloads), merged."""
     from nmgeo.io import read_zones
+
+    source = zones[0] if len(zones) == 1 else list(zones)
+    with run.step("read zones"), _flag_messages("zones"):
+        frame = read_zones(
+            source,
+            layer=layer,
+            columns=_parse_columns(ctx.params.get("zones_columns"), "--zones-columns"),
+            **_read_options(ctx),
+        )
+    for path in zones:
+        run.input(path, role="zones", rows=_rows_from(frame, path, whole=len(zones) == 1))
+    run.count("zones", len(frame))
+    if "plan_no" in frame.columns:
+        run.count("plans", int(frame["plan_no"].nunique()))
+    return frame
+
+
+def _rows_from(frame: Any, path: Path, *, whole: bool) -> int | None:
+    """Rows of a merged zones frame that came from ``path`` (a file or a folder)."""
+    if whole:
+        return len(frame)
+    if "source_file" not in frame.columns:
+        return None
+    names = {path.name} if path.is_file() else {f.name for f in path.iterdir()}
+    return int(frame["source_file"].isin(names).sum())
+
+
+def _zone(ctx: click.Context, run: Run, parcels: Any, zones: Sequence[Path], layer: str | None):
+    """Read --zones and give the parcels their OZP zoning; unchanged without --zones."""
+    if not zones:
+        return parcels
     from nmgeo.zoning import assign_zoning
 
-    with run.step("read zones"):
-        zone_frame = read_zones(zones, layer=layer)
-    run.input(zones, role="zones", rows=len(zone_frame))
-    run.count("zones", len(zone_frame))
+    zone_frame = _read_zones(ctx, run, zones, layer)
     with run.step("assign zoning"):
         return assign_zoning(parcels, zone_frame, progress=_show_progress(ctx))
 
@@ -438,10 +482,118 @@ def _parse_by(by: str) -> list[str]:
     return keys
 
 
+# Keyword arguments the readers' messages suggest, and the flags that set them here.
+_FLAG_OF = {
+    "on_invalid": "--on-invalid",
+    "encoding": "--encoding",
+    "crs": "--crs",
+    "multipart": "--multipart",
+    "id_column": "--id-column",
+}
+_KEYWORD = re.compile(r"\b(on_invalid|encoding|crs|multipart|id_column|layer|columns)=")
+
+
+def _as_flags(text: str, role: str) -> str:
+    """A library message with its keyword arguments named as this command's flags."""
+    flags = {
+        **_FLAG_OF,
+        "layer": "--zones-layer" if role == "zones" else "--layer",
+        "columns": "--zones-columns" if role == "zones" else "--columns",
+    }
+
+    def value(match: re.Match[str]) -> str:
+        return f"{flags[match.group(1)]} "
+
+    text = _KEYWORD.sub(value, text)
+    # --on-invalid 'drop' -> --on-invalid drop; --columns {'A': 'b'} -> --columns A=b
+    text = re.sub(r"(--[a-z-]+) '([^']*)'", r"\1 \2", text)
+    return re.sub(r"(--(?:zones-)?columns) \{'([^']+)': '([^']+)'\}", r"\1 \2=\3", text)
+
+
+@contextlib.contextmanager
+def _flag_messages(role: str) -> Iterator[None]:
+    """Re-raise nmgeo errors of a reader with the CLI's flags in place of keywords."""
+    try:
+        yield
+    except NmgeoError as err:
+        raise type(err)(_as_flags(str(err), role)) from None
+
+
+def _parse_columns(text: str | None, flag: str) -> dict[str, str] | None:
+    """``"OLD=new,OLD2=new2"`` -> ``{"OLD": "new", "OLD2": "new2"}``."""
+    if not text:
+        return None
+    pairs = {}
+    for item in text.split(","):
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            msg = f"{flag} takes SOURCE=name pairs separated by commas, e.g. ZONING=zone_label"
+            raise InputError(msg)
+        pairs[old.strip()] = new.strip()
+    return pairs
+
+
+def _reader_options(command: Callable) -> Callable:
+    """Add the options every reader's recovery messages point to."""
+    decorators = (
+        click.option(
+            "--on-invalid",
+            type=click.Choice(["repair", "drop", "raise"]),
+            default="repair",
+            show_default=True,
+            help="What to do with invalid geometries in the inputs: repair them "
+            "(shapely.make_valid), drop those rows (counted), or stop.",
+        ),
+        click.option(
+            "--encoding",
+            default=None,
+            help="Text encoding of inputs that do not declare one (e.g. big5 for "
+            "traditional Chinese in an old Shapefile).",
+        ),
+        click.option(
+            "--crs",
+            default=None,
+            help="CRS of inputs that carry none, e.g. EPSG:2326 (HK1980 Grid); never guessed.",
+        ),
+        click.option(
+            "--id-column",
+            default=None,
+            help="Column of the lots holding the lot id (default: LOTID, LOTCSUID, ...).",
+        ),
+        click.option(
+            "--multipart",
+            type=click.Choice(["combine", "separate"]),
+            default="combine",
+            show_default=True,
+            help="Lot rows sharing an id: combine them into one lot, or treat repeats as errors.",
+        ),
+        click.option(
+            "--columns",
+            "lots_columns",
+            default=None,
+            help="Rename columns of the lots first: SOURCE=name pairs, comma-separated, "
+            "e.g. LOT_NO=parcel_id.",
+        ),
+    )
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _read_options(ctx: click.Context) -> dict[str, Any]:
+    p = ctx.params
+    return {"on_invalid": p["on_invalid"], "encoding": p["encoding"], "crs": p["crs"]}
+
+
 _LAYER_HELP = "Layer to read when the file holds several (GeoPackage, File Geodatabase)."
 _ZONES_HELP = (
-    "OZP zoning layer (e.g. TPB's digital planning data); each lot takes the zone covering "
-    "most of it and that zone's land-use class. Without it the lots must carry land_use."
+    "OZP zoning: a file, or a folder of TPB's per-plan downloads (repeat --zones for "
+    "several); each lot takes the zone covering most of it and that zone's land-use "
+    "class. Without it the lots must carry land_use."
+)
+_ZONES_COLUMNS_HELP = (
+    "Rename columns of the zones first: SOURCE=name pairs, comma-separated, e.g. "
+    "ZONING=zone_label."
 )
 _ZONES_LAYER_HELP = "Layer of --zones to read when that file holds several."
 
@@ -453,12 +605,18 @@ def _lots_and_zones(command: Callable) -> Callable:
             "layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path)
         ),
         click.option("--layer", default=None, help="Layer of LAYER (the lots). " + _LAYER_HELP),
-        click.option("--zones", type=click.Path(exists=True, path_type=Path), help=_ZONES_HELP),
+        click.option(
+            "--zones",
+            type=click.Path(exists=True, path_type=Path),
+            multiple=True,
+            help=_ZONES_HELP,
+        ),
         click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP),
+        click.option("--zones-columns", default=None, help=_ZONES_COLUMNS_HELP),
     )
     for decorator in reversed(decorators):  # as if stacked in this order above the command
         command = decorator(command)
-    return command
+    return _reader_options(command)
 
 
 def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) -> None:
@@ -474,8 +632,10 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
 @click.option(
     "--zones",
     type=click.Path(exists=True, path_type=Path),
-    help="OZP zoning layer (e.g. TPB's digital planning data): the land of the packages, "
-    "of any tenure. Cut by the lots into Government land and leased-lot pieces.",
+    multiple=True,
+    help="OZP zoning (e.g. TPB's digital planning data): a file, or a folder of TPB's "
+    "per-plan downloads; repeat --zones for several. The land of the packages, of any "
+    "tenure, cut by the lots into Government land and leased-lot pieces.",
 )
 @click.option(
     "--lots",
@@ -487,6 +647,8 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
 )
 @click.option("--layer", default=None, help="Layer of the lots. " + _LAYER_HELP)
 @click.option("--zones-layer", default=None, help=_ZONES_LAYER_HELP)
+@click.option("--zones-columns", default=None, help=_ZONES_COLUMNS_HELP)
+@_reader_options
 @click.option(
     "--extent",
     type=click.Path(exists=True, path_type=Path),
@@ -515,8 +677,9 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     "--as-of",
     type=click.IntRange(1990, 2100),
     default=None,
-    help="Year of the rail network for station access (planned stations count from their "
-    "target year, e.g. 2034); default: stations open today.",
+    help="Year of the rail network for station access: stations open by then, planned "
+    "ones from their target year (e.g. 2034 adds the Northern Link). Default: the current "
+    "year, i.e. the stations open today.",
 )
 @click.option(
     "--dem",
@@ -534,7 +697,7 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
 def packages(
     ctx: click.Context,
     parcels: Path | None,
-    zones: Path | None,
+    zones: tuple[Path, ...],
     lots_path: Path | None,
     layer: str | None,
     zones_layer: str | None,
@@ -544,6 +707,7 @@ def packages(
     as_of: int | None,
     dem: Path | None,
     out: Path,
+    **reading: Any,
 ) -> None:
     """Find land disposal packages on --zones (cut by --lots) and write a report and map.
 
@@ -557,7 +721,7 @@ def packages(
     manifest.json.
     """
     from nmgeo.fabric import land_fabric
-    from nmgeo.io import read_extent, read_zones, write_geopackage
+    from nmgeo.io import read_extent, write_geopackage
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
     from nmgeo.report import area_report, package_report, write_report
@@ -567,10 +731,10 @@ def packages(
         msg = "give the lots once: as the PARCELS argument or as --lots, not both"
         raise InputError(msg)
     lots_path = lots_path or parcels
-    if lots_path is None and zones is None:
+    if lots_path is None and not zones:
         msg = "nothing to work on: pass --zones (OZP zoning) and, if you have them, --lots"
         raise InputError(msg)
-    if extent is not None and (zones is None or lots_path is None):
+    if extent is not None and (not zones or lots_path is None):
         msg = "--extent says where the lots are complete; it needs both --zones and --lots"
         raise InputError(msg)
     gpkg = out / "packages.gpkg"
@@ -579,20 +743,19 @@ def packages(
     planned = [gpkg, map_path, out / "manifest.json"]
     planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
     planned += [out / "report_packages.csv", out / "report_area_by_zone.csv"]
-    _refuse_overwrite(planned, [lots_path, zones, dem, extent])
-    n_steps = 8 + (3 if zones is not None else 0) + (1 if extent is not None else 0)
+    _refuse_overwrite(planned, [lots_path, *zones, dem, extent])
+    n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)
+    year = network_year(as_of)
     with _recording(ctx, n_steps) as run:
-        lots = None if lots_path is None else _read_layer(run, lots_path, layer, "parcels")
+        run.extra["as_of"] = year
+        lots = None if lots_path is None else _read_layer(ctx, run, lots_path, layer, "parcels")
         fabric = None
-        if zones is not None:
-            with run.step("read zones"):
-                zone_frame = read_zones(zones, layer=zones_layer)
-            run.input(zones, role="zones", rows=len(zone_frame))
-            run.count("zones", len(zone_frame))
+        if zones:
+            zone_frame = _read_zones(ctx, run, zones, zones_layer)
             where = None
             if extent is not None:
-                with run.step("read extent"):
-                    where = read_extent(extent)
+                with run.step("read extent"), _flag_messages("extent"):
+                    where = read_extent(extent, crs=reading["crs"], encoding=reading["encoding"])
                 run.input(extent, role="extent", rows=len(where))
             with run.step("land fabric"):
                 fabric = land_fabric(zone_frame, lots, extent=where, progress=_show_progress(ctx))
@@ -619,15 +782,15 @@ def packages(
         run.count("members", len(result.members))
         run.count("excluded", len(result.excluded))
         with run.step("package report"):
-            table = package_report(result, as_of=as_of, dem=dem)
+            table = package_report(result, as_of=year, dem=dem)
             by = ("major_zone", "land_use", "tenure") if fabric is not None else None
             areas = area_report(land, by=by or ("major_zone", "land_use"))
         with run.step("package map"):
             offline = bool(os.environ.get("NMGEO_ASSETS"))
-            fmap = package_map(result, parcels=lots, as_of=as_of, offline=offline)
+            fmap = package_map(result, parcels=lots, as_of=year, offline=offline)
         out.mkdir(parents=True, exist_ok=True)
         with run.step("write map"):
-            fmap.save(str(map_path))
+            _save_map(fmap, map_path)
         run.output(map_path)
         layers = {
             "packages": result.packages,
@@ -640,7 +803,7 @@ def packages(
         if lots is not None:
             layers["parcels"] = lots
         with run.step("write geopackage"):
-            write_geopackage(gpkg, **layers)
+            write_geopackage(gpkg, keep_layers=False, **layers)
         run.output(gpkg, rows={name: len(frame) for name, frame in layers.items()})
         with run.step("write report"):
             reports = write_report(
@@ -652,14 +815,8 @@ def packages(
         for path in reports.values():
             run.output(path, rows=len(areas) if "area_by_zone" in path.name else len(table))
         manifest = run.write(out / "manifest.json")
-    p = result.packages
-    _say(
-        ctx,
-        f"{len(p)} land disposal packages, {p['area_ha'].sum():,.1f} ha "
-        f"({p['government_ha'].sum():,.1f} ha Government land, "
-        f"{p['leased_ha'].sum():,.1f} ha leased lots, "
-        f"{p['unknown_tenure_ha'].sum():,.1f} ha tenure unknown)",
-    )
+    _say(ctx, result.summary())
+    _say(ctx, f"rail access counted on the network of {year} (--as-of)")
     for path in [gpkg, map_path, *reports.values(), manifest]:
         _say(ctx, f"wrote {path}")
 
@@ -670,6 +827,7 @@ def packages(
 @main.command("proximity")
 @click.argument("layer_path", metavar="LAYER", type=click.Path(exists=True, path_type=Path))
 @click.option("--layer", default=None, help="Layer of LAYER. " + _LAYER_HELP)
+@_reader_options
 @click.option(
     "--to",
     "to",
@@ -689,8 +847,9 @@ def packages(
     "--as-of",
     type=click.IntRange(1990, 2100),
     default=None,
-    help="For --to rail: count stations open by this year (planned ones from their target "
-    "year); default: every station, open and planned.",
+    help="For --to rail: the network of this year (stations open by then, planned ones "
+    "from their target year, e.g. 2034). Default: the current year, i.e. the stations "
+    "open today.",
 )
 @click.option(
     "--out",
@@ -708,6 +867,7 @@ def proximity_cmd(
     name_column: str,
     as_of: int | None,
     out: Path,
+    **reading: Any,
 ) -> None:
     """Nearest boundary crossing, rail station or target of every polygon in LAYER.
 
@@ -730,7 +890,7 @@ def proximity_cmd(
     manifest_path = _manifest_path(out, folder=False)
     _refuse_overwrite([out, manifest_path], [layer_path, target_file])
     with _recording(ctx, 4 if target_file else 3) as run:
-        gdf = _read_layer(run, layer_path, layer, "layer")
+        gdf = _read_layer(ctx, run, layer_path, layer, "layer")
         if target_file is not None:
             with run.step("read targets"):
                 try:
@@ -751,7 +911,9 @@ def proximity_cmd(
                 result = proximity(gdf, targets, name_column=name_column)
                 prefix = "nearest_"
             elif to.lower() == "rail":
-                result = rail_proximity(gdf, as_of=as_of)
+                year = network_year(as_of)
+                run.extra["as_of"] = year
+                result = rail_proximity(gdf, as_of=year)
                 prefix = "rail_"
             else:
                 result = bcp_proximity(gdf)
@@ -765,6 +927,8 @@ def proximity_cmd(
         run.count("rows_written", len(table))
         run.write(manifest_path)
     _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")
+    if to.lower() == "rail":
+        _say(ctx, f"rail stations counted on the network of {network_year(as_of)} (--as-of)")
 
 
 # --------------------------------------------------------------------------- report
@@ -790,10 +954,11 @@ def report_cmd(
     ctx: click.Context,
     layer_path: Path,
     layer: str | None,
-    zones: Path | None,
+    zones: tuple[Path, ...],
     zones_layer: str | None,
     by: str,
     out: Path,
+    **reading: Any,
 ) -> None:
     """Land area (ha, share) of the lots in LAYER by major zone, land use or any column.
 
@@ -808,9 +973,9 @@ def report_cmd(
         msg = f"--out must end in .csv, .xlsx, .md or .html, not {str(out)!r}"
         raise InputError(msg)
     manifest_path = _manifest_path(out, folder=False)
-    _refuse_overwrite([out, manifest_path], [layer_path, zones])
-    with _recording(ctx, 4 + (2 if zones is not None else 0)) as run:
-        lots = _read_layer(run, layer_path, layer, "parcels")
+    _refuse_overwrite([out, manifest_path], [layer_path, *zones])
+    with _recording(ctx, 4 + (2 if zones else 0)) as run:
+        lots = _read_layer(ctx, run, layer_path, layer, "parcels")
         lots = _zone(ctx, run, lots, zones, zones_layer)
         with run.step("assign major zone"):
             if "major_zone" in keys and "major_zone" not in lots.columns:
@@ -859,11 +1024,12 @@ def map_cmd(
     ctx: click.Context,
     layer_path: Path,
     layer: str | None,
-    zones: Path | None,
+    zones: tuple[Path, ...],
     zones_layer: str | None,
     color_by: str,
     offline: bool,
     out: Path,
+    **reading: Any,
 ) -> None:
     """An interactive zoning map of the lots in LAYER, with tooltips, as one HTML page.
 
@@ -876,9 +1042,9 @@ def map_cmd(
         msg = f"--out must be an .html file, not {str(out)!r}"
         raise InputError(msg)
     manifest_path = _manifest_path(out, folder=False)
-    _refuse_overwrite([out, manifest_path], [layer_path, zones])
-    with _recording(ctx, 3 + (2 if zones is not None else 0)) as run:
-        lots = _read_layer(run, layer_path, layer, "parcels")
+    _refuse_overwrite([out, manifest_path], [layer_path, *zones])
+    with _recording(ctx, 3 + (2 if zones else 0)) as run:
+        lots = _read_layer(ctx, run, layer_path, layer, "parcels")
         lots = _zone(ctx, run, lots, zones, zones_layer)
         if color_by == "major_zone" and "major_zone" not in lots.columns:
             lots = assign_major_zone(lots)
@@ -886,7 +1052,7 @@ def map_cmd(
             fmap = parcel_map(lots, color_by=color_by, offline=offline)
         out.parent.mkdir(parents=True, exist_ok=True)
         with run.step("write map"):
-            fmap.save(str(out))
+            _save_map(fmap, out)
         run.output(out, rows=len(lots))
         run.write(manifest_path)
     _say_wrote(ctx, out, manifest_path, f"{len(lots):,} lots")

@@ -39,14 +39,22 @@ META_NAME = "sample.json"
 LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
 SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
 MIN_LOTS = 10_000
+# The outline the generator fills: a frozen copy of the hand-drawn outline nmgeo shipped
+# before the district-based nm_boundary (synthetic input, kept so the sample is reproducible).
+SYNTHETIC_OUTLINE = "synthetic_outline.geojson"
+
+
+def _synthetic_outline() -> gpd.GeoDataFrame:
+    """The frozen synthetic outline (``nmgeo/data/synthetic_outline.geojson``), EPSG:2326."""
+    return reference._polygons(SYNTHETIC_OUTLINE).copy()
 
 
 @dataclass
 class SyntheticMetropolis:
     """A generated Northern Metropolis, in the schemas real downloads arrive in.
 
-    Everything is synthetic except the outline, the named places and hills that
-    steer it (approximate public positions, see ``nmgeo/data``). All layers are
+    Everything is synthetic except the approximate outline and the named places and
+    hills that steer it (approximate public positions, see ``nmgeo/data``). All layers are
     in EPSG:2326 (HK1980 Grid, metres).
 
     Attributes
@@ -72,7 +80,8 @@ class SyntheticMetropolis:
     dem_transform : affine.Affine
         Grid-to-HK1980 transform of ``dem``.
     boundary : geopandas.GeoDataFrame
-        The approximate NM outline the sample fills.
+        The synthetic outline the sample fills (hand-drawn, about 500 m from the real
+        district edge; not :func:`nmgeo.reference.nm_boundary`).
     seed, n_lots : int
         The generator's arguments.
     """
@@ -157,7 +166,10 @@ def synthetic_metropolis(
 ) -> SyntheticMetropolis:
     """Generate a realistic but synthetic Northern Metropolis.
 
-    The outline is the approximate NM boundary (:func:`nmgeo.reference.nm_boundary`).
+    The outline is a frozen, hand-drawn approximation of the NM (about 30,100 ha,
+    ``nmgeo/data/synthetic_outline.geojson``), kept as synthetic input so that the
+    sample stays reproducible; it is not :func:`nmgeo.reference.nm_boundary`, so a few
+    synthetic lots near its edge lie outside the real districts and get no major zone.
     Zone cells are Voronoi cells of a jittered quadtree (about 150 m across in the
     development cores, 300 m on their fringes and on the plains, 600 m on hills), each
     zoned after the place that dominates it (San Tin / Lok Ma Chau Loop I&T, Hung Shui
@@ -197,7 +209,7 @@ def synthetic_metropolis(
         raise InputError(msg)
     start = time.perf_counter()
     metro: Metropolis = generate(
-        reference.nm_boundary(), n_lots=int(n_lots), seed=int(seed), progress=progress
+        _synthetic_outline(), n_lots=int(n_lots), seed=int(seed), progress=progress
     )
     logger.info(
         "generated %d zones, %d lots, %d road segments in %.1f s",
@@ -227,13 +239,15 @@ class Sample:
     parcels : geopandas.GeoDataFrame
         Lots read with :func:`nmgeo.read_parcels` and zoned with
         :func:`nmgeo.assign_zoning` (``parcel_id``, ``area_m2``, ``zone_label``,
-        ``land_use``, ``zoning_share``, ``n_zones``) plus ``major_zone``.
+        ``land_use``, ``zoning_share``, ``n_zones``) plus ``major_zone`` (from
+        :func:`nmgeo.reference.major_zones`; missing for the few synthetic lots wholly
+        outside the real districts).
     zones : geopandas.GeoDataFrame
         OZP zones read with :func:`nmgeo.read_zones`, with ``major_zone``.
     roads : geopandas.GeoDataFrame
         Road centrelines.
     boundary : geopandas.GeoDataFrame
-        The approximate NM outline.
+        The synthetic outline the sample fills.
     dem_path : pathlib.Path
         The DEM GeoTIFF (metres, 25 m cells).
     directory : pathlib.Path

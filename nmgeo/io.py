@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -22,8 +24,10 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
+    HK80,
     N_ACCOUNT_IDS,
     ReadAccount,
+    ZoneReadAccount,
     as_hk80,
     check_geometries,
     check_ids,
@@ -32,6 +36,7 @@ from nmgeo._validate import (
     combine_parts,
     ensure_crs,
     ids_at,
+    merge_accounts,
     report_rings_closed,
 )
 from nmgeo._vocabulary import classify_zone
@@ -55,6 +60,12 @@ _PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 _GENERATED_ID_WIDTH = 7
 # What rows sharing a lot id are: parts of one lot, or repeats to treat as errors.
 MULTIPART = ("combine", "separate")
+# Files read_zones takes from a folder or a glob pattern (a .gdb is a folder).
+PLAN_FILE_SUFFIXES = (".json", ".geojson", ".gpkg", ".shp", ".fgb", ".gdb", *_PARQUET_SUFFIXES)
+# What read_zones does with a plan found in more than one version or file.
+PLAN_VERSIONS = ("latest", "all", "raise")
+# An OZP / DPA plan number: the plan ("S/KTN") and its version ("4"), e.g. "S/KTN/4".
+_PLAN_NO = r"^(?P<family>.+?)/(?P<number>\d+)(?P<suffix>[A-Z]*)$"
 
 
 def _short(err: BaseException, limit: int = 200) -> str:
@@ -365,6 +376,7 @@ def _finish(gdf: gpd.GeoDataFrame, account: ReadAccount, reader: str) -> gpd.Geo
     gdf = gdf.reset_index(drop=True)
     account.n_output = len(gdf)
     dropped = account.n_dropped_empty + account.n_dropped_duplicate + account.n_parts_combined
+    dropped += getattr(account, "n_dropped_superseded", 0)
     if account.n_input != account.n_output + dropped:  # pragma: no cover - internal invariant
         msg = f"{account.source}: row accounting does not add up ({account})."
         raise AssertionError(msg)
@@ -568,8 +580,13 @@ def _open(
     encoding: str | None,
     columns: Mapping[str, str] | None,
     on_invalid: str,
+    *,
+    require_rows: bool = True,
 ) -> tuple[gpd.GeoDataFrame, str, ReadAccount, set[str]]:
-    """Read a source, start its account and apply ``columns=``: the readers' common start."""
+    """Read a source, start its account and apply ``columns=``: the readers' common start.
+
+    With ``require_rows=False`` the caller checks that the layer has features itself.
+    """
     check_on_invalid(on_invalid)
     notes: list[str] = []
     closed: list[int] = []
@@ -580,7 +597,8 @@ def _open(
     # Row positions for now: _apply_geometry_checks names them once the ids are known.
     account.n_rings_closed = len(closed)
     account.rings_closed_ids = closed[:N_ACCOUNT_IDS]
-    _require_rows(gdf, label, layer_name)
+    if require_rows:
+        _require_rows(gdf, label, layer_name)
     gdf, mapped = _prepare_columns(gdf, columns, label)
     return gdf, label, account, mapped
 
@@ -616,7 +634,7 @@ def _parcel_id_column(
 
 
 def read_zones(
-    source: str | os.PathLike | gpd.GeoDataFrame,
+    source: str | os.PathLike | gpd.GeoDataFrame | list | tuple,
     *,
     layer: str | int | None = None,
     crs: Any = None,
@@ -624,15 +642,35 @@ def read_zones(
     mapping: Mapping[str, str] | pd.DataFrame | None = None,
     on_invalid: str = "repair",
     encoding: str | None = None,
+    plan_versions: str = "latest",
 ) -> gpd.GeoDataFrame:
-    """Read an OZP zoning layer, check it, classify its zones and return it in EPSG:2326.
+    """Read OZP zoning, check it, classify its zones and return it in EPSG:2326.
+
+    One layer, or TPB's per-plan downloads (one file per plan) read in one call: a
+    folder, a glob pattern or a list of files, merged into one frame.
 
     Parameters
     ----------
-    source : str, os.PathLike or geopandas.GeoDataFrame
-        A GeoPackage, GeoJSON, Shapefile, FlatGeobuf, File Geodatabase (``.gdb`` folder)
-        or GeoParquet file, or a GeoDataFrame (copied, never modified), e.g. the TPB OZP
-        digital planning data.
+    source : str, os.PathLike, geopandas.GeoDataFrame, list or tuple
+        One of:
+
+        - a GeoPackage, GeoJSON (or Esri JSON, as TPB's "GeoJSON" download often is),
+          Shapefile, FlatGeobuf, File Geodatabase (``.gdb`` folder) or GeoParquet file,
+          e.g. the TPB OZP digital planning data;
+        - a GeoDataFrame (copied, never modified);
+        - a **folder**: every plan file in it (``.json``, ``.geojson``, ``.gpkg``,
+          ``.shp``, ``.fgb``, ``.gdb``, ``.parquet``, ``.geoparquet``; not its
+          subfolders, not hidden files), sorted by name;
+        - a **glob pattern**: a string with ``*`` or ``?``, e.g. ``"zones/*.json"`` or
+          ``"downloads/*/ZONE.json"`` (``**`` descends into subfolders), matches sorted;
+        - a **list or tuple** of files, folders and patterns, read in the order given
+          (a file met twice is read once).
+
+        Each file is read and checked on its own, exactly as a single file is (``layer``,
+        ``crs``, ``columns``, ``on_invalid``, ``encoding`` apply to every file), and errors
+        name the file. Files found in a folder or by a pattern that hold no zone label
+        column (e.g. TPB's building height or plan boundary layers beside the zones) are
+        skipped with a warning and listed in the account; a listed file must be zoning.
     layer : str or int, optional
         Layer to read from a multi-layer source; required when there is more than one.
     crs : str, int or pyproj.CRS, optional
@@ -648,15 +686,27 @@ def read_zones(
         table), passed to ``classify_zone``.
     on_invalid : {"repair", "drop", "raise"}, default "repair"
         As in :func:`read_parcels` (zones carry no id, so rows are named by their 0-based
-        position in the source).
+        position in their file).
     encoding : str, optional
         Text encoding of the source (e.g. ``"big5"``) when it is not declared in the file.
+    plan_versions : {"latest", "all", "raise"}, default "latest"
+        What to do with a plan that comes more than once: in two versions (``S/KTN/3``
+        and ``S/KTN/4``: the same plan, ``S/KTN``, with the version after the last
+        ``/``), or the same plan number in two files (the same download saved twice).
+        Either way a warning names the copies and the account lists them
+        (``plan_versions``). ``"latest"``: keep the highest version, the one in force,
+        and of several files holding it the first; drop the other copies' zones
+        (account ``n_dropped_superseded``). ``"all"``: keep every copy (their zones
+        overlap, so areas summed over them count that land more than once).
+        ``"raise"``: refuse (InputError). Plan numbers are compared ignoring case and
+        spaces; zones without a plan number are always kept.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per zone polygon, in source row order (RangeIndex), geometry in EPSG:2326
-        (HK1980 Grid, metres), with columns:
+        One row per zone polygon, in source row order (file order, then row order, for
+        several files), with a RangeIndex and geometry in EPSG:2326 (HK1980 Grid,
+        metres), with columns:
 
         - ``zone_label``: the OZP zone label as published, e.g. ``"R(A)3"``, ``"OU(Business)"``;
         - ``plan_no``: the Outline Zoning Plan number (e.g. ``"S/YL-HSK/2"``), None if absent;
@@ -668,17 +718,115 @@ def read_zones(
           village, industrial, public_facility, open_space, transport, conservation,
           agriculture, open_storage, undetermined, other), ``"unknown"`` for an
           unmatched label;
+        - ``source_file`` (several files only): the file the zone comes from, by name
+          (with its folder, relative to the files' common folder, when two files share
+          a name, e.g. ``"KTN/ZONE.json"``);
         - the source's other columns (``DESC_CHT``, ``SPUSE_CHT``, ``SHAPE_Area``…).
+          Across files, names differing only in case are one column, spelt as in the
+          first file that has it (TPB's ``Shape_Leng`` and ``SHAPE_Leng``); a file's
+          missing columns are null in its rows.
 
-        ``attrs["nmgeo_account"]`` holds the read account.
+        ``attrs["nmgeo_account"]`` holds the read account: for several files, the counts
+        summed over the files, notes and row ids prefixed with their file name, each
+        file's own account (``files``), the skipped files (``skipped_files``) and the
+        plans found more than once (``plan_versions``).
 
     Raises
     ------
     InputError, SchemaError, CRSError, GeometryTypeError, EmptyGeometryError,
     InvalidGeometryError
-        As in :func:`read_parcels`; SchemaError also when no ``zone_label`` column is found.
+        As in :func:`read_parcels`, naming the file at fault; SchemaError also when no
+        ``zone_label`` column is found, or when one file has columns differing only in
+        case. InputError also for an empty folder, a pattern matching no plan file, an
+        empty list, and with ``plan_versions="raise"`` a plan found more than once.
+
+    Examples
+    --------
+    TPB's per-plan Esri JSON files (the extract in the repository's ``tests/data/north``),
+    read in one call:
+
+    >>> import nmgeo
+    >>> zones = nmgeo.read_zones("tests/data/north")
+    >>> sorted(zones["plan_no"].unique())
+    ['S/FSS/27', 'S/KTN/4', 'S/LMCL/2', 'S/NE-KTS/19', 'S/NE-MTL/3']
+    >>> zones.groupby("source_file").size().to_dict()
+    {'FSS.json': 13, 'KTN.json': 105, 'LMCL.json': 18, 'NE-KTS.json': 14, 'NE-MTL.json': 2}
+
+    The lot layer in the same folder is not zoning; it was skipped, and said so:
+
+    >>> [skipped["file"] for skipped in zones.attrs["nmgeo_account"]["skipped_files"]]
+    ['tests/data/north/lots_dd95.gpkg']
+    >>> len(nmgeo.read_zones("tests/data/north/*.json")) == len(zones)
+    True
     """
-    gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
+    if plan_versions not in PLAN_VERSIONS:
+        msg = (
+            f"plan_versions={plan_versions!r} is not one of {', '.join(map(repr, PLAN_VERSIONS))}."
+        )
+        raise InputError(msg)
+    options = {
+        "layer": layer,
+        "crs": crs,
+        "columns": columns,
+        "on_invalid": on_invalid,
+        "encoding": encoding,
+    }
+    plan_files = _plan_files(source)
+    if plan_files is None:
+        gdf, label, single = _read_zone_layer(source, **options)
+        account = ZoneReadAccount(**single.as_dict())
+        names = [label if isinstance(source, gpd.GeoDataFrame) else Path(label).name]
+        file_of_row = np.zeros(len(gdf), dtype=np.intp)
+    else:
+        label, entries = plan_files
+        gdf, account, names, file_of_row = _read_zone_files(entries, label, options)
+    gdf = _select_plan_versions(gdf, file_of_row, names, plan_versions, label, account)
+
+    if "land_use" in gdf.columns:
+        note = "existing land_use column replaced by classify_zone"
+        account.notes.append(note)
+        logger.info("%s: %s", label, note)
+    labels = gdf["zone_label"].reset_index(drop=True)
+    specified = gdf["specified_use"].reset_index(drop=True)
+    land_use = classify_zone(
+        labels, specified_use=specified, mapping=mapping, area_m2=gdf.geometry.area.to_numpy()
+    )
+    land_use = np.asarray(land_use)
+    if land_use.shape != (len(gdf),):  # pragma: no cover - guards the vocabulary contract
+        msg = f"classify_zone returned {land_use.shape[0]} classes for {len(gdf)} zones."
+        raise AssertionError(msg)
+    gdf["land_use"] = land_use
+
+    first = ["zone_label", "plan_no", "description", "specified_use", "land_use"]
+    if plan_files is not None:
+        first.append("source_file")
+    rest = [c for c in gdf.columns if c not in first and c != "geometry"]
+    gdf = gdf[[*first, *rest, "geometry"]]
+    return _finish(gdf, account, "read_zones")
+
+
+class _NoZoneLabelError(SchemaError):
+    """A layer without a zone label column (skipped when a folder or a pattern found it)."""
+
+
+def _read_zone_layer(
+    source: Any,
+    *,
+    layer: str | int | None,
+    crs: Any,
+    columns: Mapping[str, str] | None,
+    on_invalid: str,
+    encoding: str | None,
+    optional: bool = False,
+) -> tuple[gpd.GeoDataFrame, str, ReadAccount]:
+    """Read and check one zoning layer: canonical columns, EPSG:2326, repaired geometries.
+
+    ``optional``: the layer was found in a folder or by a pattern, so a layer without a
+    zone label column raises _NoZoneLabelError even when it has no features.
+    """
+    gdf, label, account, _ = _open(
+        source, layer, encoding, columns, on_invalid, require_rows=not optional
+    )
 
     rename: dict[str, str] = {}
     for canonical, aliases in ZONE_COLUMNS.items():
@@ -696,7 +844,9 @@ def read_zones(
             f"{label}: no zone label column (TPB ZONE_LABEL) found; available columns: "
             f"{_available(gdf)}; name it with columns={{'YourCol': 'zone_label'}}."
         )
-        raise SchemaError(msg)
+        raise _NoZoneLabelError(msg)
+    if optional:
+        _require_rows(gdf, label, account.layer)
 
     gdf = _apply_geometry_checks(
         gdf, crs=crs, ids=None, source=label, on_invalid=on_invalid, account=account
@@ -704,24 +854,308 @@ def read_zones(
     for name in ("plan_no", "description", "specified_use"):
         if name not in gdf.columns:
             gdf[name] = pd.Series(np.full(len(gdf), None, dtype=object), index=gdf.index)
+    return gdf, label, account
 
-    if "land_use" in gdf.columns:
-        note = "existing land_use column replaced by classify_zone"
+
+def _is_virtual_path(path: str) -> bool:
+    return path.startswith("/vsi") or "://" in path
+
+
+def _is_plan_folder(source: Any) -> bool:
+    """A folder of plan files (a File Geodatabase is a folder too, but one source)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.fspath(source)
+    return os.path.isdir(path) and Path(path).suffix.lower() != ".gdb"
+
+
+def _is_pattern(source: Any) -> bool:
+    if not isinstance(source, str) or _is_virtual_path(source) or os.path.exists(source):
+        return False
+    return "*" in source or "?" in source
+
+
+def _is_plan_file(path: str) -> bool:
+    suffix = Path(path).suffix.lower()
+    if Path(path).name.startswith(".") or suffix not in PLAN_FILE_SUFFIXES:
+        return False
+    return os.path.isdir(path) if suffix == ".gdb" else os.path.isfile(path)
+
+
+def _suffix_list() -> str:
+    return ", ".join(PLAN_FILE_SUFFIXES)
+
+
+def _folder_plan_files(folder: str | os.PathLike) -> list[str]:
+    """The plan files of a folder (not its subfolders), sorted by name."""
+    path = os.fspath(folder)
+    names = sorted(os.listdir(path))
+    found = [os.path.join(path, name) for name in names if _is_plan_file(os.path.join(path, name))]
+    if found:
+        ignored = len(names) - len(found)
+        if ignored:
+            logger.debug("%s: %d entries that are not plan files ignored", path, ignored)
+        return found
+    if not names:
+        msg = f"folder {path} is empty; pass the folder holding the plan files ({_suffix_list()})."
+        raise InputError(msg)
+    hint = ""
+    if any(name.lower().endswith(".zip") for name in names):
+        hint = "; unzip the downloads first"
+    elif any(os.path.isdir(os.path.join(path, name)) for name in names):
+        hint = (
+            "; for one subfolder per plan pass a pattern such as "
+            f"{os.path.join(path, '*', '*.json')!r}"
+        )
+    shown = ", ".join(repr(name) for name in names[:3])
+    msg = (
+        f"folder {path} holds no plan files ({_suffix_list()}), only {len(names)} other "
+        f"entries (e.g. {shown}){hint}."
+    )
+    raise InputError(msg)
+
+
+def _glob_plan_files(pattern: str) -> list[str]:
+    """The plan files a glob pattern matches, sorted."""
+    matches = sorted(glob.glob(pattern, recursive=True))
+    found = [match for match in matches if _is_plan_file(match)]
+    if found:
+        return found
+    shown = ", ".join(repr(Path(m).name) for m in matches[:3])
+    other = f", only {len(matches)} other entries (e.g. {shown})" if matches else ""
+    msg = (
+        f"the pattern {pattern!r} matches no plan files ({_suffix_list()}){other}; "
+        "check the folder and the pattern."
+    )
+    raise InputError(msg)
+
+
+def _plan_files(source: Any) -> tuple[str, list[tuple[str, bool]]] | None:
+    """The files of a folder, pattern or list source, each with whether it was named.
+
+    Returns ``(label, [(path, named), ...])``, or None for a single file or frame.
+    """
+    if isinstance(source, (list, tuple)):
+        items = list(source)
+        if not items:
+            msg = "read_zones got an empty list of sources; pass plan files, folders or patterns."
+            raise InputError(msg)
+    elif _is_plan_folder(source) or _is_pattern(source):
+        items = [source]
+    else:
+        return None
+    entries: list[tuple[str, bool]] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            msg = (
+                "a list of sources holds file paths, folders or glob patterns, not "
+                f"{type(item).__name__}; pass the files, or read the frames one by one."
+            )
+            raise InputError(msg)
+        if _is_plan_folder(item):
+            entries.extend((path, False) for path in _folder_plan_files(item))
+        elif _is_pattern(item):
+            entries.extend((path, False) for path in _glob_plan_files(item))
+        else:
+            entries.append((os.fspath(item), True))
+    seen: set[str] = set()
+    unique: list[tuple[str, bool]] = []
+    for path, named in entries:
+        key = path if _is_virtual_path(path) else os.path.realpath(path)
+        if key in seen:
+            logger.info("%s is listed more than once; read once", path)
+            continue
+        seen.add(key)
+        unique.append((path, named))
+    shown = [os.fspath(item) for item in items]
+    label = ", ".join(shown[:3]) + (f", ... ({len(shown)} sources)" if len(shown) > 3 else "")
+    return label, unique
+
+
+def _file_names(paths: list[str]) -> list[str]:
+    """Each file's name; with its folder (relative to the common folder) if names repeat."""
+    names = [Path(path).name for path in paths]
+    if len(set(names)) == len(names):
+        return names
+    try:
+        common = os.path.commonpath([os.path.abspath(path) for path in paths])
+        names = [os.path.relpath(os.path.abspath(path), common) for path in paths]
+    except ValueError:  # different drives, or virtual paths
+        names = list(paths)
+    return [name.replace(os.sep, "/") for name in names]
+
+
+def _read_zone_files(
+    entries: list[tuple[str, bool]], label: str, options: dict[str, Any]
+) -> tuple[gpd.GeoDataFrame, ZoneReadAccount, list[str], np.ndarray]:
+    """Read several zoning files and stack them, field case unified.
+
+    Returns the stacked frame (file order, then row order), the merged account, the
+    files' names and, for each row, the number of the file it comes from.
+    """
+    frames: list[gpd.GeoDataFrame] = []
+    accounts: list[ReadAccount] = []
+    paths: list[str] = []
+    skipped: list[dict[str, Any]] = []
+    for path, named in entries:
+        try:
+            gdf, _, account = _read_zone_layer(path, optional=not named, **options)
+        except _NoZoneLabelError as err:
+            if named:
+                raise
+            reason = "no zone label column (TPB ZONE_LABEL), so not a zoning layer"
+            skipped.append({"file": path, "reason": reason})
+            logger.warning("%s: skipped %s: %s", label, path, reason)
+            logger.debug("%s", err)
+            continue
+        frames.append(gdf)
+        accounts.append(account)
+        paths.append(path)
+    if not frames:
+        msg = (
+            f"{label}: none of its {len(entries)} files has a zone label column (TPB "
+            f"ZONE_LABEL), e.g. {entries[0][0]}; name it with columns={{'YourCol': 'zone_label'}}."
+        )
+        raise SchemaError(msg)
+    names = _file_names(paths)
+    layer = options["layer"] if isinstance(options["layer"], str) else None
+    account = merge_accounts(accounts, names, source=label, layer=layer)
+    account.skipped_files = skipped
+    account.notes.extend(f"{Path(s['file']).name}: skipped, {s['reason']}" for s in skipped)
+
+    frames = _unify_field_case(frames, names, paths, label, account)
+    sizes = [len(frame) for frame in frames]
+    gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=HK80)
+    file_of_row = np.repeat(np.arange(len(frames)), sizes)
+    existing = [c for c in gdf.columns if str(c).lower() == "source_file"]
+    if existing:
+        gdf = gdf.drop(columns=existing)
+        note = f"existing {existing[0]} column replaced by the file names"
         account.notes.append(note)
         logger.info("%s: %s", label, note)
-    labels = gdf["zone_label"].reset_index(drop=True)
-    specified = gdf["specified_use"].reset_index(drop=True)
-    land_use = classify_zone(labels, specified_use=specified, mapping=mapping)
-    land_use = np.asarray(land_use)
-    if land_use.shape != (len(gdf),):  # pragma: no cover - guards the vocabulary contract
-        msg = f"classify_zone returned {land_use.shape[0]} classes for {len(gdf)} zones."
-        raise AssertionError(msg)
-    gdf["land_use"] = land_use
+    gdf["source_file"] = np.asarray(names, dtype=object)[file_of_row]
+    logger.info("%s: %d zones from %d files", label, len(gdf), len(frames))
+    return gdf, account, names, file_of_row
 
-    first = ["zone_label", "plan_no", "description", "specified_use", "land_use"]
-    rest = [c for c in gdf.columns if c not in first and c != "geometry"]
-    gdf = gdf[[*first, *rest, "geometry"]]
-    return _finish(gdf, account, "read_zones")
+
+def _unify_field_case(
+    frames: list[gpd.GeoDataFrame],
+    names: list[str],
+    paths: list[str],
+    label: str,
+    account: ZoneReadAccount,
+) -> list[gpd.GeoDataFrame]:
+    """Rename columns differing only in case to the first file's spelling."""
+    spelling: dict[str, str] = {}
+    out = []
+    for frame, name, path in zip(frames, names, paths, strict=True):
+        lower = pd.Index([str(c).lower() for c in frame.columns])
+        clash = lower.duplicated(keep=False)
+        if clash.any():
+            both = sorted(str(c) for c in frame.columns[clash])
+            msg = (
+                f"{path}: columns {both} differ only in case, so they cannot be merged with "
+                f"the other files' fields; rename one with columns={{{both[0]!r}: 'new_name'}}."
+            )
+            raise SchemaError(msg)
+        rename = {}
+        for column, key in zip(frame.columns, lower, strict=True):
+            canonical = spelling.setdefault(key, column)
+            if canonical != column:
+                rename[column] = canonical
+        if rename:
+            note = "columns " + ", ".join(f"{a} read as {b}" for a, b in rename.items())
+            account.notes.append(f"{name}: {note}")
+            logger.info("%s: %s: %s (field case unified across files)", label, name, note)
+            frame = frame.rename(columns=rename)
+        out.append(frame)
+    return out
+
+
+def _select_plan_versions(
+    gdf: gpd.GeoDataFrame,
+    file_of_row: np.ndarray,
+    names: list[str],
+    how: str,
+    label: str,
+    account: ZoneReadAccount,
+) -> gpd.GeoDataFrame:
+    """Report plans found in more than one version or file; keep the copies ``how`` says."""
+    plan = pd.Series(gdf["plan_no"].to_numpy(dtype=object))
+    rows = np.flatnonzero(plan.notna().to_numpy())
+    text = plan.iloc[rows].astype(str).str.upper().str.replace(r"\s+", "", regex=True)
+    keep_text = text.ne("").to_numpy()
+    rows, text = rows[keep_text], text[keep_text]
+    if not len(rows):
+        return gdf
+    parts = text.str.extract(_PLAN_NO)
+    table = pd.DataFrame(
+        {
+            "family": parts["family"].fillna(text).to_numpy(),
+            "plan": text.to_numpy(),
+            "file": file_of_row[rows],
+            "number": pd.to_numeric(parts["number"]).fillna(-1).to_numpy(),
+            "suffix": parts["suffix"].fillna("").to_numpy(),
+        }
+    )
+    keys = ["family", "plan", "file"]
+    copies = table.groupby(keys, sort=False).agg(
+        number=("number", "first"), suffix=("suffix", "first"), n_zones=("plan", "size")
+    )
+    copies = copies.reset_index()
+    repeated = copies[copies.duplicated("family", keep=False)]
+    if repeated.empty:
+        return gdf
+    dropped_copies = []
+    for family, group in repeated.groupby("family", sort=False):
+        described = ", ".join(
+            f"{r.plan} in {names[r.file]} ({r.n_zones} zones)" for r in group.itertuples()
+        )
+        entry = {
+            "family": str(family),
+            "plan_nos": group["plan"].tolist(),
+            "files": [names[i] for i in group["file"]],
+            "n_zones": [int(n) for n in group["n_zones"]],
+        }
+        if how == "raise":
+            msg = (
+                f"{label}: plan {family} comes in {len(group)} copies ({described}); remove "
+                "the superseded files, or pass plan_versions='latest' to keep the highest "
+                "version or plan_versions='all' to keep every copy."
+            )
+            raise InputError(msg)
+        if how == "latest":
+            order = list(zip(group["number"], group["suffix"], strict=True))
+            best = order.index(max(order))  # the highest version, the first file holding it
+            kept = group.iloc[[best]]
+            dropped = group.drop(index=group.index[best])
+            dropped_copies.append(dropped[keys])
+            n_dropped = int(dropped["n_zones"].sum())
+            kept_text = f"{kept['plan'].iloc[0]} in {names[kept['file'].iloc[0]]}"
+            note = (
+                f"plan {family} comes in {len(group)} copies ({described}); kept {kept_text} "
+                f"and dropped the other {n_dropped} zones (plan_versions='latest'; pass "
+                "plan_versions='all' to keep every copy)"
+            )
+        else:
+            kept, n_dropped = group, 0
+            note = (
+                f"plan {family} comes in {len(group)} copies ({described}); kept them all "
+                "(plan_versions='all'): their zones overlap, so land is counted once per copy"
+            )
+        entry["kept"] = [f"{r.plan} ({names[r.file]})" for r in kept.itertuples()]
+        entry["n_dropped"] = n_dropped
+        account.plan_versions.append(entry)
+        account.notes.append(note)
+        logger.warning("%s: %s", label, note)
+    if not dropped_copies:
+        return gdf
+    gone = pd.concat(dropped_copies, ignore_index=True).assign(_gone=True)
+    drop = table.merge(gone, on=keys, how="left")["_gone"].eq(True).to_numpy()
+    keep = np.ones(len(gdf), dtype=bool)
+    keep[rows[drop]] = False
+    account.n_dropped_superseded = int((~keep).sum())
+    return gdf.iloc[np.flatnonzero(keep)]
 
 
 def read_extent(
@@ -768,7 +1202,9 @@ def read_extent(
 GPKG_CRS = "EPSG:2326"
 
 
-def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
+def write_geopackage(
+    path: str | os.PathLike, *, keep_layers: bool = True, **layers: pd.DataFrame
+) -> Path:
     """Write frames as the layers of one GeoPackage, in EPSG:2326.
 
     The output for GIS users: open the file in QGIS or ArcGIS Pro and every result
@@ -777,16 +1213,24 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     Parameters
     ----------
     path : path
-        The ``.gpkg`` file to write. **An existing file is replaced** (it is an output),
-        unless nmgeo read it as an input in this session (:class:`~nmgeo.errors.OutputError`):
-        the layers are written to a temporary file beside it, which then takes its
-        place, so a failed write leaves the old file as it was. The parent folder is
-        created.
+        The ``.gpkg`` file to write; its parent folder is created. **An existing
+        GeoPackage keeps its other layers**: the layers given replace the layers of the
+        same name (GeoPackage layer names ignore case) and every other layer (and
+        anything else in the file, e.g. QGIS styles) stays as it was. The file is
+        written as a copy beside it, which then takes its place, so a failed write
+        leaves the old file as it was. A file nmgeo read as an input in this session
+        is refused (:class:`~nmgeo.errors.OutputError`).
+    keep_layers : bool, default True
+        False replaces an existing file as a whole, so that it holds only the layers
+        given (e.g. the outputs of one run, without a previous run's layers).
     **layers : geopandas.GeoDataFrame or pandas.DataFrame
         ``layer_name=frame``, written in the order given. A GeoDataFrame becomes a
         spatial layer reprojected to EPSG:2326 (HK1980 Grid, metres); a DataFrame
         without geometry (e.g. ``PackageResult.members``) an attribute-only table,
-        which GeoPackage supports.
+        which GeoPackage supports. A frame without rows becomes an empty layer that
+        keeps its columns and their types (a run that finds no package still writes a
+        valid, complete GeoPackage); GDAL declares its geometry type ``Unknown``
+        (any geometry), as there is no geometry to tell it.
 
     Returns
     -------
@@ -796,8 +1240,15 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     Raises
     ------
     InputError
-        No layers, a value that is not a DataFrame, a path not ending in ``.gpkg``, or
-        column names that differ only in case (GeoPackage fields are case-insensitive).
+        No layers, a value that is not a DataFrame, a frame with neither columns nor
+        geometry, a path not ending in ``.gpkg``, layer names that differ only in case,
+        or an existing ``path`` that is not a GeoPackage (with ``keep_layers=True``).
+    SchemaError
+        Column names of one frame that differ only in case (GeoPackage field names
+        ignore case), e.g. ``Shape_Leng`` and ``SHAPE_Leng`` after ``pd.concat`` of
+        TPB plans: they are refused, not merged, since both may hold values; rename or
+        combine them first (:func:`read_zones` unifies TPB's field case when it reads
+        the plans together).
     MissingCRSError
         A GeoDataFrame without a CRS (nmgeo never guesses one).
     OutputError
@@ -809,7 +1260,30 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     columns holding mixed or non-scalar values to text (lists and dicts as JSON),
     extra geometry columns to WKT text, time spans to seconds, other exotic types to
     text; missing values stay NULL. Layers mixing Polygon and MultiPolygon are
-    written as MultiPolygon. The index is not written (reset it to keep it).
+    written as MultiPolygon. The index is not written (reset it to keep it). Each layer's
+    feature id column is ``fid``, or ``gpkg_fid`` when the frame has a column named
+    ``fid`` in any case (such as TPB's ``FID``), which is then written as it is.
+
+    Examples
+    --------
+    Zones of the repository's extract of TPB's plans (``tests/data/north``), then one
+    more layer into the same file:
+
+    >>> import tempfile, pyogrio
+    >>> from pathlib import Path
+    >>> import nmgeo
+    >>> zones = nmgeo.read_zones("tests/data/north/KTN.json")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> out = Path(folder.name) / "nm.gpkg"
+    >>> plans = zones[["plan_no"]].drop_duplicates()
+    >>> nmgeo.write_geopackage(out, zones=zones, plans=plans).name
+    'nm.gpkg'
+    >>> commercial = zones[zones["land_use"] == "commercial"]
+    >>> _ = nmgeo.write_geopackage(out, commercial=commercial, none=commercial.iloc[:0])
+    >>> names = sorted(str(name) for name in pyogrio.list_layers(out)[:, 0])
+    >>> {name: pyogrio.read_info(out, layer=name)["features"] for name in names}
+    {'commercial': 4, 'none': 0, 'plans': 1, 'zones': 105}
+    >>> folder.cleanup()
     """
     if not layers:
         msg = "write_geopackage needs at least one layer, e.g. write_geopackage(path, parcels=gdf)"
@@ -818,26 +1292,87 @@ def write_geopackage(path: str | os.PathLike, **layers: pd.DataFrame) -> Path:
     if out.suffix.lower() != ".gpkg":
         msg = f"{out} does not end in .gpkg; GeoPackage files must (e.g. {out.stem}.gpkg)"
         raise InputError(msg)
+    lower = pd.Series([name.lower() for name in layers])
+    if lower.duplicated().any():
+        clash = lower.duplicated(keep=False).to_numpy()
+        same = [name for name, dup in zip(layers, clash, strict=True) if dup]
+        msg = (
+            f"layer names {same} differ only in case, which GeoPackage layer names ignore; "
+            "rename one of them."
+        )
+        raise InputError(msg)
     refuse_input(out, "write_geopackage")
     prepared = {name: _gpkg_frame(name, frame) for name, frame in layers.items()}
+    existing = _gpkg_layers(out) if keep_layers and out.exists() else []
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".gpkg", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # GDAL creates the file itself
+    replaced = set(lower)
+    kept = [name for name in existing if name.lower() not in replaced]
     try:
+        if existing:
+            shutil.copyfile(out, tmp)
         for name, frame in prepared.items():
+            # OVERWRITE: a layer of the same name (in any case) in the copy is replaced.
+            layer_options = {"OVERWRITE": "YES", "FID": _fid_name(frame.columns)}
+            options = {"layer": name, "driver": "GPKG", "layer_options": layer_options}
             if isinstance(frame, gpd.GeoDataFrame):
-                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+                frame.to_file(tmp, engine="pyogrio", **options)
             else:
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+                pyogrio.write_dataframe(frame, tmp, **options)
             logger.debug("write_geopackage: layer %r, %d rows", name, len(frame))
         os.replace(tmp, out)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
             leftover.unlink(missing_ok=True)
-    logger.info("write_geopackage: %d layers -> %s", len(prepared), out)
+    if kept:
+        logger.info(
+            "write_geopackage: %d layers -> %s, keeping its %d other layers (%s)",
+            len(prepared),
+            out,
+            len(kept),
+            ", ".join(kept),
+        )
+    else:
+        logger.info("write_geopackage: %d layers -> %s", len(prepared), out)
     return out
+
+
+def _fid_name(columns: pd.Index) -> str:
+    """The name of a layer's feature id column: ``fid``, unless a column is called so.
+
+    GDAL would take a column named ``fid`` (any case) as the feature id: it would vanish
+    from the fields, and repeated values (TPB's ``FID`` restarts in every plan) fail.
+    """
+    taken = {str(column).lower() for column in columns}
+    if "fid" not in taken:
+        return "fid"
+    name, n = "gpkg_fid", 1
+    while name in taken:
+        name, n = f"gpkg_fid_{n}", n + 1
+    return name
+
+
+def _gpkg_layers(path: Path) -> list[str]:
+    """The layers of an existing GeoPackage; InputError when it is not one."""
+    if path.is_file() and path.stat().st_size == 0:
+        return []  # an empty file (e.g. made by tempfile) holds nothing to keep
+    fix = "delete it, write elsewhere, or pass keep_layers=False to replace it"
+    try:
+        layers = pyogrio.list_layers(path)
+        driver = pyogrio.read_info(path, layer=0)["driver"] if len(layers) else "GPKG"
+    except Exception as err:  # pyogrio raises several kinds for files it cannot open
+        msg = (
+            f"cannot add layers to {path}: it is not a GeoPackage GDAL can open "
+            f"({_short(err)}); {fix}."
+        )
+        raise InputError(msg) from err
+    if driver != "GPKG":
+        msg = f"cannot add layers to {path}: it is a {driver} file, not a GeoPackage; {fix}."
+        raise InputError(msg)
+    return [str(name) for name in np.asarray(layers)[:, 0]] if len(layers) else []
 
 
 def _gpkg_frame(name: str, frame: Any) -> pd.DataFrame:
@@ -851,11 +1386,21 @@ def _gpkg_frame(name: str, frame: Any) -> pd.DataFrame:
         geometry = frame.geometry.name
     table = pd.DataFrame(frame).copy()
     table.columns = [str(c) for c in table.columns]
+    if geometry is None and not len(table.columns):
+        msg = (
+            f"layer {name!r} has neither columns nor geometry, which a GeoPackage layer "
+            "cannot be; give it at least one column."
+        )
+        raise InputError(msg)
     lower = pd.Series([c.lower() for c in table.columns])
     if lower.duplicated().any():
         dup = sorted(set(table.columns[lower.duplicated(keep=False).to_numpy()]))
-        msg = f"layer {name!r}: columns {dup} differ only in case; GeoPackage needs unique names"
-        raise InputError(msg)
+        msg = (
+            f"layer {name!r}: columns {dup} differ only in case, which one GeoPackage "
+            "layer cannot hold (its field names ignore case); rename or combine them "
+            "first (nmgeo.read_zones unifies the field case of TPB plans read together)."
+        )
+        raise SchemaError(msg)
     for col in table.columns:
         if col != geometry:
             table[col] = _gdal_column(table[col])

@@ -22,6 +22,7 @@ from folium.template import Template
 from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
+from nmgeo._time import network_year
 from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import UNKNOWN, UNZONED
 from nmgeo.errors import InputError, SchemaError
@@ -248,6 +249,16 @@ def _ramp_legend(cmap: branca.colormap.LinearColormap, caption: str) -> _Legend:
     )
 
 
+def _note(text: str) -> _Legend:
+    """A boxed message on the map (e.g. why no package qualified), HTML-escaped."""
+    return _Legend(f'<b class="nmgeo-note">{html.escape(text)}</b>')
+
+
+def _nm_bounds() -> np.ndarray:
+    """WGS84 bounds of the NM outline: the view of a map with nothing else to show."""
+    return np.asarray(reference.nm_boundary().to_crs("EPSG:4326").total_bounds)
+
+
 def _swatch_legend(entries: list[tuple[str, str]], caption: str) -> _Legend:
     rows = "".join(
         f'<div><i style="background:{colour}"></i>{html.escape(label)}</div>'
@@ -460,14 +471,20 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
         ).add_to(bcps)
     bcps.add_to(m)
 
-    stations = reference.rail_stations(as_of=as_of).to_crs("EPSG:4326")
-    rail = folium.FeatureGroup(name="Rail stations" + (f" (by {as_of})" if as_of else ""))
+    year = network_year(as_of)
+    stations = reference.rail_stations().to_crs("EPSG:4326")
+    rail = folium.FeatureGroup(name=f"Rail stations (network of {year})")
     ring = folium.FeatureGroup(name=f"Rail catchments ({CATCHMENT_RADIUS:.0f} m)", show=True)
     for row in stations.itertuples():
         where = [row.geometry.y, row.geometry.x]
-        planned = row.status == "planned"
+        opens = int(row.opening_year)
+        planned = opens > year  # not yet counted in the network of `year`
         label = f"<b>{_text(row.name)}</b><br>{_text(row.line)}"
-        label += f"<br>planned, target {int(row.opening_year)}" if planned else "<br>open"
+        if row.status == "planned":
+            label += f"<br>planned, target {opens}"
+            label += f" (not counted in {year})" if planned else f" (counted in {year})"
+        else:
+            label += f"<br>open since {opens}"
         folium.CircleMarker(
             where,
             radius=6,
@@ -485,7 +502,7 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
                 icon=folium.DivIcon(
                     html=(
                         "<div style='font:11px sans-serif;color:#084594;white-space:nowrap;"
-                        f"margin:-6px 0 0 9px'>{_text(row.name)} ({int(row.opening_year)})</div>"
+                        f"margin:-6px 0 0 9px'>{_text(row.name)} ({opens})</div>"
                     ),
                     icon_size=(0, 0),
                 ),
@@ -527,7 +544,8 @@ def package_map(
     pieces of leased lots outlined in black with a paler fill: the land to resume); the
     candidate land left out (grey, dashed, with the reason);
     and, with ``reference``, the NM major-zone outlines, the boundary control points and
-    the rail stations (open: filled; planned: hollow and labelled with the target year),
+    the rail stations (in the network of ``as_of``: filled; later: hollow and labelled
+    with the target year),
     optionally with 500 m catchment circles. The view is fitted to the packages.
 
     Every attribute text is HTML-escaped before it reaches the page. Polygon layers are
@@ -550,7 +568,11 @@ def package_map(
     reference : bool
         Add major zones, control points and rail stations.
     as_of : int, optional
-        Show only stations open by this year (planned ones counted at their target).
+        Year of the rail network: stations whose ``opening_year`` is at most ``as_of``
+        (planned ones at their announced target year) are drawn filled as part of the
+        network, later ones hollow and labelled with their target year. ``None`` is the
+        current calendar year, as in :func:`nmgeo.rail_proximity` and
+        :func:`nmgeo.package_report`.
     catchments : bool
         Draw 500 m circles around the stations shown.
     tiles : str or None
@@ -595,19 +617,24 @@ def package_map(
             tooltip=_tooltip_table(base, {"parcel_id": "Parcel", "zone_label": "Zone"}),
         )
         base_layer.add_to(m)
-    layer, cmap = _packages_layer(packages, color_by)
-    layer.add_to(m)
-    names["packages"] = layer.get_name()
-    for role_layer in _role_layers(result):
-        role_layer.add_to(m)
-    _ramp_legend(cmap, f"Packages: {_PACKAGE_FIELDS.get(color_by, color_by)}").add_to(m)
+    if len(packages):
+        layer, cmap = _packages_layer(packages, color_by)
+        layer.add_to(m)
+        names["packages"] = layer.get_name()
+        _ramp_legend(cmap, f"Packages: {_PACKAGE_FIELDS.get(color_by, color_by)}").add_to(m)
+    else:  # still a map: the candidate land, the reference layers and why nothing qualified
+        _note(result.summary()).add_to(m)
+    if len(result.pieces):
+        for role_layer in _role_layers(result):
+            role_layer.add_to(m)
     if reference:
         _reference_layers(m, as_of, catchments)
-    bounds = (
-        np.asarray(packages.to_crs("EPSG:4326").total_bounds)
-        if len(packages)
-        else np.asarray(result.parcels.to_crs("EPSG:4326").total_bounds)
-    )
+    if len(packages):
+        bounds = np.asarray(packages.to_crs("EPSG:4326").total_bounds)
+    elif len(result.pieces):
+        bounds = np.asarray(result.pieces.to_crs("EPSG:4326").total_bounds)
+    else:
+        bounds = _nm_bounds()
     logger.info(
         "package_map: %d packages, %d candidate parcels, colour by %s",
         len(packages),

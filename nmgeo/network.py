@@ -349,7 +349,7 @@ def network_distance(
     where it matters. The parcel is attached at a single nearest point of the network,
     so for a parcel fronting a long road the distance is measured from the frontage
     point closest to its boundary, which may not be its real gate. Accuracy is that of
-    the inputs (e.g. 50-500 m for :func:`~nmgeo.reference.control_points`).
+    the inputs (e.g. 100-150 m for :func:`~nmgeo.reference.control_points`).
     """
     started = time.perf_counter()
     if not (isinstance(max_snap, numbers.Real) and not math.isnan(max_snap) and max_snap >= 0):

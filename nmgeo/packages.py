@@ -98,6 +98,46 @@ class PackageResult:
             f"min_package_area={self.parameters['min_package_area']:,.0f} m²)"
         )
 
+    def summary(self) -> str:
+        """One line saying what was found, or why nothing qualified.
+
+        With packages: their number and land by tenure. Without: the reason, e.g. no
+        commercial-zoned land among the candidates, commercial land but every group of
+        it (with its facilities) smaller than ``min_package_area``.
+
+        Examples
+        --------
+        >>> import nmgeo
+        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels, min_package_area=1e12)
+        >>> result.summary().startswith("no land disposal package qualified")
+        True
+        """
+        p = self.packages
+        min_ha = self.parameters["min_package_area"] / 1e4
+        if len(p):
+            return (
+                f"{len(p)} land disposal packages, {p['area_ha'].sum():,.1f} ha "
+                f"({p['government_ha'].sum():,.1f} ha Government land, "
+                f"{p['leased_ha'].sum():,.1f} ha leased lots, "
+                f"{p['unknown_tenure_ha'].sum():,.1f} ha tenure unknown)"
+            )
+        sites = self.sites
+        commercial = sites[sites["role"] == "commercial"]
+        if not len(commercial):
+            n_fac = int((sites["role"] == "facility").sum())
+            why = "the land holds no commercial-zoned site (land_use 'commercial')"
+            if n_fac:
+                why += f"; its {n_fac:,} facility sites have no commercial land to join"
+            return f"no land disposal package qualified: {why}"
+        grouped = sites[sites["_group"] >= 0]
+        largest = grouped.groupby("_group")["area_m2"].sum().max() / 1e4
+        n_groups = grouped["_group"].nunique()
+        return (
+            f"no land disposal package qualified: {n_groups:,} groups of commercial land "
+            f"(within {self.parameters['gap_tolerance']:g} m, with their facilities), the "
+            f"largest {largest:,.2f} ha, all below min_package_area {min_ha:g} ha"
+        )
+
     def _repr_html_(self) -> str:
         p = self.packages
         reasons = self.excluded["reason"].value_counts()

@@ -12,6 +12,7 @@ import shapely
 
 from nmgeo import reference
 from nmgeo._threads import map_chunks
+from nmgeo._time import network_year
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 
@@ -22,6 +23,7 @@ __all__ = [
     "proximity",
     "proximity_timeline",
     "rail_proximity",
+    "rail_walk_year",
 ]
 
 logger = logging.getLogger("nmgeo.proximity")
@@ -30,7 +32,6 @@ logger = logging.getLogger("nmgeo.proximity")
 CHUNK_CELLS = 6_000_000
 # Segments per quarter circle of catchment discs: area within 0.01 % of the true circle.
 QUAD_SEGS = 64
-DEFAULT_YEARS = (2026, 2027, 2030, 2034)
 
 
 def _targets(targets: gpd.GeoDataFrame, name_column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -199,10 +200,12 @@ def _nearest(geoms: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray
 def bcp_proximity(gdf: gpd.GeoDataFrame, *, k: int = 1) -> gpd.GeoDataFrame:
     """Nearest land boundary control point(s) of every polygon.
 
-    Uses :func:`nmgeo.reference.control_points` (the seven land BCPs, positions
-    accurate to 50-500 m). Adds ``bcp_name`` and ``bcp_distance_m`` (metres, straight
-    line): how far the site is from the nearest crossing to Shenzhen, the main driver
-    of boundary commerce and logistics demand. See :func:`proximity` for ``k``.
+    Uses :func:`nmgeo.reference.control_points` (the seven land BCPs at the Immigration
+    Department's published HK1980 Grid positions; each point stands for a control-point
+    complex of a few hundred metres, ``accuracy_m`` 100-150 m). Adds ``bcp_name`` and
+    ``bcp_distance_m`` (metres, straight line): how far the site is from the nearest
+    crossing to Shenzhen, the main driver of boundary commerce and logistics demand. See
+    :func:`proximity` for ``k``.
     """
     return proximity(gdf, reference.control_points(), prefix="bcp_", k=k)
 
@@ -214,18 +217,19 @@ def rail_proximity(
     status: str | None = None,
     k: int = 1,
 ) -> gpd.GeoDataFrame:
-    """Nearest rail station(s) of every polygon, today or by a given year.
+    """Nearest rail station(s) of every polygon on the network of a year.
 
     Parameters
     ----------
     gdf : geopandas.GeoDataFrame
         Polygons, any CRS.
     as_of : int, optional
-        Count only stations open by this year (planned stations by their announced
-        target year, e.g. ``2034`` adds the Northern Link). ``None`` counts every
-        station, open and planned.
+        Year of the network: stations whose ``opening_year`` is at most ``as_of`` count,
+        planned ones at their announced target year (e.g. ``2034`` adds the Northern
+        Link). ``None`` is the current calendar year: the stations open today. The same
+        rule holds in every nmgeo verb, report, map and CLI command.
     status : {"open", "planned"}, optional
-        Keep only stations of this status.
+        Keep only stations of this status in the dataset, on top of ``as_of``.
     k : int
         Number of nearest stations.
 
@@ -233,72 +237,186 @@ def rail_proximity(
     -------
     geopandas.GeoDataFrame
         A copy with ``rail_name`` and ``rail_distance_m`` (metres, straight line to the
-        station point; positions accurate to ~50 m open, ~500 m planned).
+        station point; see :func:`nmgeo.reference.rail_stations` for each station's
+        accuracy). ``attrs["as_of"]`` holds the year counted.
+
+    Raises
+    ------
+    InputError
+        ``as_of`` is not an integer year, or no station is open by then.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> site = gpd.GeoDataFrame(geometry=[box(832_000, 838_000, 832_100, 838_100)], crs=2326)
+    >>> rail_proximity(site, as_of=2026)["rail_name"].iloc[0]
+    'Fanling'
     """
-    stations = reference.rail_stations(as_of=as_of, status=status)
+    year = network_year(as_of)
+    stations = reference.rail_stations(as_of=year, status=status)
     if len(stations) == 0:
-        msg = f"no rail station is open by as_of={as_of} with status={status!r}"
+        msg = f"no rail station is open by as_of={year} with status={status!r}"
         raise InputError(msg)
-    return proximity(gdf, stations, prefix="rail_", k=k)
+    out = proximity(gdf, stations, prefix="rail_", k=k)
+    out.attrs["as_of"] = year
+    return out
+
+
+def _opening_years(stations: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    if stations is None:
+        stations = reference.rail_stations()
+    if "opening_year" not in stations.columns:
+        msg = "stations need an 'opening_year' column (the year each station opens)"
+        raise SchemaError(msg)
+    opening = pd.to_numeric(stations["opening_year"], errors="coerce").to_numpy(dtype=float)
+    return stations, opening
+
+
+def rail_walk_year(
+    gdf: gpd.GeoDataFrame,
+    *,
+    stations: gpd.GeoDataFrame | None = None,
+    walk: float = 800.0,
+) -> pd.Series:
+    """The first year a station within a walk of every polygon is open.
+
+    The earliest ``opening_year`` of the stations within ``walk`` metres (straight line
+    from the polygon's edge to the station point): when the site becomes walkable to
+    rail, a proxy for when it can take high-density jobs and homes. For planned
+    stations it is the announced target year, so read it as "the earliest year on
+    current announcements".
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Polygons, any CRS.
+    stations : geopandas.GeoDataFrame, optional
+        Stations with ``opening_year``; default :func:`nmgeo.reference.rail_stations`
+        (all of them, open and planned).
+    walk : float
+        Walking distance that counts as served by rail, metres.
+
+    Returns
+    -------
+    pandas.Series
+        ``rail_walk_year`` (nullable integer, aligned on ``gdf.index``; missing where no
+        station is ever within ``walk``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> site = gpd.GeoDataFrame(geometry=[box(832_000, 838_000, 832_100, 838_100)], crs=2326)
+    >>> int(rail_walk_year(site, walk=2_000).iloc[0])  # Fanling station, opened 1910
+    1910
+    """
+    if not np.isfinite(walk) or walk < 0:
+        msg = f"walk must be a distance >= 0 m, not {walk}"
+        raise InputError(msg)
+    stations, opening = _opening_years(stations)
+    geoms = as_hk80(gdf, "gdf").geometry.to_numpy()
+    tgeoms, _ = _targets(stations, "name")
+    first = np.full(len(geoms), np.inf)
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    rows = np.flatnonzero(valid)
+    if len(rows):
+        li, si = shapely.STRtree(tgeoms).query(geoms[rows], predicate="dwithin", distance=walk)
+        np.minimum.at(first, rows[li], opening[si])
+    years = np.where(np.isfinite(first), first, np.nan)
+    return pd.Series(pd.array(years, dtype="Int64"), index=gdf.index, name="rail_walk_year")
 
 
 def proximity_timeline(
     gdf: gpd.GeoDataFrame,
-    years: Sequence[int] = DEFAULT_YEARS,
+    years: Sequence[int] | None = None,
     *,
+    as_of: int | None = None,
     stations: gpd.GeoDataFrame | None = None,
     walk: float = 800.0,
-) -> gpd.GeoDataFrame:
+    wide: bool = False,
+) -> pd.DataFrame:
     """Nearest-station distance of every polygon year by year, as rail lines open.
 
     Parameters
     ----------
     gdf : geopandas.GeoDataFrame
         Polygons, any CRS.
-    years : sequence of int
-        Years to evaluate (stations count from their ``opening_year``).
+    years : sequence of int, optional
+        Years to evaluate (a station counts from its ``opening_year``). Default: the
+        year of ``as_of`` and every later year in which a station opens, i.e. every
+        year the answer can change.
+    as_of : int, optional
+        First year of the default ``years``; ``None`` is the current calendar year.
     stations : geopandas.GeoDataFrame, optional
         Stations with ``name`` and ``opening_year``; default
-        :func:`nmgeo.reference.rail_stations`.
+        :func:`nmgeo.reference.rail_stations` (all of them).
     walk : float
-        Walking distance (m) that counts as served by rail.
+        Walking distance that counts as served by rail, metres.
+    wide : bool
+        Return the wide view instead of the long table (below).
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        A copy with, per year ``Y``: ``rail_name_Y`` and ``rail_distance_m_Y`` (metres,
-        straight line); and ``rail_walk_year``: the first of ``years`` in which a
-        station is within ``walk`` metres (missing if none) — when the site gains rail,
-        a proxy for when it can take high-density jobs and homes.
+    pandas.DataFrame
+        The long table (default): one row per polygon and year, polygons in input order
+        and years ascending, with the polygon's index label (column named after the
+        index, ``"id"`` if it has no name), ``year``, ``rail_name`` and
+        ``rail_distance_m`` (nearest station open by that year, metres, straight line;
+        missing when none is) and ``rail_walk`` (True when that station is within
+        ``walk``).
+
+        With ``wide=True``: a copy of ``gdf`` with, per year ``Y``, ``rail_name_Y`` and
+        ``rail_distance_m_Y``, and ``rail_walk_year`` (see :func:`rail_walk_year`).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> site = gpd.GeoDataFrame(geometry=[box(832_000, 838_000, 832_100, 838_100)], crs=2326)
+    >>> proximity_timeline(site, years=(2026, 2034))[["year", "rail_name"]].to_dict("list")
+    {'year': [2026, 2034], 'rail_name': ['Fanling', 'Fanling']}
     """
-    years = [int(y) for y in years]
+    stations, opening = _opening_years(stations)
+    if years is None:
+        start = network_year(as_of)
+        later = np.unique(opening[np.isfinite(opening) & (opening > start)]).astype(int)
+        years = [start, *later.tolist()]
+    years = sorted({int(y) for y in years})
     if not years:
-        msg = "years is empty; pass e.g. years=(2026, 2030, 2034)"
+        msg = "years is empty; pass e.g. years=(2026, 2030, 2034), or None for every change"
         raise InputError(msg)
-    if stations is None:
-        stations = reference.rail_stations()
-    if "opening_year" not in stations.columns:
-        msg = "stations need an 'opening_year' column (the year each station opens)"
-        raise SchemaError(msg)
     geoms = as_hk80(gdf, "gdf").geometry.to_numpy()
     tgeoms, names = _targets(stations, "name")
-    opening = pd.to_numeric(stations["opening_year"], errors="coerce").to_numpy()
-    out = gdf.copy()
-    served = np.full(len(geoms), np.nan)
-    for year in sorted(years):
+    n = len(geoms)
+    name_by_year = np.full((len(years), n), None, dtype=object)
+    dist_by_year = np.full((len(years), n), np.nan)
+    for y, year in enumerate(years):  # one vectorised nearest search per network
         open_now = np.flatnonzero(opening <= year)
         if len(open_now) == 0:
-            out[f"rail_name_{year}"] = None
-            out[f"rail_distance_m_{year}"] = np.nan
             continue
         idx, dist = _nearest(geoms, tgeoms[open_now], 1)
         found = idx[:, 0] >= 0
-        d = dist[:, 0]
-        out[f"rail_name_{year}"] = np.where(found, names[open_now][np.maximum(idx[:, 0], 0)], None)
-        out[f"rail_distance_m_{year}"] = d
-        served = np.where(np.isnan(served) & (d <= walk), year, served)
-    out["rail_walk_year"] = pd.array(served, dtype="Int64")
-    return out
+        name_by_year[y] = np.where(found, names[open_now][np.maximum(idx[:, 0], 0)], None)
+        dist_by_year[y] = dist[:, 0]
+    if wide:
+        out = gdf.copy()
+        for y, year in enumerate(years):
+            out[f"rail_name_{year}"] = name_by_year[y]
+            out[f"rail_distance_m_{year}"] = dist_by_year[y]
+        out["rail_walk_year"] = rail_walk_year(gdf, stations=stations, walk=walk).array
+        return out
+    key = gdf.index.name or "id"
+    long = pd.DataFrame(
+        {
+            key: np.repeat(gdf.index.to_numpy(), len(years)),
+            "year": np.tile(np.asarray(years, dtype=np.int64), n),
+            "rail_name": name_by_year.T.ravel(),
+            "rail_distance_m": dist_by_year.T.ravel(),
+        }
+    )
+    long["rail_walk"] = long["rail_distance_m"].le(walk)
+    return long
 
 
 def catchment_share(

@@ -40,11 +40,19 @@ def _data_file(name: str) -> Traversable:
 
 @functools.cache
 def _points(name: str) -> gpd.GeoDataFrame:
-    """Parse a packaged point CSV (``lat``/``lon`` in WGS84) into EPSG:2326, once."""
+    """Parse a packaged point CSV (``easting``/``northing`` in EPSG:2326), once.
+
+    The stored HK1980 Grid coordinates are the geometry as they are; ``lat``/``lon``
+    (WGS84, degrees) are derived from them with pyproj and placed after ``northing``.
+    """
     with _data_file(name).open("r", encoding="utf-8") as fh:
         table = pd.read_csv(fh)
-    points = gpd.points_from_xy(table["lon"], table["lat"], crs=WGS84)
-    gdf = gpd.GeoDataFrame(table, geometry=points, crs=WGS84).to_crs(HK80)
+    points = gpd.points_from_xy(table["easting"], table["northing"], crs=HK80)
+    wgs84 = gpd.GeoSeries(points, crs=HK80).to_crs(WGS84)
+    at = table.columns.get_loc("northing") + 1
+    table.insert(at, "lat", wgs84.y.to_numpy())
+    table.insert(at + 1, "lon", wgs84.x.to_numpy())
+    gdf = gpd.GeoDataFrame(table, geometry=points, crs=HK80)
     logger.debug("loaded %d rows from nmgeo/data/%s", len(gdf), name)
     return gdf
 
@@ -64,16 +72,18 @@ def _polygons(name: str) -> gpd.GeoDataFrame:
 def control_points() -> gpd.GeoDataFrame:
     """The seven land boundary control points (BCPs) between Hong Kong and Shenzhen.
 
-    Positions are approximate public-map positions, stored in WGS84 in
-    ``nmgeo/data/control_points.csv`` and projected here to HK1980 Grid with pyproj.
-    Use them for proximity analysis (how far a land package is from a crossing); for
-    design work, replace them with surveyed positions.
+    Positions are the Immigration Department's published HK1980 Grid Easting/Northing
+    (dataset "Control Points", DATA.GOV.HK, whole metres), stored as they are in
+    ``nmgeo/data/control_points.csv``. A control point is a building complex a few
+    hundred metres across; the published point stands for it to within ``accuracy_m``
+    (100-150 m). Use them for proximity analysis (how far a land package is from a
+    crossing); where the edge of the complex matters, measure to your own polygon.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Seven rows, point geometry in EPSG:2326 (metres), a fresh copy on every call.
-        Columns:
+        Seven rows, point geometry in EPSG:2326 (metres) at ``easting``/``northing``, a
+        fresh copy on every call. Columns:
 
         - ``name`` -- English name, with the Shenzhen-side port in brackets where it
           differs (e.g. "Lok Ma Chau (Huanggang)").
@@ -81,12 +91,19 @@ def control_points() -> gpd.GeoDataFrame:
         - ``mode`` -- what crosses there: ``"rail"``, ``"road"`` or
           ``"road and pedestrian"``; rail crossings serve passengers only, road
           crossings also goods vehicles, which matters for logistics sites.
-        - ``lat``, ``lon`` -- the published WGS84 position, degrees.
-        - ``accuracy_m`` -- positional accuracy of ``lat``/``lon``, metres (50-500);
+        - ``published_name`` -- the facility's name in the Immigration Department's
+          dataset.
+        - ``easting``, ``northing`` -- the published HK1980 Grid position, metres.
+        - ``lat``, ``lon`` -- the same point in WGS84, degrees, derived with pyproj (the
+          dataset's own WGS84 points differ from its Easting/Northing by up to 54 m and
+          are not used).
+        - ``accuracy_m`` -- how well the point stands for the control-point complex,
+          metres (100 for the compact crossings, 150 for the large road complexes);
           distances to a BCP are not meaningful below this.
-        - ``source`` -- where the position comes from. The Shenzhen Bay control point is
-          the Hong Kong Port Area co-located in the Shenzhen Bay Port on the Shenzhen
-          side, across Deep Bay from the NM's coast.
+        - ``source`` -- the dataset, its update date and what the point stands for. The
+          Shenzhen Bay control point is the Hong Kong Port Area co-located in the
+          Shenzhen Bay Port on the Shenzhen side, across Deep Bay and outside
+          :func:`nm_boundary`.
     """
     return _points("control_points.csv").copy()
 
@@ -94,10 +111,18 @@ def control_points() -> gpd.GeoDataFrame:
 def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.GeoDataFrame:
     """Open and planned heavy-rail stations in and around the Northern Metropolis.
 
-    Positions are approximate (about 50 m for open stations, 500 m for planned sites)
-    and stored in WGS84 in ``nmgeo/data/rail_stations.csv``. Opening years of planned
-    stations are announced targets; they change, so treat them as a scenario and edit
-    the data when the programme moves.
+    Positions are stored in HK1980 Grid metres in ``nmgeo/data/rail_stations.csv``:
+
+    - open stations at the Lands Department's location-search positions (station
+      address points, about 30 m from the station's centre; copy in the public
+      repository ``molamowb/projectwb``, projected with pyproj);
+    - planned Kwu Tung on the railway zones of plan S/KTN/4 (about 200 m);
+    - the other planned stations at announced sites (500 m for Hung Shui Kiu and San
+      Tin, 1,000 m for Au Tau and Ngau Tam Mei, whose exact sites are still being
+      planned).
+
+    Opening years of planned stations are announced targets; they change, so treat
+    them as a scenario and edit the data when the programme moves.
 
     Parameters
     ----------
@@ -123,10 +148,11 @@ def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.Ge
         - ``opening_year`` -- year opened (open stations) or announced target year
           (planned stations).
         - ``year_note`` -- which of the two ``opening_year`` is.
-        - ``lat``, ``lon`` -- WGS84 position, degrees.
+        - ``easting``, ``northing`` -- HK1980 Grid position, metres (the geometry).
+        - ``lat``, ``lon`` -- the same point in WGS84, degrees, derived with pyproj.
         - ``accuracy_m`` -- positional accuracy, metres; walking-distance catchments
           finer than this are not meaningful.
-        - ``source`` -- where the position comes from.
+        - ``source`` -- where the position (and a planned station's year) comes from.
 
     Raises
     ------
@@ -149,25 +175,29 @@ def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.Ge
 
 
 def nm_boundary() -> gpd.GeoDataFrame:
-    """An approximate outline of the Northern Metropolis (Yuen Long and North districts).
+    """The outline of the Northern Metropolis: Yuen Long and North districts and the Loop.
 
-    Hand-drawn from public district maps (about 500 m accuracy), about 30,000 ha. It
-    follows the Shenzhen River in the north, Starling Inlet and the Plover Cove hills in
-    the east, the Pat Sin Leng / Lam Tsuen / Tai Mo Shan / Tai Lam hills in the south
-    and the Deep Bay coast in the west, and reaches the Shenzhen Bay control point
-    through a narrow corridor along the Shenzhen Bay Bridge. It is not a statutory
-    boundary: use it to clip study areas and to check that data fall in the NM, and
-    replace it with the official district boundaries where the edge matters.
+    The land of Yuen Long and North districts (Census and Statistics Department, 2001
+    District Council boundaries, land only, including North district's islands) plus
+    the Lok Ma Chau Loop (the plan area of S/LMCL, which the 2001 boundaries predate),
+    about 27,600 ha in 40 parts. Its edge is as accurate as the generalised 2001
+    district layer, about 100 m: the Town Planning Board's zoning of the 24 North
+    district plans reaches at most 66 m beyond it. It is stored in WGS84 to 1e-5
+    degree (every vertex within 0.8 m of the source polygons, IoU 0.9998); the source
+    polygons are ``nmgeo/data/nm_districts.geojson``. The Shenzhen Bay control point
+    (the Hong Kong Port Area on the Shenzhen side) lies outside it. It is not a
+    statutory boundary: use it to clip study areas and to check that data fall in the
+    NM.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One polygon in EPSG:2326 (metres), a fresh copy on every call. Columns:
+        One (multi)polygon in EPSG:2326 (metres), a fresh copy on every call. Columns:
 
-        - ``name`` -- "Northern Metropolis (approximate outline)".
-        - ``area_note`` -- what the outline covers and its area in hectares.
+        - ``name`` -- what the outline covers.
+        - ``area_note`` -- its area in hectares, by district.
         - ``accuracy_m`` -- positional accuracy of the edge, metres.
-        - ``source`` -- how it was drawn.
+        - ``source`` -- the datasets it is built from.
     """
     return _polygons("nm_boundary.geojson").copy()
 
@@ -175,17 +205,20 @@ def nm_boundary() -> gpd.GeoDataFrame:
 def major_zones() -> gpd.GeoDataFrame:
     """The four major zones of the Northern Metropolis Action Agenda.
 
-    Approximate polygons (about 1 km accuracy) drawn after the Action Agenda diagrams.
-    They partition :func:`nm_boundary` exactly: no overlaps, and together they cover
-    it. Zone 1 lies west and south-west, zone 2 in the centre-north, zone 3 in the
-    north-east, zone 4 around the edges (Deep Bay coast, the north-east, and the
-    country-park hills along the south and east). Use them to say which planning
-    theme a site falls under, not where a zone's edge runs.
+    They partition :func:`nm_boundary` exactly: no overlaps, and together they cover it
+    (the outer edge is the outline's, about 100 m). The edges between zones are drawn
+    after the Action Agenda diagrams, about 1 km accuracy. Zone 1 lies west and
+    south-west (about 6,500 ha), zone 2 in the centre-north with the Lok Ma Chau Loop
+    (2,700 ha), zone 3 in the north-east (6,800 ha), zone 4 around the edges (11,600
+    ha: the Deep Bay coast, the country-park hills along the south, and the north-east
+    with Robin's Nest, Sha Tau Kok, Plover Cove and the islands). Use them to say which
+    planning theme a site falls under, not where a zone's edge runs. Sites outside
+    Yuen Long and North districts get no zone.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Four polygons in EPSG:2326 (metres), a fresh copy on every call. Columns:
+        Four (multi)polygons in EPSG:2326 (metres), a fresh copy on every call. Columns:
 
         - ``zone_id`` -- 1 to 4.
         - ``name`` -- the zone's name in the Action Agenda, e.g. "Innovation and
@@ -193,7 +226,7 @@ def major_zones() -> gpd.GeoDataFrame:
         - ``short_name`` -- stable identifier: ``professional_logistics``,
           ``innovation_technology``, ``boundary_commerce``, ``blue_green``.
         - ``areas`` -- the named sub-areas in the zone, separated by ``"; "``.
-        - ``accuracy_m`` -- positional accuracy of the zone edges, metres.
+        - ``accuracy_m`` -- positional accuracy of the edges between zones, metres.
         - ``source`` -- how they were drawn.
     """
     return _polygons("major_zones.geojson").copy()

@@ -20,6 +20,7 @@ from geopandas.array import GeometryDtype
 
 from nmgeo import reference
 from nmgeo._sources import refuse_input
+from nmgeo._time import network_year
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
@@ -146,7 +147,7 @@ def package_report(
     *,
     proximity: bool = True,
     as_of: int | None = None,
-    years: Sequence[int] = (2026, 2030, 2034),
+    years: Sequence[int] | None = None,
     dem: str | os.PathLike | None = None,
     catchment_radius: float = 500.0,
 ) -> pd.DataFrame:
@@ -163,11 +164,15 @@ def package_report(
     proximity : bool
         Add the boundary-crossing and rail columns (straight-line distances).
     as_of : int, optional
-        Year of the rail network counted in ``rail_*`` and ``rail_catchment_share``:
-        ``None`` counts stations in service today (status ``"open"``); a year counts
-        every station open by that year, planned ones by their announced target year.
-    years : sequence of int
-        Years of the rail timeline columns (``rail_distance_m_<year>``).
+        Year of the rail network counted in ``rail_name``, ``rail_distance_m`` and
+        ``rail_catchment_share``: every station whose ``opening_year`` is at most
+        ``as_of`` (planned ones at their announced target year). ``None`` is the
+        current calendar year, i.e. the stations open today: the same rule as
+        :func:`nmgeo.rail_proximity`, :func:`nmgeo.package_map` and the CLI. The year
+        counted is in ``attrs["as_of"]``.
+    years : sequence of int, optional
+        Years of the rail timeline columns (``rail_distance_m_<year>``); default the
+        ``as_of`` year and every later year in which a station opens.
     dem : path, optional
         Elevation GeoTIFF in metres (e.g. ``nmgeo.load_sample().dem_path``); adds the
         terrain columns. Slope is computed with :func:`nmgeo.slope_raster` into a
@@ -225,8 +230,9 @@ def package_report(
             Distance to the nearest station open by that year, metres (NaN when none
             is): how access improves as the Northern Link and other lines open.
         ``rail_walk_year``
-            First of ``years`` with a station within 800 m (missing if none): when the
-            site becomes walkable to rail.
+            The first year a station within 800 m is open (its ``opening_year``; for a
+            planned station its target year; missing if none ever is): when the site
+            becomes walkable to rail (see :func:`nmgeo.rail_walk_year`).
         ``rail_catchment_share``
             Share (0-1) of the package's land within ``catchment_radius`` metres of a
             station counted: 1 means the whole site is within a walk of rail.
@@ -253,18 +259,19 @@ def package_report(
         bcp = bcp_proximity(shapes)
         table["bcp_name"] = bcp["bcp_name"].to_numpy()
         table["bcp_distance_m"] = bcp["bcp_distance_m"].to_numpy()
-        status = "open" if as_of is None else None
-        rail = rail_proximity(shapes, as_of=as_of, status=status)
+        year = network_year(as_of)
+        rail = rail_proximity(shapes, as_of=year)
         table["rail_name"] = rail["rail_name"].to_numpy()
         table["rail_distance_m"] = rail["rail_distance_m"].to_numpy()
-        timeline = proximity_timeline(shapes, years=years)
-        for year in sorted(int(y) for y in years):
-            col = f"rail_distance_m_{year}"
-            table[col] = timeline[col].to_numpy()
+        timeline = proximity_timeline(shapes, years, as_of=year, wide=True)
+        for col in timeline.columns:
+            if col.startswith("rail_distance_m_"):
+                table[col] = timeline[col].to_numpy()
         table["rail_walk_year"] = timeline["rail_walk_year"].array
-        stations = reference.rail_stations(as_of=as_of, status=status)
+        stations = reference.rail_stations(as_of=year)
         share = catchment_share(shapes, stations, catchment_radius)
         table["rail_catchment_share"] = share["catchment_share"].to_numpy()
+        table.attrs["as_of"] = year
     if dem is not None:
         table = table.join(_terrain(packages, dem))
     logger.info("package_report: %d packages, %d columns", len(table), table.shape[1])

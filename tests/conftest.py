@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pyogrio
 import pytest
+
+# Logger levels before any test ran (module-scoped fixtures run the CLI before a test).
+_LOGGERS = (logging.getLogger(), logging.getLogger("nmgeo"))
+_LEVELS = tuple(logger.level for logger in _LOGGERS)
+
+
+@pytest.fixture(autouse=True)
+def _nmgeo_log_level():
+    """Reset the root and "nmgeo" loggers' levels around each test: a CLI run (``-q``) sets
+    them, as a command line should, and must not silence the warnings a later test checks."""
+    for logger, level in zip(_LOGGERS, _LEVELS, strict=True):
+        logger.setLevel(level)
+    yield
+    for logger, level in zip(_LOGGERS, _LEVELS, strict=True):
+        logger.setLevel(level)
+
 
 # format key -> (file suffix, pyogrio driver; None for GeoParquet)
 LAYER_FORMATS = {

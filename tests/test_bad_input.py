@@ -1033,7 +1033,9 @@ def _invoke(tmp_path, command: str, source: Path, *extra: str):
 
 CLI_ERRORS = [
     # (builder, command, words in the error line)
-    pytest.param(src_shp_without_prj, "map", ["no CRS", "crs="], id="cli-map-shp-without-prj"),
+    pytest.param(
+        src_shp_without_prj, "map", ["no CRS", "--crs EPSG:2326"], id="cli-map-shp-without-prj"
+    ),
     pytest.param(src_lat_lon_swapped, "packages", ["swapped"], id="cli-packages-lat-lon-swapped"),
     pytest.param(
         src_degrees_declared_hk80, "report", ["WGS84 degrees"], id="cli-report-degrees-as-2326"
@@ -1047,7 +1049,7 @@ CLI_ERRORS = [
     pytest.param(src_points, "map", ["polygons", "PT-1"], id="cli-map-points"),
     pytest.param(src_null_geometry, "map", ["NULL-1"], id="cli-map-null-geometry"),
     pytest.param(src_one_point_ring, "report", ["cannot be decoded"], id="cli-report-point-ring"),
-    pytest.param(src_latin1_geojson, "map", ["encoding="], id="cli-map-latin1-geojson"),
+    pytest.param(src_latin1_geojson, "map", ["--encoding big5"], id="cli-map-latin1-geojson"),
     pytest.param(
         src_collection_without_polygon, "report", ["GeometryCollection"], id="cli-report-gc"
     ),

@@ -275,7 +275,7 @@ def classify_spy(monkeypatch):
     """Replace classify_zone with a recorder that classes every zone 'spy'."""
     calls = []
 
-    def classify_zone(labels, *, specified_use=None, mapping=None):
+    def classify_zone(labels, *, specified_use=None, mapping=None, area_m2=None):
         calls.append(
             {
                 "labels": list(labels),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -117,7 +118,7 @@ def test_package_map_has_every_layer_named_in_the_layer_control(result):
         "Excluded candidate land",
         "NM major zones",
         "Boundary control points",
-        "Rail stations",
+        f"Rail stations (network of {datetime.date.today().year})",
         "Rail catchments (500 m)",
     ):
         assert json.dumps(name) in text, name
@@ -188,13 +189,30 @@ def test_parcel_map_escapes_tooltips(layout):
     assert "&lt;img src=x onerror=" in text
 
 
-def test_planned_stations_are_labelled_and_as_of_filters_them(result):
+def test_stations_outside_the_network_of_as_of_are_hollow_and_labelled(result):
+    # Kwu Tung (target 2027) is outside the 2026 network and inside the 2028 one;
+    # Ngau Tam Mei (target 2034) is outside both. Every station is drawn either way.
+    before = page(maps.package_map(result, tiles=None, as_of=2026))
+    assert "Kwu Tung (2027)" in before
+    assert "Ngau Tam Mei (2034)" in before
+    assert "planned, target 2027 (not counted in 2026)" in before
+    assert json.dumps("Rail stations (network of 2026)") in before
+    after = page(maps.package_map(result, tiles=None, as_of=2028))
+    assert "Kwu Tung (2027)" not in after
+    assert "planned, target 2027 (counted in 2028)" in after
+    assert "Ngau Tam Mei (2034)" in after
+    assert "Fanling" in after and "open since 1910" in after
+
+
+def test_package_map_defaults_to_the_network_of_the_current_year(result):
+    year = datetime.date.today().year
     text = page(maps.package_map(result, tiles=None))
-    assert "Kwu Tung (2027)" in text
-    assert "Ngau Tam Mei (2034)" in text
-    early = page(maps.package_map(result, tiles=None, as_of=2028))
-    assert "Kwu Tung (2027)" in early
-    assert "Ngau Tam Mei" not in early
+    assert json.dumps(f"Rail stations (network of {year})") in text
+    # Stations opening after this year are hollow and labelled; none opening before is.
+    stations = nmgeo.reference.rail_stations()
+    for row in stations.itertuples():
+        label = f"{row.name} ({row.opening_year})"
+        assert (label in text) == (row.opening_year > year), label
 
 
 def test_page_loads_no_jquery_bootstrap_or_font_awesome(result):

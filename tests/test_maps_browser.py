@@ -128,3 +128,35 @@ def test_tooltip_of_a_hostile_parcel_id_runs_no_script(driver, assets, tmp_path)
     assert XSS in shown  # shown as text ...
     assert driver.execute_script("return window.__xss === undefined")  # ... never run
     assert browser.severe_logs(driver) == []
+
+
+def test_a_map_of_no_package_renders_and_says_why(driver, assets, tmp_path):
+    # Village and G/IC land only: candidates (the facility) but no commercial land.
+    zones = gpd.GeoDataFrame(
+        {"zone_label": ["V", "G/IC"], "land_use": ["village", "public_facility"]},
+        geometry=[
+            box(826_000, 840_000, 826_300, 840_200),
+            box(826_310, 840_000, 826_600, 840_200),
+        ],
+        crs="EPSG:2326",
+    )
+    result = nmgeo.build_packages(nmgeo.land_fabric(zones))
+    assert len(result.packages) == 0
+    path = tmp_path / "empty.html"
+    maps.package_map(result, tiles=None, offline=True, assets=assets).save(str(path))
+    browser.open_map(driver, path)
+    assert browser.severe_logs(driver) == []
+    note = driver.execute_script(
+        "var el = document.querySelector('.nmgeo-note'); return el ? el.textContent : null;"
+    )
+    assert note == result.summary()
+    assert "no commercial-zoned site" in note
+    assert driver.execute_script("return window.nmgeo.layers.packages === undefined")
+    # The view is fitted to the candidate land (the G/IC site), not to all of Hong Kong.
+    centre = gpd.GeoSeries([box(826_310, 840_000, 826_600, 840_200).centroid], crs=2326)
+    lon, lat = centre.to_crs(4326).iloc[0].coords[0]
+    inside, zoom = driver.execute_script(
+        f"var m = window.nmgeo.map; return [m.getBounds().contains(L.latLng({lat}, {lon})),"
+        " m.getZoom()];"
+    )
+    assert inside and zoom >= 14

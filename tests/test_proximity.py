@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -86,9 +88,21 @@ def test_a_site_at_lok_ma_chau_is_nearest_to_lok_ma_chau():
     assert out["bcp_distance_m"].iloc[0] < 200.0
 
 
+def _station(name: str) -> Point:
+    stations = nmgeo.reference.rail_stations()
+    return stations.loc[stations["name"] == name, "geometry"].iloc[0]
+
+
+def _site_beside(name: str, gap: float = 60.0) -> gpd.GeoDataFrame:
+    """A 100 m square whose west edge is ``gap`` metres east of the station."""
+    p = _station(name)
+    return gpd.GeoDataFrame(
+        geometry=[box(p.x + gap, p.y - 50, p.x + gap + 100, p.y + 50)], crs="EPSG:2326"
+    )
+
+
 def _san_tin_site() -> gpd.GeoDataFrame:
-    x, y = hk80(22.498, 114.077)  # planned Northern Link San Tin station
-    return gpd.GeoDataFrame(geometry=[box(x + 60, y - 50, x + 160, y + 50)], crs="EPSG:2326")
+    return _site_beside("San Tin")
 
 
 def test_a_site_by_the_planned_san_tin_station_gains_rail_in_2034():
@@ -98,18 +112,92 @@ def test_a_site_by_the_planned_san_tin_station_gains_rail_in_2034():
     assert now["rail_distance_m"].iloc[0] > 1_000.0
     assert later["rail_name"].iloc[0] == "San Tin"
     assert later["rail_distance_m"].iloc[0] == pytest.approx(60.0, abs=1e-6)
+    assert later.attrs["as_of"] == 2034
     assert nmgeo.rail_proximity(site, status="open")["rail_name"].iloc[0] != "San Tin"
 
 
-def test_timeline_shows_when_the_site_gains_rail():
-    out = nmgeo.proximity_timeline(_san_tin_site(), years=(2026, 2030, 2034))
+def test_rail_proximity_defaults_to_the_network_of_the_current_year():
+    year = datetime.date.today().year
+    stations = nmgeo.reference.rail_stations()
+    counted = stations[stations["opening_year"] <= year]
+    site = _san_tin_site()
+    out = nmgeo.rail_proximity(site)
+    expected = counted.distance(site.geometry.iloc[0])
+    assert out.attrs["as_of"] == year
+    assert out["rail_distance_m"].iloc[0] == pytest.approx(expected.min())
+    assert out["rail_name"].iloc[0] == counted["name"].iloc[int(np.argmin(expected))]
+
+
+@pytest.mark.parametrize("bad", [2030.5, "2030", True])
+def test_as_of_must_be_an_integer_year(bad):
+    with pytest.raises(InputError, match="as_of must be an integer year"):
+        nmgeo.rail_proximity(_san_tin_site(), as_of=bad)
+
+
+def test_timeline_is_a_long_table_of_id_year_and_distance():
+    sites = pd.concat([_san_tin_site(), _site_beside("Kwu Tung", 200.0)], ignore_index=True)
+    sites.index = pd.Index(["san_tin", "kwu_tung"], name="site")
+    long = nmgeo.proximity_timeline(sites, years=(2034, 2026, 2030))
+    assert list(long.columns) == ["site", "year", "rail_name", "rail_distance_m", "rail_walk"]
+    assert list(long["site"]) == ["san_tin"] * 3 + ["kwu_tung"] * 3
+    assert list(long["year"]) == [2026, 2030, 2034] * 2
+    stations = nmgeo.reference.rail_stations()
+    for row in long.itertuples():
+        counted = stations[stations["opening_year"] <= row.year]
+        d = counted.distance(sites.geometry.loc[row.site])
+        assert row.rail_distance_m == pytest.approx(d.min())
+        assert row.rail_name == counted["name"].iloc[int(np.argmin(d))]
+        assert row.rail_walk == (d.min() <= 800.0)
+
+
+def test_timeline_default_years_are_every_year_the_network_changes():
+    year = datetime.date.today().year
+    opening = nmgeo.reference.rail_stations()["opening_year"]
+    expected = [year, *sorted(set(opening[opening > year]))]
+    long = nmgeo.proximity_timeline(_san_tin_site())
+    assert list(long["year"]) == expected
+    assert list(nmgeo.proximity_timeline(_san_tin_site(), as_of=2030)["year"]) == [
+        2030,
+        *sorted(set(opening[opening > 2030])),
+    ]
+
+
+def test_timeline_wide_view_shows_when_the_site_gains_rail():
+    out = nmgeo.proximity_timeline(_san_tin_site(), years=(2026, 2030, 2034), wide=True)
+    assert isinstance(out, gpd.GeoDataFrame)
     d = [out[f"rail_distance_m_{y}"].iloc[0] for y in (2026, 2030, 2034)]
     assert d[0] == pytest.approx(d[1]) and d[2] < d[1]
     assert out["rail_name_2034"].iloc[0] == "San Tin"
     assert out["rail_walk_year"].iloc[0] == 2034
     far = squares((0, 0, 10, 10))
     far = far.set_geometry(far.translate(-20_000, -30_000))
-    assert pd.isna(nmgeo.proximity_timeline(far, years=(2026,))["rail_walk_year"].iloc[0])
+    assert pd.isna(
+        nmgeo.proximity_timeline(far, years=(2026,), wide=True)["rail_walk_year"].iloc[0]
+    )
+
+
+def test_rail_walk_year_is_the_exact_opening_year_of_the_first_station_in_reach():
+    # Hand-made stations: A opens 2031 at 500 m, B 2029 at 900 m, C 2040 at 100 m.
+    stations = gpd.GeoDataFrame(
+        {"name": ["A", "B", "C"], "opening_year": [2031, 2029, 2040]},
+        geometry=[Point(X0 - 500, Y0 + 5), Point(X0 - 900, Y0 + 5), Point(X0 - 100, Y0 + 5)],
+        crs="EPSG:2326",
+    )
+    site = squares((0, 0, 10, 10), (5_000, 0, 5_010, 10), index=[7, 3])
+    walk = nmgeo.rail_walk_year(site, stations=stations)
+    assert walk.name == "rail_walk_year" and list(walk.index) == [7, 3]
+    assert walk.loc[7] == 2031  # B (2029) is beyond 800 m; A is the first within reach
+    assert pd.isna(walk.loc[3])
+    assert nmgeo.rail_walk_year(site, stations=stations, walk=1_000.0).loc[7] == 2029
+    assert nmgeo.rail_walk_year(site, stations=stations, walk=50.0).isna().all()
+
+
+def test_a_kwu_tung_north_site_is_walkable_to_rail_from_the_stations_target_year():
+    stations = nmgeo.reference.rail_stations()
+    kwu_tung = int(stations.loc[stations["name"] == "Kwu Tung", "opening_year"].iloc[0])
+    site = _site_beside("Kwu Tung", 200.0)
+    near = stations[stations.distance(site.geometry.iloc[0]) <= 800.0]
+    assert nmgeo.rail_walk_year(site).iloc[0] == near["opening_year"].min() == kwu_tung
 
 
 def test_catchment_share_of_a_square_half_inside_a_circle():

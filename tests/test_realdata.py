@@ -55,8 +55,8 @@ NEAR_TIE = 0.01
 # Regression values, asserted against the independent computation as well as nmgeo:
 # packages, their total area, commercial, facility and Government land (ha).
 RECORDED = {
-    "extract": {"n": 11, "area": 87.50, "commercial": 60.50, "facility": 26.99, "gov": 3.78},
-    "full": {"n": 11, "area": 87.50, "commercial": 60.50, "facility": 26.99, "gov": 3.80},
+    "extract": {"n": 11, "area": 89.92, "commercial": 60.50, "facility": 29.42, "gov": 4.36},
+    "full": {"n": 11, "area": 89.92, "commercial": 60.50, "facility": 29.42, "gov": 4.39},
 }
 
 
@@ -474,3 +474,61 @@ def test_recorded_totals(case):
     ):
         assert o[ours].sum() / 1e4 == pytest.approx(rec[key], abs=0.005)
         assert p[theirs].sum() == pytest.approx(rec[key], abs=0.005)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_all_plans_read_in_one_call_have_no_unknown_label(case):
+    plans, _ = _sources(case.name)
+    zones = nmgeo.read_zones(plans[0].parent)
+    # Independent: every plan file read with plain geopandas.
+    plain = pd.concat([gpd.read_file(p) for p in plans], ignore_index=True)
+    assert len(zones) == len(plain)
+    assert set(zones["plan_no"]) == set(plain["PLAN_NO"])
+    assert not zones["land_use"].eq("unknown").any()
+
+
+def test_the_packages_command_runs_end_to_end_on_the_real_plans(case, tmp_path):
+    """nmgeo packages --zones FOLDER --lots LOTS --extent E: the same packages as the API,
+    with the exact first year of rail in walking reach, and outputs that open."""
+    import json
+
+    import pyogrio
+    from click.testing import CliRunner
+
+    from nmgeo.cli import main
+
+    plans, lot_file = _sources(case.name)
+    extent = tmp_path / "extent.gpkg"
+    gpd.GeoDataFrame(geometry=[case.extent], crs="EPSG:2326").to_file(extent, engine="pyogrio")
+    out = tmp_path / "out"
+    args = ["packages", "--zones", str(plans[0].parent), "--lots", str(lot_file)]
+    args += ["--layer", "LOT", "--extent", str(extent), "--as-of", "2026", "--out", str(out)]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert f"{len(case.result.packages)} land disposal packages" in run.stdout
+    assert "unknown" not in set(
+        pyogrio.read_dataframe(out / "packages.gpkg", layer="fabric")["land_use"]
+    )
+    got = pyogrio.read_dataframe(out / "packages.gpkg", layer="packages")
+    want = case.result.packages
+    assert len(got) == len(want)
+    for col in ("area_ha", "commercial_ha", "facility_ha", "government_ha"):
+        assert got[col].sum() == pytest.approx(want[col].sum(), rel=1e-9)
+    # rail_walk_year: the smallest opening year of the stations within 800 m, by shapely.
+    table = pd.read_csv(out / "report_packages.csv").set_index("package_id")
+    stations = nmgeo.reference.rail_stations()
+    for row in got.itertuples():
+        near = stations.loc[stations.distance(row.geometry) <= 800.0, "opening_year"]
+        expected = near.min() if len(near) else None
+        shown = table.loc[row.package_id, "rail_walk_year"]
+        assert (pd.isna(shown) and expected is None) or shown == expected
+    kwu_tung = stations.set_index("name").loc["Kwu Tung"]
+    by_kwu_tung = got[got.distance(kwu_tung.geometry) <= 800.0]
+    for pid in by_kwu_tung["package_id"]:
+        assert table.loc[pid, "rail_walk_year"] <= kwu_tung["opening_year"]
+    html = (out / "package_map.html").read_text(encoding="utf-8")
+    assert "Rail stations (network of 2026)" in html
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["counts"]["plans"] == len(plans) and man["as_of"] == 2026

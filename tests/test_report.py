@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import re
 
@@ -104,28 +105,52 @@ def test_package_report_has_one_row_per_package_in_id_order(packages_result):
     assert not any(c.startswith(("bcp_", "rail_", "mean_")) for c in table.columns)
 
 
-def test_package_report_access_figures_match_the_proximity_functions(sample, packages_result):
-    table = package_report(packages_result, years=(2026, 2034)).set_index("package_id")
-    # Independent computation on freshly built packages.
+@pytest.mark.parametrize("as_of", [None, 2030])
+def test_package_report_access_figures_match_the_proximity_functions(
+    sample, packages_result, as_of
+):
+    table = package_report(packages_result, as_of=as_of, years=(2026, 2034))
+    table = table.set_index("package_id")
+    year = datetime.date.today().year if as_of is None else as_of
+    assert table.attrs["as_of"] == year
+    # Independent computation on freshly built packages, with the stations of that year.
     packages = nmgeo.build_packages(sample.parcels).packages.set_index("package_id")
+    stations = nmgeo.reference.rail_stations()
+    counted = stations[stations["opening_year"] <= year]
     bcp = nmgeo.bcp_proximity(packages)
-    rail = nmgeo.rail_proximity(packages, status="open")
-    timeline = nmgeo.proximity_timeline(packages, years=(2026, 2034))
-    share = nmgeo.catchment_share(packages, nmgeo.reference.rail_stations(status="open"), 500.0)
+    rail = nmgeo.proximity(packages, counted, prefix="rail_")
+    share = nmgeo.catchment_share(packages, counted, 500.0)
     ids = table.index
     assert list(table["bcp_name"]) == list(bcp.loc[ids, "bcp_name"])
     np.testing.assert_allclose(table["bcp_distance_m"], bcp.loc[ids, "bcp_distance_m"])
     assert list(table["rail_name"]) == list(rail.loc[ids, "rail_name"])
     np.testing.assert_allclose(table["rail_distance_m"], rail.loc[ids, "rail_distance_m"])
-    for year in (2026, 2034):
-        col = f"rail_distance_m_{year}"
-        np.testing.assert_allclose(table[col], timeline.loc[ids, col])
+    # The same packages measured by rail_proximity with the same as_of agree too.
+    same = nmgeo.rail_proximity(packages, as_of=as_of)
+    np.testing.assert_allclose(table["rail_distance_m"], same.loc[ids, "rail_distance_m"])
+    for y in (2026, 2034):
+        d = nmgeo.proximity(packages, stations[stations["opening_year"] <= y], prefix="r_")
+        np.testing.assert_allclose(table[f"rail_distance_m_{y}"], d.loc[ids, "r_distance_m"])
     assert "rail_distance_m_2030" not in table.columns
-    pd.testing.assert_series_equal(
-        table["rail_walk_year"], timeline.loc[ids, "rail_walk_year"], check_names=False
+    # First opening year among the stations within 800 m of each package.
+    reach = [
+        stations.loc[stations.distance(g) <= 800.0, "opening_year"] for g in packages.geometry
+    ]
+    first = pd.Series(
+        [r.min() if len(r) else pd.NA for r in reach], index=packages.index, dtype="Int64"
     )
+    pd.testing.assert_series_equal(table["rail_walk_year"], first.loc[ids], check_names=False)
     np.testing.assert_allclose(table["rail_catchment_share"], share.loc[ids, "catchment_share"])
     assert table["rail_catchment_share"].between(0, 1).all()
+
+
+def test_package_report_timeline_defaults_to_every_change_from_as_of(packages_result):
+    table = package_report(packages_result, as_of=2026)
+    opening = nmgeo.reference.rail_stations()["opening_year"]
+    years = [2026, *sorted(set(opening[opening > 2026]))]
+    assert [c for c in table.columns if c.startswith("rail_distance_m_")] == [
+        f"rail_distance_m_{y}" for y in years
+    ]
 
 
 def test_package_report_as_of_counts_stations_open_by_that_year(sample, packages_result):

@@ -61,6 +61,10 @@ REAL_LABELS = [
     ("MRDJ", "transport"),
     ("Road", "transport"),
     ("Railway", "transport"),
+    ("RAIL", "transport"),
+    ("DRCH", "other"),
+    ("NULL", "other"),
+    ("RICH", "other"),
     ("OU(Business)", "commercial"),
     ("OU(B)", "commercial"),
     ("OU(Business)1", "commercial"),
@@ -88,6 +92,7 @@ REAL_LABELS = [
     ("OU(Cemetery)", "other"),
     ("OU(Columbarium)", "other"),
     ("OU(Amenity Area)", "open_space"),
+    ("OU(A)", "open_space"),
     ("OU(Golf Course)", "open_space"),
     ("OU(Sports and Recreation Club)", "open_space"),
     ("OU(Wetland Park)", "conservation"),
@@ -332,6 +337,184 @@ def test_specified_use_of_the_wrong_length_is_an_input_error() -> None:
         classify_zone(["OU", "C"], specified_use=["Business"])
 
 
+# --- classify_zone: tolerant matching of annotations ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "BOUNDARYCROSSING FACILITIES",
+        "Boundary Crossing Facilities",
+        "boundary-crossing facility",
+        "BOUNDARY  CROSSING  FACILITIES",
+        "Boundary_Crossing",
+        "boundary.crossing facilities",
+        "Boundary \u2013 Crossing Facilities",
+        "boundary crossings",
+        "  Boundary\tCrossing (1) ",
+    ],
+)
+def test_spellings_of_boundary_crossing_all_match_the_same_row(use: str) -> None:
+    assert classify_zone(["OU"], specified_use=[use]).tolist() == ["transport"]
+    assert classify_zone([f"OU({use.strip()})"]).tolist() == ["transport"]
+
+
+@pytest.mark.parametrize(
+    ("use", "land_use"),
+    [
+        ("Waterworks", "other"),
+        ("water works", "other"),
+        ("FISHPONDS", "agriculture"),
+        ("Fish-pond", "agriculture"),
+        ("Eco Park", "industrial"),
+        ("ECOPARK", "industrial"),
+        ("Agripark", "agriculture"),
+        ("PORT BACKUP USES", "industrial"),
+        ("Sub-station", "other"),
+        ("S.T.W.", "other"),
+        ("P.T.I.", "transport"),
+        ("R & D", "commercial"),
+        ("Research & Development", "commercial"),
+    ],
+)
+def test_spaces_and_punctuation_inside_a_keyword_do_not_matter(use: str, land_use: str) -> None:
+    assert classify_zone(["OU"], specified_use=[use]).tolist() == [land_use]
+
+
+@pytest.mark.parametrize(
+    ("use", "land_use"),
+    [
+        ("Sports Ground", "open_space"),  # not "Port"
+        ("Support Facilities", "other"),  # not "Port"
+        ("Business", "commercial"),  # not "Bus"
+        ("Trailhead", "other"),  # not "Rail"
+        ("Museum and a Cafe", "other"),  # "a" is not the abbreviation A (Amenity Area)
+        ("Block B Offices", "commercial"),  # by "Office", not by the abbreviation B
+        ("Rd", "other"),  # not "R&D": the ampersand counts
+    ],
+)
+def test_keywords_still_match_whole_words_only(use: str, land_use: str) -> None:
+    assert classify_zone(["OU"], specified_use=[use]).tolist() == [land_use]
+
+
+# Keywords of TPB wordings and the class each must keep however its words are run together
+# or split (the text after a keyword stays a separate word).
+_PHRASES = [
+    (("Boundary", "Crossing"), "transport"),
+    (("Business", "and", "Technology", "Park"), "commercial"),
+    (("Sewage", "Treatment"), "other"),
+    (("Port", "Back", "up"), "industrial"),
+    (("Amenity", "Area"), "open_space"),
+    (("Wetland", "Conservation", "Park"), "conservation"),
+    (("Petrol", "Filling", "Station"), "other"),
+    (("Industrial", "Estate"), "industrial"),
+    (("Railway", "Station"), "transport"),
+    (("Public", "Transport", "Interchange"), "transport"),
+    (("Innovation", "and", "Technology"), "commercial"),
+    (("Flood", "Balancing", "Reservoir"), "other"),
+]
+_SEPARATOR = st.sampled_from(
+    ["", " ", "   ", "-", "_", ".", "/", ", ", " - ", "\t", "\u3000", "\u2013"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    phrase=st.sampled_from(_PHRASES),
+    separators=st.lists(_SEPARATOR, min_size=3, max_size=3),
+    upper=st.lists(st.booleans(), min_size=60, max_size=60),  # longer than any text
+    suffix=st.sampled_from(["", " Facilities", " Works", " (1)", " - Uses"]),
+)
+def test_case_spaces_and_punctuation_never_change_the_class_of_a_tpb_wording(
+    phrase: tuple[tuple[str, ...], str], separators: list[str], upper: list[bool], suffix: str
+) -> None:
+    words, land_use = phrase
+    text = words[0]
+    for separator, word in zip(separators, words[1:], strict=False):
+        text += separator + word
+    text = "".join(
+        ch.upper() if flip else ch.lower() for ch, flip in zip(text, upper, strict=False)
+    )
+    assert classify_zone(["OU"], specified_use=[text + suffix]).tolist() == [land_use]
+
+
+def test_keys_equal_but_for_case_spaces_and_punctuation_are_duplicates() -> None:
+    table = pd.DataFrame(
+        {
+            "kind": ["family", "ou_use", "ou_use"],
+            "key": ["OU", "Fish Pond", "FISHPOND"],
+            "land_use": ["other", "agriculture", "agriculture"],
+        }
+    )
+    with pytest.raises(VocabularyError, match="row 2 repeats"):
+        classify_zone(["C"], mapping=table)
+
+
+def test_a_keyword_of_punctuation_only_is_rejected() -> None:
+    table = pd.DataFrame(
+        {"kind": ["family", "ou_use"], "key": ["OU", " - / "], "land_use": ["other", "other"]}
+    )
+    with pytest.raises(VocabularyError, match="row 1.*no letter or digit"):
+        classify_zone(["C"], mapping=table)
+
+
+def test_the_bundled_vocabulary_has_no_keywords_that_differ_only_in_spacing() -> None:
+    table = vocabulary()
+    uses = table.loc[table["kind"] == "ou_use", "key"].str.casefold()
+    squashed = uses.str.replace(r"[^0-9a-z&]+", "", regex=True)
+    assert not squashed.duplicated().any()
+
+
+# --- classify_zone: development over transport -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("use", "land_use"),
+    [
+        # the development on top decides
+        ("Commercial/Residential Development with Public Transport Interchange", "mixed_use"),
+        ("Commercial/Residential Development with PTI (1)", "mixed_use"),
+        ("Railway Station with Commercial Development", "commercial"),
+        ("Public Transport Interchange with Commercial Development", "commercial"),
+        ("Commercial Development with Public Transport Interchange", "commercial"),
+        ("Transport Interchange with Commercial Uses Above", "commercial"),
+        ("Public Transport Interchange cum Mixed Use Development", "mixed_use"),
+        ("Railway Depot with Residential Development Above", "residential"),
+        ("Business Park with Bus Terminus", "commercial"),
+        ("Business and Technology Park", "commercial"),
+        # a transport facility alone, or with other transport, stays transport
+        ("Railway Station", "transport"),
+        ("Public Transport Interchange", "transport"),
+        ("Railway Station and Public Transport Interchange", "transport"),
+        ("Bus Depot", "transport"),
+        ("Boundary Crossing Facilities", "transport"),
+        # only a development overrules transport, and only transport is overruled
+        ("Railway with Amenity Area", "open_space"),
+        ("Petrol Filling Station with Commercial Uses", "other"),
+    ],
+)
+def test_the_development_decides_over_the_transport_facility_it_carries(
+    use: str, land_use: str
+) -> None:
+    assert classify_zone(["OU"], specified_use=[use]).tolist() == [land_use]
+    assert classify_zone([f"OU({use})"]).tolist() == [land_use]
+
+
+def test_development_over_transport_does_not_depend_on_keyword_length() -> None:
+    table = pd.DataFrame(
+        {
+            "kind": ["family", "ou_use", "ou_use", "ou_use"],
+            "key": ["OU", "Railway Station Complex", "Shop", "Tree"],
+            "land_use": ["other", "transport", "commercial", "open_space"],
+        }
+    )
+    result = classify_zone(
+        ["OU(Railway Station Complex with Shops)", "OU(Railway Station Complex with Trees)"],
+        mapping=table,
+    )
+    assert result.tolist() == ["commercial", "transport"]
+
+
 # --- classify_zone: unknown labels and nulls -----------------------------------------------
 
 
@@ -365,6 +548,58 @@ def test_a_long_list_of_unknown_labels_is_cut_short(zoning_log) -> None:
     assert "and 5 more" in message
     assert message.index("'X14' (15)") < message.index("'X5' (6)")
     assert "'X4'" not in message
+
+
+def test_unknown_labels_are_reported_with_their_area_when_given(zoning_log) -> None:
+    labels = ["XYZ", "C", "XYZ", "QQ(1)", None, "qq (1)"]
+    areas = [10_000.0, 5.0, 25_000.0, 150_000.0, 2_000.0, 30_000.0]
+    result = classify_zone(labels, area_m2=areas)
+    assert result.tolist() == [UNKNOWN, "commercial", UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN]
+    (record,) = _records(zoning_log)
+    message = record.getMessage()
+    assert "'QQ(1)' (2, 18.00 ha)" in message  # 150,000 + 30,000 m2
+    assert "'XYZ' (2, 3.50 ha)" in message  # 10,000 + 25,000 m2
+    assert "<null> (1, 0.20 ha)" in message
+    assert "5 row(s) covering 21.70 ha" in message
+    assert message.index("'QQ(1)'") < message.index("'XYZ'") < message.index("<null>")
+
+
+def test_the_largest_unknown_area_is_listed_first_even_if_rare(zoning_log) -> None:
+    labels = ["RARE", "COMMON", "COMMON", "COMMON"]
+    classify_zone(labels, area_m2=pd.Series([90_000.0, 100.0, 100.0, 100.0], index=[9, 8, 7, 6]))
+    (record,) = _records(zoning_log)
+    message = record.getMessage()
+    assert "'RARE' (1, 9.00 ha)" in message and "'COMMON' (3, 0.03 ha)" in message
+    assert message.index("'RARE'") < message.index("'COMMON'")
+
+
+def test_unknown_labels_without_a_known_area_say_so(zoning_log) -> None:
+    classify_zone(["XYZ", "XYZ", "QQ"], area_m2=[None, np.nan, 5_000.0])
+    (record,) = _records(zoning_log)
+    message = record.getMessage()
+    assert "'QQ' (1, 0.50 ha)" in message
+    assert "'XYZ' (2, area unknown)" in message
+
+
+def test_area_does_not_change_the_classes() -> None:
+    labels = ["C", "OU", "XYZ", "OU(A)"]
+    uses = [None, "Business", None, None]
+    plain = classify_zone(labels, specified_use=uses)
+    with_area = classify_zone(labels, specified_use=uses, area_m2=[1.0, 2.0, 3.0, 4.0])
+    assert with_area.equals(plain)
+
+
+@pytest.mark.parametrize(
+    ("areas", "match"),
+    [
+        ([1.0], "one area"),
+        ([1.0, "big"], "numbers"),
+        ([1.0, -5.0], "negative"),
+    ],
+)
+def test_bad_areas_are_input_errors(areas: list[object], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        classify_zone(["C", "XYZ"], area_m2=areas)
 
 
 def test_every_kind_of_null_label_is_unknown() -> None:
