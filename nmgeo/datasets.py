@@ -39,21 +39,13 @@ META_NAME = "sample.json"
 LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
 SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
 MIN_LOTS = 10_000
-# The outline the generator fills: a frozen copy of the hand-drawn outline nmgeo shipped
-# before the district-based nm_boundary (synthetic input, kept so the sample is reproducible).
-SYNTHETIC_OUTLINE = "synthetic_outline.geojson"
-
-
-def _synthetic_outline() -> gpd.GeoDataFrame:
-    """The frozen synthetic outline (``nmgeo/data/synthetic_outline.geojson``), EPSG:2326."""
-    return reference._polygons(SYNTHETIC_OUTLINE).copy()
 
 
 @dataclass
 class SyntheticMetropolis:
     """A generated Northern Metropolis, in the schemas real downloads arrive in.
 
-    Everything is synthetic except the approximate outline and the named places and
+    Everything is synthetic except the outline (the real NM outline) and the named places and
     hills that steer it (approximate public positions, see ``nmgeo/data``). All layers are
     in EPSG:2326 (HK1980 Grid, metres).
 
@@ -80,8 +72,8 @@ class SyntheticMetropolis:
     dem_transform : affine.Affine
         Grid-to-HK1980 transform of ``dem``.
     boundary : geopandas.GeoDataFrame
-        The synthetic outline the sample fills (hand-drawn, about 500 m from the real
-        district edge; not :func:`nmgeo.reference.nm_boundary`).
+        The outline the sample fills: :func:`nmgeo.reference.nm_boundary` (the real Yuen
+        Long and North district land and the Lok Ma Chau Loop).
     seed, n_lots : int
         The generator's arguments.
     """
@@ -166,19 +158,17 @@ def synthetic_metropolis(
 ) -> SyntheticMetropolis:
     """Generate a realistic but synthetic Northern Metropolis.
 
-    The outline is a frozen, hand-drawn approximation of the NM (about 30,100 ha,
-    ``nmgeo/data/synthetic_outline.geojson``), kept as synthetic input so that the
-    sample stays reproducible; it is not :func:`nmgeo.reference.nm_boundary`, so a few
-    synthetic lots near its edge lie outside the real districts and get no major zone.
-    Zone cells are Voronoi cells of a jittered quadtree (about 150 m across in the
-    development cores, 300 m on their fringes and on the plains, 600 m on hills), each
-    zoned after the place that dominates it (San Tin / Lok Ma Chau Loop I&T, Hung Shui
-    Kiu, Kwu Tung North, villages, Deep Bay wetlands, hills ...) with spatially
-    correlated randomness so zones cluster. A road runs along most edges between cells
-    in town, but in the countryside neighbouring cells mostly abut and form one street
-    block (villages keep their lanes); blocks are set back 4-9 m from their roads, so
-    road reserves of 8-40 m separate them, and cut by the main highways' corridors.
-    Some blocks of one cell are split between two zones.
+    The outline is the real NM outline (:func:`nmgeo.reference.nm_boundary`, about 27,600
+    ha: Yuen Long and North district land and the Lok Ma Chau Loop), so every synthetic lot
+    lies in the real districts and has a major zone. Zone cells are Voronoi cells of a
+    jittered quadtree (about 150 m across in the development cores, 300 m on their fringes
+    and on the plains, 600 m on hills), each zoned after the place that dominates it (San
+    Tin / Lok Ma Chau Loop I&T, Hung Shui Kiu, Kwu Tung North, villages, Deep Bay wetlands,
+    hills ...) with spatially correlated randomness so zones cluster. A road runs along most
+    edges between cells in town, but in the countryside neighbouring cells mostly abut and
+    form one street block (villages keep their lanes); blocks are set back 4-9 m from their
+    roads, so road reserves of 8-40 m separate them, and cut by the main highways'
+    corridors. Some blocks of one cell are split between two zones.
 
     Blocks are cut on a jittered grid aligned with the block, and only the leased
     cells become lots: each zone kind has a share of unleased Government land (from
@@ -209,7 +199,7 @@ def synthetic_metropolis(
         raise InputError(msg)
     start = time.perf_counter()
     metro: Metropolis = generate(
-        _synthetic_outline(), n_lots=int(n_lots), seed=int(seed), progress=progress
+        reference.nm_boundary(), n_lots=int(n_lots), seed=int(seed), progress=progress
     )
     logger.info(
         "generated %d zones, %d lots, %d road segments in %.1f s",

@@ -57,9 +57,7 @@ Method of step 2
    polygons (IoU, area), the partition, and the control points, every station and the
    InnoPark point in the expected zone.
 
-``synthetic_outline.geojson`` is not built here: it is a frozen copy of the hand-drawn
-outline this script built before it used the district boundaries (nmgeo commit 4ad5351),
-kept as the synthetic sample's input so that the sample stays reproducible.
+The synthetic sample (``nmgeo.synthetic_metropolis``) fills ``nm_boundary.geojson``.
 """
 
 from __future__ import annotations
