@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -278,7 +279,9 @@ def ensure_crs(
 
     The layer's CRS is never guessed: a layer without one needs ``crs=``. Raw coordinates
     are sniffed before transforming (degrees labelled as metres and the reverse), and every
-    row must fall inside ``HK_BOUNDS_2326`` afterwards. ``ids`` (aligned with the rows)
+    row must fall inside ``HK_BOUNDS_2326`` afterwards; a layer that does, but whose CRS
+    PROJ can take to EPSG:2326 only by a "Ballpark" operation, raises CRSError (see
+    :func:`_refuse_ballpark`). ``ids`` (aligned with the rows)
     name offending rows in messages; without them, 0-based row positions are used.
     """
     given = None if crs is None else _parse_crs(crs, source)
@@ -353,6 +356,8 @@ def ensure_crs(
             raise CoordinateRangeError(msg)
 
     transformed = not _same_crs(declared, CRS.from_user_input(HK80))
+    # Transformed even when PROJ has only a ballpark operation, so that a layer that is not
+    # in Hong Kong at all is reported as such; a ballpark one that is gets refused below.
     gdf = gdf.to_crs(HK80) if transformed else gdf.set_crs(HK80, allow_override=True)
 
     geoms = np.asarray(gdf.geometry.array, dtype=object)
@@ -383,6 +388,8 @@ def ensure_crs(
             f"(HK1980 Grid extent {HK_BOUNDS_2326}), e.g. {_name_rows(outside, ids)}; {fix}"
         )
         raise CoordinateRangeError(msg)
+    if transformed:
+        _refuse_ballpark(declared, source)
     return gdf, {"crs_in": label, "transformed": bool(transformed)}
 
 
@@ -417,7 +424,8 @@ def as_hk80(gdf: gpd.GeoDataFrame, name: str = "layer") -> gpd.GeoDataFrame:
     """Return ``gdf`` in EPSG:2326 (itself if already there); ``name`` labels errors.
 
     The light check for frames handed between nmgeo stages: a missing CRS raises
-    MissingCRSError; no geometry or coordinate checks (the readers do those).
+    MissingCRSError, a CRS with only a "Ballpark" operation to EPSG:2326 raises CRSError
+    (see :func:`_refuse_ballpark`); no geometry or coordinate checks (the readers do those).
     """
     if gdf.crs is None:
         msg = (
@@ -427,6 +435,41 @@ def as_hk80(gdf: gpd.GeoDataFrame, name: str = "layer") -> gpd.GeoDataFrame:
         raise MissingCRSError(msg)
     if _same_crs(gdf.crs, CRS.from_user_input(HK80)):
         return gdf
+    return _to_hk80(gdf, f"{name} layer")
+
+
+def _refuse_ballpark(crs: CRS, source: str) -> None:
+    """Raise CRSError if PROJ knows only a "Ballpark" operation from ``crs`` to EPSG:2326.
+
+    E.g. CGCS2000 (EPSG:4490) or its Gauss-Kruger grids (EPSG:4547): a ballpark operation
+    ignores the datum shift, so results could be hundreds of metres off, far more than a
+    lot's width. Refused rather than warned: lots silently misplaced by that much get the
+    wrong zoning, and only the caller can supply an accurate operation.
+    """
+    description = _operation_to_hk80(crs.to_wkt())
+    if "ballpark" in description.lower():
+        msg = (
+            f"{source}: PROJ knows no accurate transformation from {_crs_label(crs)} "
+            f"({crs.name}) to {HK80} (HK1980 Grid), only a 'Ballpark' one whose result "
+            "could be hundreds of metres off; reproject the layer to EPSG:2326 with an "
+            "accurate operation (published datum parameters) first and pass that."
+        )
+        raise CRSError(msg)
+
+
+@functools.lru_cache(maxsize=64)
+def _operation_to_hk80(wkt: str) -> str:
+    """The description of the operation PROJ (and GeoDataFrame.to_crs) uses to EPSG:2326."""
+    return Transformer.from_crs(CRS.from_wkt(wkt), HK80, always_xy=True).description
+
+
+def _to_hk80(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+    """Reproject ``gdf`` (with a CRS other than EPSG:2326) to EPSG:2326, refusing ballpark ones.
+
+    See :func:`_refuse_ballpark`; :func:`ensure_crs` applies the same rule after its range
+    checks (so that a layer nowhere near Hong Kong is reported as such first).
+    """
+    _refuse_ballpark(CRS.from_user_input(gdf.crs), source)
     return gdf.to_crs(HK80)
 
 
@@ -462,6 +505,50 @@ def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_finite(
+    gdf: gpd.GeoDataFrame,
+    *,
+    ids: Sequence | None,
+    source: str,
+    on_invalid: str = "repair",
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Refuse geometries with a NaN or infinite x or y in any vertex (of any ring or part).
+
+    Such a vertex has no place, so no repair can say what the shape was: under every
+    ``on_invalid`` mode but ``"drop"`` it raises InvalidGeometryError naming the rows. With
+    ``"drop"`` their geometries are set to None (so that :func:`check_geometries` drops and
+    counts them with the null rows, keeping row positions aligned) and their number is
+    returned with the layer (a copy when anything changed).
+    """
+    check_on_invalid(on_invalid)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad_coord = ~np.isfinite(coords).all(axis=1)
+    if not bad_coord.any():
+        return gdf, 0
+    bad = np.zeros(len(geoms), dtype=bool)
+    bad[index[bad_coord]] = True
+    where = np.flatnonzero(bad)
+    if on_invalid != "drop":
+        msg = (
+            f"{source}: {where.size} rows have vertices with NaN or infinite coordinates, "
+            f"e.g. {_name_rows(where, ids)}, which no repair can place; fix or remove those "
+            "vertices in the source, or pass on_invalid='drop' to drop these rows."
+        )
+        raise InvalidGeometryError(msg)
+    logger.warning(
+        "%s: dropping %d rows with NaN or infinite coordinates, e.g. %s",
+        source,
+        where.size,
+        _name_rows(where, ids),
+    )
+    fixed = geoms.copy()
+    fixed[where] = None
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(fixed, index=gdf.index, crs=gdf.crs)
+    return out, int(where.size)
+
+
 def check_geometries(
     gdf: gpd.GeoDataFrame,
     *,
@@ -474,9 +561,11 @@ def check_geometries(
     Returns the layer (rows dropped only with ``on_invalid="drop"``, index kept) and the
     account fields ``n_z_dropped``, ``n_collections_fixed``, ``n_repaired``,
     ``repair_area_change_m2``, ``n_dropped_empty`` and ``dropped_ids``. ``ids`` (aligned
-    with the rows, or None for 0-based row positions) name rows in messages.
+    with the rows, or None for 0-based row positions) name rows in messages. Rows with
+    NaN or infinite coordinates are never repaired (see :func:`check_finite`).
     """
     check_on_invalid(on_invalid)
+    gdf, _ = check_finite(gdf, ids=ids, source=source, on_invalid=on_invalid)
     geoms = np.array(gdf.geometry.array, dtype=object)  # a copy we may edit
     counts: dict[str, Any] = {
         "n_z_dropped": 0,
@@ -535,12 +624,13 @@ def check_geometries(
                 f"({reason}); pass on_invalid='repair' to repair them with shapely.make_valid."
             )
             raise InvalidGeometryError(msg)
-        before = shapely.area(geoms[where])
+        # Finite by now (check_finite ran): coordinates are finite, so areas are too.
+        before = np.nan_to_num(shapely.area(geoms[where]), nan=0.0)
         repaired = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
         odd = ~np.isin(shapely.get_type_id(repaired), (_POLYGON, _MULTIPOLYGON))
         if odd.any():  # defensive: keep polygonal parts only
             repaired[odd] = _polygon_parts(repaired[odd])
-        after = np.nan_to_num(shapely.area(repaired))
+        after = np.nan_to_num(shapely.area(repaired), nan=0.0)
         change = float(np.abs(after - before).sum())
         geoms[where] = repaired
         counts["n_repaired"] = int(where.size)

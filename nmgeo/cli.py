@@ -16,6 +16,7 @@ import click
 
 from nmgeo import __version__
 from nmgeo._manifest import Run
+from nmgeo._outputs import StagedOutputs, os_error_message
 from nmgeo._sources import refuse_given_inputs
 from nmgeo._time import network_year
 from nmgeo.errors import InputError, MissingCRSError, NmgeoError, SchemaError
@@ -50,6 +51,11 @@ class _Group(click.Group):
         except click.ClickException as err:
             click.echo(f"nmgeo: error: {_one_line(err.format_message())}", err=True)
             ctx.exit(err.exit_code)
+        except OSError as err:  # disk full, read-only, a folder in the way ...
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"nmgeo: error: {_one_line(os_error_message(err))}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,16 +125,15 @@ def demo(ctx: click.Context, out: Path) -> None:
         run.count("pieces", len(fabric))
         with run.step("area report"):
             table = area_report(fabric, by=("major_zone", "land_use"))
-        out.mkdir(parents=True, exist_ok=True)
-        csv = out / "area_by_major_zone_and_land_use.csv"
-        table.to_csv(csv, index=False, float_format="%.4f")
-        run.output(csv, rows=len(table))
-        _demo_summary(ctx, sample, fabric, table)
-        with run.step("packages, report, map"):
-            written = [csv, *_demo_packages(ctx, sample, fabric, out)]
-        for path in written[1:]:
-            run.output(path)
-        written.append(run.write(out / "manifest.json"))
+        with StagedOutputs(out) as staged:
+            csv = staged.path("area_by_major_zone_and_land_use.csv")
+            _write_csv(table, csv, "%.4f")
+            staged.add(csv, rows=len(table))
+            _demo_summary(ctx, sample, fabric, table)
+            with run.step("packages, report, map"):
+                for path in _demo_packages(ctx, sample, fabric, staged.stage):
+                    staged.add(path)
+            written = staged.commit(run)
     for path in written:
         _say(ctx, f"wrote {path}")
     _say(ctx, f"done in {time.perf_counter() - start:.1f} s")
@@ -394,6 +399,13 @@ def _recording(ctx: click.Context, n_steps: int) -> Iterator[Run]:
         yield run
     finally:
         bar.close()
+
+
+def _write_csv(table: Any, path: Path, float_format: str) -> None:
+    """A table as CSV, with spreadsheet formulas neutralised (see write_report)."""
+    from nmgeo.report import neutralise_formulas
+
+    neutralise_formulas(table).to_csv(path, index=False, float_format=float_format)
 
 
 def _save_map(fmap: Any, path: Path) -> None:
@@ -788,36 +800,37 @@ def packages(
         with run.step("package map"):
             offline = bool(os.environ.get("NMGEO_ASSETS"))
             fmap = package_map(result, parcels=lots, as_of=year, offline=offline)
-        out.mkdir(parents=True, exist_ok=True)
-        with run.step("write map"):
-            _save_map(fmap, map_path)
-        run.output(map_path)
-        layers = {
-            "packages": result.packages,
-            "members": result.members,
-            "excluded": result.excluded,
-            "pieces": result.pieces,
-        }
-        if fabric is not None:
-            layers["fabric"] = land
-        if lots is not None:
-            layers["parcels"] = lots
-        with run.step("write geopackage"):
-            write_geopackage(gpkg, keep_layers=False, **layers)
-        run.output(gpkg, rows={name: len(frame) for name, frame in layers.items()})
-        with run.step("write report"):
-            reports = write_report(
-                {"packages": table, "area_by_zone": areas},
-                base,
-                map=fmap,
-                title="Northern Metropolis land disposal packages",
-            )
-        for path in reports.values():
-            run.output(path, rows=len(areas) if "area_by_zone" in path.name else len(table))
-        manifest = run.write(out / "manifest.json")
+        with StagedOutputs(out) as staged:  # the old set stays until the new one is whole
+            with run.step("write map"):
+                _save_map(fmap, staged.path(map_path.name))
+            staged.add(staged.path(map_path.name))
+            layers = {
+                "packages": result.packages,
+                "members": result.members,
+                "excluded": result.excluded,
+                "pieces": result.pieces,
+            }
+            if fabric is not None:
+                layers["fabric"] = land
+            if lots is not None:
+                layers["parcels"] = lots
+            with run.step("write geopackage"):
+                write_geopackage(staged.path(gpkg.name), keep_layers=False, **layers)
+            staged.add(staged.path(gpkg.name), rows={k: len(v) for k, v in layers.items()})
+            with run.step("write report"):
+                reports = write_report(
+                    {"packages": table, "area_by_zone": areas},
+                    staged.path(base.name),
+                    map=fmap,
+                    title="Northern Metropolis land disposal packages",
+                )
+            for path in reports.values():
+                n = len(areas) if "area_by_zone" in path.name else len(table)
+                staged.add(path, rows=n)
+            written = staged.commit(run)
     _say(ctx, result.summary())
     _say(ctx, f"rail access counted on the network of {year} (--as-of)")
-    for path in [gpkg, map_path, *reports.values(), manifest]:
+    for path in written:
         _say(ctx, f"wrote {path}")
 
 
@@ -920,12 +933,11 @@ def proximity_cmd(
                 prefix = "bcp_"
         ids = [c for c in ("parcel_id", "package_id") if c in result.columns]
         table = result[[*ids, f"{prefix}name", f"{prefix}distance_m"]]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with run.step("write csv"):
-            table.to_csv(out, index=False, float_format="%.2f")
-        run.output(out, rows=len(table))
         run.count("rows_written", len(table))
-        run.write(manifest_path)
+        with StagedOutputs(out.parent) as staged, run.step("write csv"):
+            _write_csv(table, staged.path(out.name), "%.2f")
+            staged.add(staged.path(out.name), rows=len(table))
+            staged.commit(run, manifest_path.name)
     _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")
     if to.lower() == "rail":
         _say(ctx, f"rail stations counted on the network of {network_year(as_of)} (--as-of)")
@@ -982,16 +994,16 @@ def report_cmd(
                 lots = assign_major_zone(lots)
         with run.step("area report"):
             table = area_report(lots, by=keys)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with run.step("write report"):
+        run.count("rows_written", len(table))
+        with StagedOutputs(out.parent) as staged, run.step("write report"):
+            target = staged.path(out.name)
             if fmt == "csv":
-                table.to_csv(out, index=False, float_format="%.4f")
+                _write_csv(table, target, "%.4f")
             else:
                 title = "Land area by " + ", ".join(keys)
-                write_report({"area": table}, out.with_suffix(""), formats=[fmt], title=title)
-        run.output(out, rows=len(table))
-        run.count("rows_written", len(table))
-        run.write(manifest_path)
+                write_report({"area": table}, target.with_suffix(""), formats=[fmt], title=title)
+            staged.add(target, rows=len(table))
+            staged.commit(run, manifest_path.name)
     _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")
 
 
@@ -1050,11 +1062,10 @@ def map_cmd(
             lots = assign_major_zone(lots)
         with run.step("parcel map"):
             fmap = parcel_map(lots, color_by=color_by, offline=offline)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with run.step("write map"):
-            _save_map(fmap, out)
-        run.output(out, rows=len(lots))
-        run.write(manifest_path)
+        with StagedOutputs(out.parent) as staged, run.step("write map"):
+            _save_map(fmap, staged.path(out.name))
+            staged.add(staged.path(out.name), rows=len(lots))
+            staged.commit(run, manifest_path.name)
     _say_wrote(ctx, out, manifest_path, f"{len(lots):,} lots")
 
 

@@ -29,6 +29,7 @@ from nmgeo._validate import (
     ReadAccount,
     ZoneReadAccount,
     as_hk80,
+    check_finite,
     check_geometries,
     check_ids,
     check_on_invalid,
@@ -403,12 +404,20 @@ def _apply_geometry_checks(
         account.rings_closed_ids = report_rings_closed(
             account.n_rings_closed, account.rings_closed_ids, ids=ids, source=source
         )
+    # Before the CRS checks, which would take a NaN vertex for a row outside Hong Kong.
+    # Dropped rows become null geometries, counted by check_geometries with the empty ones.
+    gdf, n_non_finite = check_finite(gdf, ids=ids, source=source, on_invalid=on_invalid)
     gdf, crs_fields = ensure_crs(gdf, crs, source=source, ids=ids)
     account.crs_in = crs_fields["crs_in"]
     account.transformed = crs_fields["transformed"]
     gdf, counts = check_geometries(gdf, ids=ids, source=source, on_invalid=on_invalid)
     for key, value in counts.items():
         setattr(account, key, value)
+    if n_non_finite:
+        account.notes.append(
+            f"{n_non_finite} rows with NaN or infinite coordinates dropped (counted in "
+            "n_dropped_empty)"
+        )
     return gdf
 
 
@@ -452,7 +461,9 @@ def read_parcels(
         geometries and on duplicate or null ids. ``"drop"`` repairs too, and drops rows
         with null/empty/zero-area geometries and rows with null ids or repeats of an
         earlier id (keeping the first). ``"raise"`` raises on any invalid, empty or
-        duplicate row.
+        duplicate row. A vertex with a NaN or infinite coordinate is never repaired: it
+        raises InvalidGeometryError naming the rows, except with ``"drop"``, which drops
+        them (counted in ``n_dropped_empty``, with a note).
     encoding : str, optional
         Text encoding of the source (e.g. ``"big5"``) when it is not declared in the file.
     multipart : {"combine", "separate"}, default "combine"

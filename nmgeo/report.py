@@ -313,6 +313,113 @@ _FILE_BAD = re.compile(r"[^\w.-]+")
 # Characters Excel cannot store (XML 1.0 control characters other than tab/newline/CR).
 _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 FLOAT_DECIMALS = 3
+# Text a spreadsheet may run as a formula when it starts with one of these (OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Most characters Excel holds in one cell.
+XLSX_CELL_MAX = 32_767
+
+
+def _is_text_column(column: pd.Series) -> bool:
+    return column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cannot run as a spreadsheet formula.
+
+    Follows the OWASP advice on CSV injection: every text cell (columns of object,
+    string or text-categorical dtype; other values untouched) and every column name
+    that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading apostrophe (``'``), so a spreadsheet shows it as text instead of
+    evaluating it. Numbers are never changed, negative ones included. The number of
+    cells changed is logged (logger ``nmgeo.report``, level INFO).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any table; it is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the same index, dtypes and shape; categorical text columns
+        holding a changed value become object columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from nmgeo.report import neutralise_formulas
+    >>> frame = pd.DataFrame({"note": ["=1+1", "-x", "plain"], "n": [-5, 1, 2]})
+    >>> safe = neutralise_formulas(frame)
+    >>> safe["note"].tolist()
+    ["'=1+1", "'-x", 'plain']
+    >>> safe["n"].tolist()
+    [-5, 1, 2]
+    """
+    out = frame.copy()
+    changed = 0
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            if not _is_text_column(column.cat.categories.to_series()):
+                continue
+            hit = column.astype(object).map(_starts_formula).astype(bool)
+            if hit.any():
+                column = column.astype(object)
+        elif _is_text_column(column):
+            hit = column.map(_starts_formula).astype(bool)
+        else:
+            continue
+        if hit.any():
+            column = column.copy()
+            column.loc[hit] = "'" + column.loc[hit].astype(str)
+            out.isetitem(i, column)
+            changed += int(hit.sum())
+    names = ["'" + c if _starts_formula(c) else c for c in out.columns]
+    n_names = sum(1 for old, new in zip(out.columns, names, strict=True) if old != new)
+    if n_names:
+        out.columns = names
+    if changed or n_names:
+        logger.info(
+            "neutralise_formulas: %d cell(s) and %d column name(s) starting with %s "
+            "prefixed with an apostrophe",
+            changed,
+            n_names,
+            "=, +, -, @, tab or CR",
+        )
+    return out
+
+
+def _starts_formula(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def _truncate_cells(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    """Text longer than Excel holds in a cell, cut to XLSX_CELL_MAX with a warning."""
+    cut = 0
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        if not _is_text_column(column):
+            continue
+        long = column.map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_MAX).astype(bool)
+        if long.any():
+            column = column.copy()
+            column.loc[long] = column.loc[long].map(lambda v: v[:XLSX_CELL_MAX])
+            frame.isetitem(i, column)
+            cut += int(long.sum())
+    names = [c[:XLSX_CELL_MAX] if isinstance(c, str) else c for c in frame.columns]
+    n_names = sum(1 for old, new in zip(frame.columns, names, strict=True) if old != new)
+    if n_names:
+        frame.columns = names
+    if cut or n_names:
+        logger.warning(
+            "write_report: %d cell(s) of sheet %r longer than Excel's %d characters "
+            "truncated to %d characters in the XLSX (the CSV keeps the full text)",
+            cut + n_names,
+            sheet,
+            XLSX_CELL_MAX,
+            XLSX_CELL_MAX,
+        )
+    return frame
 
 
 def write_report(
@@ -378,8 +485,19 @@ def write_report(
     -----
     Units come from column names (see :data:`UNITS`): ``*_ha`` hectares, ``*_m``
     and ``*_m_<n>`` metres, ``*_m2`` square metres, ``*_share`` fractions 0-1,
-    ``*_deg`` degrees. Spreadsheet text starting with ``=`` is stored as text, not as a
-    formula.
+    ``*_deg`` degrees.
+
+    Spreadsheet formulas are neutralised (OWASP advice on CSV injection): in the CSV
+    and XLSX files every text cell, and every column name, that starts with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return is written with a leading
+    apostrophe, e.g. ``"=1+1"`` as ``"'=1+1"`` (see :func:`neutralise_formulas`;
+    numbers, negative ones included, are untouched). Excel holds at most 32,767
+    characters in a cell: longer text is cut to that length in the XLSX only, with a
+    logged warning giving the number of cells cut.
+
+    The Markdown and HTML documents carry no live HTML: ``&``, ``<`` and ``>`` in the
+    title, table names, column names and cells are written as ``&amp;``, ``&lt;`` and
+    ``&gt;`` (and ``|`` in Markdown as ``\\|``), so ``<script>`` shows as text.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -403,7 +521,7 @@ def write_report(
     written: dict[str, Path] = {}
     for key, out in plan.items():
         if key.startswith("csv:"):
-            tables[key[4:]].to_csv(out, index=False)
+            neutralise_formulas(tables[key[4:]]).to_csv(out, index=False)
         elif key == "xlsx":
             _write_xlsx(tables, out)
         elif key == "md":
@@ -454,11 +572,15 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for key, table in tables.items():
             frame = table.rename(columns=with_units)
-            for col in frame.columns:
-                if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-                    frame[col] = frame[col].map(
-                        lambda v: _XML_BAD.sub("", v) if isinstance(v, str) else v
+            for i in range(frame.shape[1]):
+                if _is_text_column(frame.iloc[:, i]):
+                    frame.isetitem(
+                        i,
+                        frame.iloc[:, i].map(
+                            lambda v: _XML_BAD.sub("", v) if isinstance(v, str) else v
+                        ),
                     )
+            frame = _truncate_cells(neutralise_formulas(frame), sheets[key])
             frame.to_excel(writer, sheet_name=sheets[key], index=False)
             sheet = writer.sheets[sheets[key]]
             for row in sheet.iter_rows():
@@ -503,7 +625,9 @@ def _markdown(tables: dict[str, pd.DataFrame], title: str) -> str:
     from tabulate import tabulate
 
     def md_cell(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+        text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+        # No raw HTML in the document: a renderer would run it.
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
     parts = [f"# {md_cell(title)}", ""]
     for name, table in tables.items():

@@ -1,0 +1,146 @@
+"""A command's output files, staged and moved into place together under a lock."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nmgeo.errors import OutputError
+
+logger = logging.getLogger("nmgeo.outputs")
+
+LOCK_NAME = ".nmgeo.lock"
+STAGE_PREFIX = ".nmgeo-stage-"
+
+_CAUSES = {
+    errno.ENOSPC: "no space left on the device; free some space or choose another --out",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or choose another --out",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "the operation is not permitted (an immutable file?); choose another --out",
+    errno.EISDIR: "a folder is in the way of the file; remove it or choose another --out",
+    errno.ENOTDIR: "a file is in the way of a folder; remove it or choose another --out",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter --out",
+}
+
+
+def os_error_message(err: OSError) -> str:
+    """One line naming the path and the cause of an operating-system error."""
+    where = err.filename if err.filename is not None else "a file"
+    cause = _CAUSES.get(err.errno or -1, err.strerror or str(err))
+    return f"cannot write {where}: {cause}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+class StagedOutputs:
+    """Write a command's files into a hidden folder beside their place, then move them.
+
+    The folder ``out`` holds either the previous run's files or this run's, each set with
+    its own manifest (moved last): files are written in a staging folder inside ``out``
+    (the same file system, so each move is an atomic rename) and moved into place only
+    when every one of them is complete. An error or a kill before that leaves the old set
+    untouched; the staging folder is removed on error, and a stale one (its process gone)
+    is removed by the next run. A lock file refuses a second run into ``out`` while one is
+    writing there.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.stage = self.out / f"{STAGE_PREFIX}{os.getpid()}"
+        self.lock = self.out / LOCK_NAME
+        self._files: list[tuple[Path, Any]] = []
+        self._locked = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> StagedOutputs:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._acquire()
+        self._clean_stale()
+        self.stage.mkdir()
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        shutil.rmtree(self.stage, ignore_errors=True)
+        self._release()
+
+    def _acquire(self) -> None:
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    msg = (
+                        f"another nmgeo run (process {pid}) is writing into {self.out}; "
+                        "wait for it to finish or choose another --out"
+                    )
+                    raise OutputError(msg) from None
+                logger.warning("removing the stale lock of a stopped run in %s", self.out)
+                self.lock.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self._locked = True
+            return
+        msg = f"cannot lock {self.out} for writing; remove {self.lock} if no nmgeo run is active"
+        raise OutputError(msg)
+
+    def _release(self) -> None:
+        if self._locked:
+            self.lock.unlink(missing_ok=True)
+            self._locked = False
+
+    def _clean_stale(self) -> None:
+        for old in self.out.glob(f"{STAGE_PREFIX}*"):
+            try:
+                pid = int(old.name[len(STAGE_PREFIX) :])
+            except ValueError:
+                continue
+            if pid != os.getpid() and not _alive(pid):
+                shutil.rmtree(old, ignore_errors=True)
+
+    # ------------------------------------------------------------------ files
+    def path(self, name: str) -> Path:
+        """Where to write the output called ``name`` now (inside the staging folder)."""
+        return self.stage / name
+
+    def add(self, staged: Path, *, rows: Any = None) -> None:
+        """Declare a finished staged file (and its row counts, for the manifest)."""
+        self._files.append((Path(staged), rows))
+
+    def final(self, staged: Path) -> Path:
+        """The place a staged file is moved to."""
+        return self.out / Path(staged).relative_to(self.stage)
+
+    def commit(self, run: Any, manifest: str = "manifest.json") -> list[Path]:
+        """Move every declared file into place, then write the manifest last."""
+        targets = [self.final(staged) for staged, _ in self._files] + [self.out / manifest]
+        for target in targets:  # check before moving anything, so no set is left mixed
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+        moved = []
+        for staged, rows in self._files:
+            target = self.final(staged)
+            os.replace(staged, target)
+            run.output(target, rows=rows)
+            moved.append(target)
+        staged_manifest = run.write(self.stage / manifest)
+        target = self.out / manifest
+        os.replace(staged_manifest, target)
+        return [*moved, target]

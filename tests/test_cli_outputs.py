@@ -1,0 +1,168 @@
+"""A command's outputs are written whole or not at all: staged, moved together, locked."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import box
+
+import nmgeo
+from nmgeo._outputs import LOCK_NAME, STAGE_PREFIX
+from nmgeo.cli import main
+
+X0, Y0 = 833_000.0, 840_000.0
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    labels = ["C", "G/IC", "C", "O", "V", "C"]
+    zones = gpd.GeoDataFrame(
+        {"ZONE_LABEL": labels, "PLAN_NO": ["S/TEST/1"] * len(labels)},
+        geometry=[box(X0 + 310 * i, Y0, X0 + 300 + 310 * i, Y0 + 100) for i in range(6)],
+        crs="EPSG:2326",
+    )
+    lots = gpd.GeoDataFrame(
+        {"LOTID": [f"L{i}" for i in range(12)]},
+        geometry=[box(X0 + 150 * i, Y0 + 10, X0 + 150 * i + 40, Y0 + 50) for i in range(12)],
+        crs="EPSG:2326",
+    )
+    zpath, lpath = folder / "zones.gpkg", folder / "lots.gpkg"
+    zones.to_file(zpath, engine="pyogrio")
+    lots.to_file(lpath, engine="pyogrio")
+    return zpath, lpath
+
+
+def _args(inputs, out: Path, *extra: str) -> list[str]:
+    zpath, lpath = inputs
+    return [
+        "-q",
+        "packages",
+        "--zones",
+        str(zpath),
+        "--lots",
+        str(lpath),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every output file in the folder (not the hidden lock and staging)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def _consistent(folder: Path, *, clean: bool = True) -> None:
+    """The folder holds one complete run: every output its manifest names, at its size
+    (and, if ``clean``, no lock or staging folder left)."""
+    man = json.loads((folder / "manifest.json").read_text())
+    for entry in man["outputs"]:
+        path = Path(entry["path"])
+        assert path.parent == folder, path
+        assert path.stat().st_size == entry["size_bytes"], path
+    assert len(pyogrio.read_dataframe(folder / "packages.gpkg", layer="packages")) >= 1
+    assert (folder / "package_map.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+    if clean:
+        assert not list(folder.glob(f"{STAGE_PREFIX}*"))
+        assert not (folder / LOCK_NAME).exists()
+
+
+def test_a_run_leaves_only_its_outputs_and_a_consistent_manifest(inputs, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 0, result.output
+    _consistent(out)
+
+
+def test_an_error_late_in_the_run_leaves_the_previous_run_intact(inputs, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, _args(inputs, out)).exit_code == 0
+    before = _snapshot(out)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "report.xlsx"))
+
+    monkeypatch.setattr(nmgeo.report, "write_report", disk_full)
+    result = runner.invoke(main, _args(inputs, out, "--gap", "20"))
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no space left on the device" in lines[0]
+    assert str(out / "report.xlsx") in lines[0]
+    assert _snapshot(out) == before
+    _consistent(out)
+
+
+def test_a_folder_in_the_way_of_an_output_is_one_line_and_nothing_is_moved(inputs, tmp_path):
+    out = tmp_path / "out"
+    (out / "package_map.html").mkdir(parents=True)
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 2
+    assert "a folder is in the way" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["package_map.html"]
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK_NAME).write_text(str(sleeper.pid))
+        result = CliRunner().invoke(main, _args(inputs, out))
+        assert result.exit_code == 2
+        assert f"another nmgeo run (process {sleeper.pid})" in result.stderr
+        assert not (out / "manifest.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # The lock of a process that is gone is stale: the next run takes it over.
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 0, result.output
+    _consistent(out)
+
+
+def test_a_kill_at_any_moment_leaves_the_previous_run_readable_and_intact(inputs, tmp_path):
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, _args(inputs, out)).exit_code == 0
+    previous = _snapshot(out)
+    cmd = [sys.executable, "-m", "nmgeo.cli", *_args(inputs, out, "--gap", "25")]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    full = time.perf_counter() - start
+    outcomes = []
+    for fraction in (0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = _snapshot(out)
+        # Either the old set, or a whole new one (the kill came after the last move).
+        if now != previous:
+            outcomes.append("new")
+            _consistent(out, clean=False)
+            previous = now
+        else:
+            outcomes.append("old")
+        # Only the killed run's hidden lock and staging folder can be left behind.
+        leftovers = {p.name for p in out.iterdir()} - set(now)
+        assert all(name.startswith(".") for name in leftovers), leftovers
+    assert "old" in outcomes
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 0, result.output
+    _consistent(out)
