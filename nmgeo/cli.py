@@ -675,7 +675,7 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     default=15.0,
     show_default=True,
     help="Largest road reserve or gap (m) bridged between sites of one package "
-    "(gap_tolerance); 0 joins only land that touches.",
+    "(gap_tolerance, at most 200); 0 joins only land that touches.",
 )
 @click.option(
     "--min-area-ha",

@@ -727,7 +727,7 @@ def parcel_map(
     layer = _CanvasPolygons(
         light,
         key="parcels",
-        name="Lots by " + color_by,
+        name="Lots by " + html.escape(color_by),  # the layer control inserts it as HTML
         classes=classes,
         styles=styles,
         tooltip={col: _texts(light[col], 0 if col.endswith("_m2") else 2) for col in tip_cols},

@@ -40,6 +40,8 @@ FACILITY_NOT_ADJACENT = "facility_not_adjacent"
 EXCLUSION_REASONS = (BELOW_MIN_AREA, FACILITY_NOT_ADJACENT)
 # Two boundaries this close (m) count as touching when measuring shared frontage.
 TOUCH = 1e-6
+# The widest gap (m) a package may bridge: twice the widest trunk road reserve.
+MAX_GAP = 200.0
 
 
 @dataclass
@@ -194,6 +196,8 @@ def _close_gaps(geoms: np.ndarray, gap: float) -> np.ndarray:
     half = gap / 2.0 + 1e-6
     grown = shapely.buffer(geoms, half, join_style="mitre", mitre_limit=2.0)
     closed = shapely.buffer(grown, -half, join_style="mitre", mitre_limit=2.0)
+    # A closing lies within the convex hull (mitre corners could poke out: clip them).
+    closed = shapely.intersection(closed, shapely.convex_hull(geoms))
     # Closing never removes land; the union guards against rounding at sharp corners.
     return shapely.union(closed, geoms)
 
@@ -342,7 +346,8 @@ def build_packages(
         Largest gap (m) bridged between sites of one package: 15 m joins land across a
         12 m local road but not across a 20 m district road. ``0`` joins touching land
         only (boundaries within 1 µm, so coordinate round-off from a CRS round trip
-        does not split them).
+        does not split them). At most 200 m (``MAX_GAP``): a wider gap would join
+        land across a district, not across a road.
     min_package_area : float
         Smallest package (m², commercial + facilities); default 2 ha.
     earmarked_column : str, optional
@@ -578,6 +583,13 @@ def _group(units: gpd.GeoDataFrame, params: dict[str, Any]) -> gpd.GeoDataFrame:
 def _check_numbers(params: dict[str, Any]) -> None:
     if not math.isfinite(params["gap_tolerance"]) or params["gap_tolerance"] < 0:
         msg = f"gap_tolerance must be a distance >= 0 m, not {params['gap_tolerance']}"
+        raise InputError(msg)
+    if params["gap_tolerance"] > MAX_GAP:
+        msg = (
+            f"gap_tolerance={params['gap_tolerance']:g} m is wider than any road reserve a "
+            f"package spans (trunk road reserves are up to about 100 m); pass at most "
+            f"{MAX_GAP:g} m"
+        )
         raise InputError(msg)
     if not math.isfinite(params["min_package_area"]) or params["min_package_area"] < 0:
         msg = f"min_package_area must be an area >= 0 m², not {params['min_package_area']}"

@@ -160,3 +160,27 @@ def test_a_map_of_no_package_renders_and_says_why(driver, assets, tmp_path):
         " m.getZoom()];"
     )
     assert inside and zoom >= 14
+
+
+def test_a_hostile_column_name_used_for_colouring_runs_no_script(driver, assets, tmp_path):
+    # The column name reaches the layer control, the legend and the tooltips.
+    lots = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b"], XSS: [XSS, "ok"]},
+        geometry=[
+            box(826_000, 840_000, 826_100, 840_100),
+            box(826_100, 840_000, 826_200, 840_100),
+        ],
+        crs="EPSG:2326",
+    )
+    path = tmp_path / "xss_column.html"
+    maps.parcel_map(lots, color_by=XSS, tiles=None, offline=True, assets=assets).save(str(path))
+    browser.open_map(driver, path)
+    driver.execute_async_script("var done = arguments[0]; setTimeout(done, 300);")
+    assert driver.execute_script("return window.__xss === undefined")
+    control = driver.execute_script(
+        "return document.querySelector('.leaflet-control-layers').textContent"
+    )
+    assert XSS in control  # shown as text
+    legend = driver.execute_script("return document.querySelector('.nmgeo-legend').textContent")
+    assert XSS in legend
+    assert browser.severe_logs(driver) == []

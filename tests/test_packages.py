@@ -444,3 +444,30 @@ def test_packages_on_random_cadastres_account_for_every_piece_in_any_row_order(d
     )
     cols = ["package_id", "piece_id", "parcel_id", "tenure", "role"]
     pd.testing.assert_frame_equal(again.members[cols], result.members[cols])
+
+
+@pytest.mark.parametrize("gap", [200.5, 1e9])
+def test_a_gap_wider_than_any_road_reserve_is_refused(gap):
+    land = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b"], "land_use": ["commercial", "commercial"]},
+        geometry=[box(0, 0, 100, 100), box(150, 0, 250, 100)],
+        crs="EPSG:2326",
+    )
+    with pytest.raises(InputError, match="wider than any road reserve"):
+        nmgeo.build_packages(land, gap_tolerance=gap)
+    assert len(nmgeo.build_packages(land, gap_tolerance=200.0, min_package_area=0).packages) == 1
+
+
+def test_the_site_outline_never_exceeds_the_convex_hull_of_its_land():
+    # An L of thin strips 60 m apart: the closing fills the gap, never beyond the hull.
+    strips = [box(0, 0, 400, 20), box(0, 80, 20, 400), box(80, 80, 100, 400)]
+    land = gpd.GeoDataFrame(
+        {"parcel_id": list("abc"), "land_use": ["commercial"] * 3},
+        geometry=strips,
+        crs="EPSG:2326",
+    )
+    result = nmgeo.build_packages(land, gap_tolerance=200.0, min_package_area=0)
+    outline = result.site_outlines().geometry.iloc[0]
+    hull = shapely.convex_hull(shapely.union_all(strips))
+    assert shapely.area(shapely.difference(outline, hull)) < 1e-6
+    assert outline.area <= hull.area + 1e-6
