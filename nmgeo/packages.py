@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from nmgeo._geomops import union_by
 from nmgeo._validate import SLIVER_WIDTH, as_hk80
+from nmgeo._vocabulary import LAND_USE_CLASSES, UNKNOWN, UNZONED
 from nmgeo.errors import DuplicateIdError, InputError, SchemaError
 from nmgeo.fabric import (
     GOVERNMENT,
@@ -440,7 +441,7 @@ def build_packages(
     _check_numbers(params)
     pieces, kind = _pieces(land, lots, extent, params, ownership_column)
     params["input"] = kind
-    uses = pieces[land_use_column].to_numpy(dtype=object)
+    uses = _known_uses(pieces, land_use_column, params)
     is_com = np.isin(uses, params["commercial"])
     if earmarked_column is None:
         is_fac = np.isin(uses, params["facilities"]) & ~is_com
@@ -458,6 +459,43 @@ def build_packages(
     result = _assemble(units, cand, params)
     logger.info("build_packages: %r", result)
     return result
+
+
+def _known_uses(pieces: gpd.GeoDataFrame, column: str, params: dict[str, Any]) -> np.ndarray:
+    """The land-use classes of the pieces, with no value silently outside the vocabulary.
+
+    A value that is a class but for case, spaces or hyphens (``"COMMERCIAL"``, ``"Open
+    Space"``) is read as that class; any other value outside nmgeo's classes (and the
+    ``commercial`` / ``facilities`` given) is kept, and both are logged with their counts
+    and areas: such land is neither commercial nor facility land.
+    """
+    values = pieces[column].astype(object).to_numpy()
+    known = set(LAND_USE_CLASSES) | {UNKNOWN, UNZONED} | set(params["commercial"])
+    known |= set(params["facilities"] or ())
+    uniques, codes = np.unique(pd.Series(values).fillna(UNKNOWN).astype(str), return_inverse=True)
+    area = shapely.area(pieces.geometry.to_numpy())
+    fixed = uniques.astype(object)
+    read_as, odd = [], []
+    for k, value in enumerate(uniques.tolist()):  # a loop over distinct values, not rows
+        if value in known:
+            continue
+        norm = "_".join(value.strip().lower().replace("-", " ").split())
+        n, ha = int((codes == k).sum()), float(area[codes == k].sum()) / 1e4
+        if norm in known:
+            fixed[k] = norm
+            read_as.append(f"{value!r} as {norm!r} ({n:,} pieces, {ha:,.2f} ha)")
+        else:
+            odd.append(f"{value!r} ({n:,} pieces, {ha:,.2f} ha)")
+    if read_as:
+        logger.warning("build_packages: land_use values read as classes: %s", "; ".join(read_as))
+    if odd:
+        logger.warning(
+            "build_packages: land_use values outside nmgeo's classes, neither commercial nor "
+            "facility land: %s; map them with nmgeo.classify_zone or pass commercial= / "
+            "facilities=",
+            "; ".join(odd),
+        )
+    return fixed[codes]
 
 
 def _pieces(

@@ -471,3 +471,23 @@ def test_the_site_outline_never_exceeds_the_convex_hull_of_its_land():
     hull = shapely.convex_hull(shapely.union_all(strips))
     assert shapely.area(shapely.difference(outline, hull)) < 1e-6
     assert outline.area <= hull.area + 1e-6
+
+
+def test_land_use_values_outside_the_vocabulary_are_never_silently_ignored(caplog):
+    land = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["a", "b", "c"],
+            "land_use": ["COMMERCIAL", " Open Space ", "shopping"],
+        },
+        geometry=[box(0, 0, 150, 150), box(155, 0, 300, 150), box(0, 155, 150, 305)],
+        crs="EPSG:2326",
+    )
+    result = nmgeo.build_packages(land, min_package_area=0)
+    # "COMMERCIAL" and " Open Space " are the classes but for case and spaces.
+    assert len(result.packages) == 1
+    assert result.packages["commercial_ha"].iloc[0] == pytest.approx(150 * 150 / 1e4)
+    assert result.packages["facility_ha"].iloc[0] == pytest.approx(145 * 150 / 1e4)
+    assert "'COMMERCIAL' as 'commercial' (1 pieces, 2.25 ha)" in caplog.text
+    # "shopping" is no class: kept out, and said so with its area.
+    assert "'shopping' (1 pieces, 2.25 ha)" in caplog.text
+    assert "c" not in set(result.members["parcel_id"])
