@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import numbers
 from importlib import resources
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 
+from nmgeo._time import network_year
 from nmgeo.errors import InputError
 
 if TYPE_CHECKING:
@@ -159,9 +159,8 @@ def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.Ge
     InputError
         If ``as_of`` is not an integer year or ``status`` is not one of the valid values.
     """
-    if as_of is not None and (isinstance(as_of, bool) or not isinstance(as_of, numbers.Integral)):
-        msg = f"as_of must be an integer year such as 2030, not {as_of!r}"
-        raise InputError(msg)
+    if as_of is not None:
+        as_of = network_year(as_of)  # the one check of a year, shared with every verb
     if status is not None and status not in STATION_STATUSES:
         msg = f"status must be one of {', '.join(STATION_STATUSES)} or None, not {status!r}"
         raise InputError(msg)

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -355,66 +355,67 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     >>> safe["n"].tolist()
     [-5, 1, 2]
     """
-    out = frame.copy()
-    changed = 0
-    for i in range(out.shape[1]):
-        column = out.iloc[:, i]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            if not _is_text_column(column.cat.categories.to_series()):
-                continue
-            hit = column.astype(object).map(_starts_formula).astype(bool)
-            if hit.any():
-                column = column.astype(object)
-        elif _is_text_column(column):
-            hit = column.map(_starts_formula).astype(bool)
-        else:
-            continue
-        if hit.any():
-            column = column.copy()
-            column.loc[hit] = "'" + column.loc[hit].astype(str)
-            out.isetitem(i, column)
-            changed += int(hit.sum())
-    names = ["'" + c if _starts_formula(c) else c for c in out.columns]
-    n_names = sum(1 for old, new in zip(out.columns, names, strict=True) if old != new)
-    if n_names:
-        out.columns = names
-    if changed or n_names:
+    out, cells, names = _rewrite_text(
+        frame,
+        lambda text: text.str.startswith(FORMULA_PREFIXES, na=False),
+        lambda text: "'" + text,
+    )
+    if cells or names:
         logger.info(
             "neutralise_formulas: %d cell(s) and %d column name(s) starting with %s "
             "prefixed with an apostrophe",
-            changed,
-            n_names,
+            cells,
+            names,
             "=, +, -, @, tab or CR",
         )
     return out
 
 
-def _starts_formula(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+def _rewrite_text(
+    frame: pd.DataFrame,
+    hit: Callable[[pd.Series], pd.Series],
+    fix: Callable[[pd.Series], pd.Series],
+) -> tuple[pd.DataFrame, int, int]:
+    """A copy with ``fix`` applied to the text cells and column names where ``hit`` holds,
+    and how many cells and names changed. Non-text values are never touched."""
+    out = frame.copy()
+    cells = 0
+    for i in range(out.shape[1]):  # a loop over columns; each column is one vectorised call
+        column = out.iloc[:, i]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(object)
+        if not _is_text_column(column):
+            continue
+        try:
+            mask = hit(column).to_numpy(dtype=bool)
+        except AttributeError:  # an object column holding no text at all (.str refuses it)
+            continue
+        if mask.any():
+            column = column.copy()
+            column[mask] = fix(column[mask].astype(str))
+            out.isetitem(i, column)
+            cells += int(mask.sum())
+    names = pd.Series(list(out.columns), dtype=object)
+    mask = hit(names).to_numpy(dtype=bool)
+    if mask.any():
+        names[mask] = fix(names[mask].astype(str))
+        out.columns = names.tolist()
+    return out, cells, int(mask.sum())
 
 
 def _truncate_cells(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     """Text longer than Excel holds in a cell, cut to XLSX_CELL_MAX with a warning."""
-    cut = 0
-    for i in range(frame.shape[1]):
-        column = frame.iloc[:, i]
-        if not _is_text_column(column):
-            continue
-        long = column.map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_MAX).astype(bool)
-        if long.any():
-            column = column.copy()
-            column.loc[long] = column.loc[long].map(lambda v: v[:XLSX_CELL_MAX])
-            frame.isetitem(i, column)
-            cut += int(long.sum())
-    names = [c[:XLSX_CELL_MAX] if isinstance(c, str) else c for c in frame.columns]
-    n_names = sum(1 for old, new in zip(frame.columns, names, strict=True) if old != new)
-    if n_names:
-        frame.columns = names
-    if cut or n_names:
+    frame, cells, names = _rewrite_text(
+        frame,
+        lambda text: text.str.len().fillna(0) > XLSX_CELL_MAX,
+        lambda text: text.str[:XLSX_CELL_MAX],
+    )
+    cut = cells + names
+    if cut:
         logger.warning(
             "write_report: %d cell(s) of sheet %r longer than Excel's %d characters "
             "truncated to %d characters in the XLSX (the CSV keeps the full text)",
-            cut + n_names,
+            cut,
             sheet,
             XLSX_CELL_MAX,
             XLSX_CELL_MAX,
