@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from nmgeo._outputs import write_atomic
+
 __all__ = ["Run", "environment", "file_digest"]
 
 # packages whose versions every manifest records (GDAL comes via pyogrio)
@@ -182,7 +184,4 @@ class Run:
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the manifest as indented JSON to ``path`` and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        return write_atomic(path, json.dumps(self.as_dict(), indent=2) + "\n")

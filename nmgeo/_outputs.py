@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
+import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ logger = logging.getLogger("nmgeo.outputs")
 
 LOCK_NAME = ".nmgeo.lock"
 STAGE_PREFIX = ".nmgeo-stage-"
+TMP_MARK = ".nmgeo-tmp"
 
 _CAUSES = {
     errno.ENOSPC: "no space left on the device; free some space or choose another --out",
@@ -43,6 +48,63 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+def _tmp_name(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_MARK}{target.suffix}"
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary files a killed process left beside ``target``."""
+    pattern = f".{glob.escape(target.name)}.*{TMP_MARK}{glob.escape(target.suffix)}"
+    for old in target.parent.glob(pattern):
+        pid = old.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            old.unlink(missing_ok=True)
+            logger.info("removed %s, left by a stopped run", old)
+
+
+@contextmanager
+def replacing(target: str | os.PathLike, *, create: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` when the block ends.
+
+    The temporary file lies in the target's folder (so the move is an atomic rename on
+    the same file system) and keeps the target's suffix (so drivers that go by the
+    extension pick the right format). If the block raises, the temporary file is
+    removed and ``target`` is untouched; files left by a killed process are removed by
+    the next write of the same target. ``create=False`` leaves the temporary path
+    free, for writers that refuse an existing file (GDAL's GeoPackage driver).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+    _sweep_stale(target)
+    tmp = target.with_name(_tmp_name(target))
+    # Created through os.open so the file gets the user's umask, as a plain open would.
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    if not create:
+        tmp.unlink()
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, *(Path(f"{tmp}{end}") for end in ("-wal", "-shm", "-journal"))):
+            leftover.unlink(missing_ok=True)
+
+
+def write_atomic(target: str | os.PathLike, data: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to ``target`` whole, through :func:`replacing`."""
+    target = Path(target)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with replacing(target) as tmp:
+        tmp.write_bytes(payload)
+    return target
 
 
 class StagedOutputs:

@@ -16,7 +16,7 @@ import click
 
 from nmgeo import __version__
 from nmgeo._manifest import Run
-from nmgeo._outputs import StagedOutputs, os_error_message
+from nmgeo._outputs import StagedOutputs, os_error_message, replacing
 from nmgeo._sources import refuse_given_inputs
 from nmgeo._time import network_year
 from nmgeo.errors import InputError, MissingCRSError, NmgeoError, SchemaError
@@ -208,7 +208,8 @@ def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> l
     fig, ax = plt.subplots(figsize=(10, 7))
     plot_packages(result, ax=ax)
     png = out / "package_overview.png"
-    fig.savefig(png, dpi=120, bbox_inches="tight")
+    with replacing(png) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
     areas = area_report(fabric, by=("major_zone", "land_use", "tenure"))
     reports = write_report(
         {"packages": table, "area_by_zone": areas},
@@ -405,15 +406,13 @@ def _write_csv(table: Any, path: Path, float_format: str) -> None:
     """A table as CSV, with spreadsheet formulas neutralised (see write_report)."""
     from nmgeo.report import neutralise_formulas
 
-    neutralise_formulas(table).to_csv(path, index=False, float_format=float_format)
+    with replacing(path) as tmp:
+        neutralise_formulas(table).to_csv(tmp, index=False, float_format=float_format)
 
 
 def _save_map(fmap: Any, path: Path) -> None:
     """Render the page first, then write it whole: a failed render leaves no broken file."""
-    html = fmap.get_root().render()
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    fmap.save(path)
 
 
 def _manifest_path(out: Path, *, folder: bool) -> Path:

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
     HK80,
@@ -1315,14 +1315,10 @@ def write_geopackage(
     refuse_input(out, "write_geopackage")
     prepared = {name: _gpkg_frame(name, frame) for name, frame in layers.items()}
     existing = _gpkg_layers(out) if keep_layers and out.exists() else []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".gpkg", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()  # GDAL creates the file itself
     replaced = set(lower)
     kept = [name for name in existing if name.lower() not in replaced]
-    try:
+    # GDAL creates the file itself, so the temporary path is left free.
+    with replacing(out, create=False) as tmp:
         if existing:
             shutil.copyfile(out, tmp)
         for name, frame in prepared.items():
@@ -1334,10 +1330,6 @@ def write_geopackage(
             else:
                 pyogrio.write_dataframe(frame, tmp, **options)
             logger.debug("write_geopackage: layer %r, %d rows", name, len(frame))
-        os.replace(tmp, out)
-    finally:
-        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
-            leftover.unlink(missing_ok=True)
     if kept:
         logger.info(
             "write_geopackage: %d layers -> %s, keeping its %d other layers (%s)",

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import branca.colormap
@@ -22,6 +23,7 @@ from folium.template import Template
 from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
+from nmgeo._outputs import write_atomic
 from nmgeo._time import network_year
 from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import UNKNOWN, UNZONED
@@ -288,8 +290,25 @@ def _colour_codes(
     return codes, [{**base, "fillColor": str(h)} for h in uniques]
 
 
+class Map(folium.Map):
+    """A :class:`folium.Map` whose ``save`` renders the page first and writes it whole.
+
+    folium opens the file before it renders, so a failed render, a full disk or a kill
+    leaves an empty or truncated page where the previous one was. Here the page goes
+    to a temporary file beside the target, moved into place only when complete.
+    """
+
+    def save(self, outfile: Any, close_file: bool = True, **kwargs: Any) -> None:
+        """Write the page to ``outfile`` (a path, or an open binary file)."""
+        if not isinstance(outfile, (str, bytes, os.PathLike)):
+            super().save(outfile, close_file=close_file, **kwargs)
+            return
+        page = self.get_root().render(**kwargs)
+        write_atomic(Path(os.fsdecode(outfile)), page)
+
+
 def _new_map(tiles: str | None, *, name: str = "Base map") -> folium.Map:
-    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True)
+    m = Map(tiles=None, prefer_canvas=True, control_scale=True)
     # Keep Leaflet only: no jQuery, Bootstrap, awesome-markers or Font Awesome.
     m.default_js = [(n, u) for n, u in m.default_js if n == "leaflet"]
     m.default_css = [(n, u) for n, u in m.default_css if n == "leaflet_css"]

@@ -22,6 +22,7 @@ from rasterio.crs import CRS as RioCRS
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import HK80, _same_crs, as_hk80
 from nmgeo.errors import CRSError, GeometryTypeError, InputError, MissingCRSError
@@ -334,7 +335,10 @@ def distance_raster(
     if path is None:
         return dist, _gtiff_profile(height, width, transform, crs, dtype="float64")
     out = _check_out_path(path, "distance_raster")
-    with rasterio.open(out, "w", **_gtiff_profile(height, width, transform, crs)) as dst:
+    with (
+        replacing(out) as tmp,
+        rasterio.open(tmp, "w", **_gtiff_profile(height, width, transform, crs)) as dst,
+    ):
         dst.write(dist.astype("float32"), 1)
         dst.update_tags(units="metre", quantity="distance to nearest target", generator="nmgeo")
     return out
@@ -430,7 +434,10 @@ def slope_raster(dem: str | os.PathLike, path: str | os.PathLike) -> Path:
     z[np.ma.getmaskarray(band) | ~np.isfinite(z)] = np.nan
     slope = _horn_slope(z, abs(transform.a), abs(transform.e))
     out = _check_out_path(path, "slope_raster")
-    with rasterio.open(out, "w", **_gtiff_profile(height, width, transform, crs)) as dst:
+    with (
+        replacing(out) as tmp,
+        rasterio.open(tmp, "w", **_gtiff_profile(height, width, transform, crs)) as dst,
+    ):
         dst.write(np.where(np.isnan(slope), NODATA, slope).astype("float32"), 1)
         dst.update_tags(units="degree", quantity="slope", method="Horn 3x3", generator="nmgeo")
     logger.info("slope raster: %d x %d cells written to %s", height, width, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import logging
@@ -19,6 +20,7 @@ import pandas as pd
 from geopandas.array import GeometryDtype
 
 from nmgeo import reference
+from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
@@ -520,16 +522,20 @@ def write_report(
         refuse_input(out, "write_report")
     base.parent.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for key, out in plan.items():
-        if key.startswith("csv:"):
-            neutralise_formulas(tables[key[4:]]).to_csv(out, index=False)
-        elif key == "xlsx":
-            _write_xlsx(tables, out)
-        elif key == "md":
-            out.write_text(_markdown(tables, title), encoding="utf-8")
-        else:
-            out.write_text(_html(tables, title, map, figure), encoding="utf-8")
-        written[key] = out
+    # Every file is staged beside its place and all are moved in only when all are
+    # complete, so an error leaves the previous report's files as they were.
+    with contextlib.ExitStack() as staged:
+        for key, out in plan.items():
+            tmp = staged.enter_context(replacing(out))
+            if key.startswith("csv:"):
+                neutralise_formulas(tables[key[4:]]).to_csv(tmp, index=False)
+            elif key == "xlsx":
+                _write_xlsx(tables, tmp)
+            elif key == "md":
+                tmp.write_bytes(_markdown(tables, title).encode("utf-8"))
+            else:
+                tmp.write_bytes(_html(tables, title, map, figure).encode("utf-8"))
+            written[key] = out
     logger.info("write_report: %d tables -> %s", len(tables), [str(p) for p in written.values()])
     return written
 

@@ -1,0 +1,273 @@
+"""Every file the library writes is whole or absent: an error or a kill mid-write leaves
+the previous file as it was and no temporary file behind."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import branca.element
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+import rasterio.io
+from affine import Affine
+from shapely.geometry import Point, box
+
+import nmgeo
+from nmgeo._manifest import Run
+from nmgeo._outputs import TMP_MARK, replacing, write_atomic
+from nmgeo.datasets import write_dem
+
+X0, Y0 = 833_000.0, 840_000.0
+
+
+class Boom(RuntimeError):
+    """The failure a test injects late in a write."""
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _no_temporaries(folder: Path) -> None:
+    left = [p.name for p in folder.iterdir() if TMP_MARK in p.name or p.name.startswith(".")]
+    assert left == []
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    return {
+        "packages": pd.DataFrame({"package_id": ["P1", "P2"], "area_ha": [1.5, 2.25]}),
+        "areas": pd.DataFrame({"land_use": ["commercial"], "area_ha": [3.75]}),
+    }
+
+
+# --------------------------------------------------------------------------- write_report
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "md", "html"])
+def test_a_failed_report_leaves_the_previous_files(tmp_path, monkeypatch, fmt):
+    nmgeo.write_report(_tables(), tmp_path / "report", formats=[fmt], title="first")
+    before = _snapshot(tmp_path)
+    assert before
+
+    # The writer gets as far as the last table (or the whole text), then fails.
+    if fmt == "csv":
+        original = pd.DataFrame.to_csv
+
+        def late(self, path, *a, **k):
+            original(self, path, *a, **k)
+            if "land_use" in self.columns:
+                raise Boom
+            return None
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", late)
+    elif fmt == "xlsx":
+        original = pd.DataFrame.to_excel
+
+        def late(self, writer, *a, sheet_name="Sheet1", **k):
+            original(self, writer, *a, sheet_name=sheet_name, **k)
+            if sheet_name == "areas":
+                raise Boom
+
+        monkeypatch.setattr(pd.DataFrame, "to_excel", late)
+    else:
+
+        def half(self, data, *a, **k):
+            raw = data.encode() if isinstance(data, str) else data
+            with open(self, "wb") as fh:
+                fh.write(raw[: len(raw) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+        monkeypatch.setattr(Path, "write_text", half)
+        monkeypatch.setattr(Path, "write_bytes", half)
+    changed = _tables()
+    changed["packages"] = changed["packages"].assign(area_ha=[9.0, 9.0])
+    with pytest.raises((Boom, OSError)):
+        nmgeo.write_report(changed, tmp_path / "report", formats=[fmt], title="second")
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+
+
+def test_report_files_keep_the_users_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    written = nmgeo.write_report(_tables(), tmp_path / "report", formats=["md"])
+    mode = stat.S_IMODE(written["md"].stat().st_mode)
+    assert mode == stat.S_IMODE(plain.stat().st_mode)
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def _tiny_result() -> nmgeo.PackageResult:
+    zones = gpd.GeoDataFrame(
+        {"zone_label": ["C", "G/IC"], "plan_no": ["S/T/1"] * 2},
+        geometry=[box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0, X0 + 200, Y0 + 100)],
+        crs="EPSG:2326",
+    )
+    return nmgeo.build_packages(nmgeo.read_zones(zones), min_package_area=1000.0)
+
+
+def test_a_failed_map_render_leaves_the_previous_page(tmp_path, monkeypatch):
+    page = tmp_path / "map.html"
+    fmap = nmgeo.package_map(_tiny_result())
+    fmap.save(page)
+    before = page.read_bytes()
+    assert b"<html" in before.lower()
+
+    def broken(self, **kwargs):
+        raise Boom
+
+    monkeypatch.setattr(branca.element.Figure, "render", broken)
+    with pytest.raises(Boom):
+        nmgeo.package_map(_tiny_result()).save(page)
+    assert page.read_bytes() == before
+    _no_temporaries(tmp_path)
+
+
+def test_a_map_still_saves_into_an_open_file(tmp_path):
+    fmap = nmgeo.parcel_map(_tiny_result().packages, color_by="area_ha")
+    with open(tmp_path / "m.html", "wb") as fh:
+        fmap.save(fh, close_file=False)
+    assert b"leaflet" in (tmp_path / "m.html").read_bytes().lower()
+
+
+# --------------------------------------------------------------------------- rasters
+
+
+def _dem(path: Path) -> Path:
+    z = np.add.outer(np.arange(20.0), np.arange(30.0))
+    return write_dem(z, Affine(10, 0, X0, 0, -10, Y0 + 200), path)
+
+
+def _fail_tags(monkeypatch):
+    def broken(self, *a, **k):
+        raise Boom
+
+    monkeypatch.setattr(rasterio.io.DatasetWriter, "update_tags", broken)
+
+
+def test_a_failed_slope_raster_leaves_the_previous_file(tmp_path, monkeypatch):
+    dem = _dem(tmp_path / "dem.tif")
+    out = nmgeo.slope_raster(dem, tmp_path / "slope.tif")
+    before = _snapshot(tmp_path)
+    _fail_tags(monkeypatch)
+    with pytest.raises(Boom):
+        nmgeo.slope_raster(dem, out)
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+    with rasterio.open(out) as src:
+        assert src.tags()["quantity"] == "slope"
+
+
+def test_a_failed_distance_raster_leaves_the_previous_file(tmp_path, monkeypatch):
+    targets = gpd.GeoDataFrame(geometry=[Point(X0 + 50, Y0 + 50)], crs="EPSG:2326")
+    bounds = (X0, Y0, X0 + 500, Y0 + 400)
+    out = nmgeo.distance_raster(targets, bounds=bounds, resolution=50, path=tmp_path / "d.tif")
+    before = _snapshot(tmp_path)
+    _fail_tags(monkeypatch)
+    with pytest.raises(Boom):
+        nmgeo.distance_raster(targets, bounds=bounds, resolution=25, path=out)
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+
+
+# --------------------------------------------------------------------------- GeoPackage, manifest
+
+
+def test_a_failed_geopackage_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    first = gpd.GeoDataFrame({"a": [1]}, geometry=[box(X0, Y0, X0 + 1, Y0 + 1)], crs=2326)
+    out = nmgeo.write_geopackage(tmp_path / "nm.gpkg", first=first)
+    before = _snapshot(tmp_path)
+    original = gpd.GeoDataFrame.to_file
+
+    def late(self, path, *a, layer=None, **k):
+        original(self, path, *a, layer=layer, **k)
+        if layer == "second":
+            raise Boom
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", late)
+    with pytest.raises(Boom):
+        nmgeo.write_geopackage(out, first=first.assign(a=[2]), second=first)
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+    assert pyogrio.list_layers(out)[:, 0].tolist() == ["first"]
+
+
+def test_a_failed_manifest_write_leaves_the_previous_manifest(tmp_path, monkeypatch):
+    path = tmp_path / "manifest.json"
+    Run("first", {}).write(path)
+    before = path.read_bytes()
+
+    def half(self, data, *a, **k):
+        with open(self, "wb") as fh:
+            fh.write(data[:10] if isinstance(data, bytes) else data[:10].encode())
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", half)
+    monkeypatch.setattr(Path, "write_bytes", half)
+    with pytest.raises(OSError):
+        Run("second", {}).write(path)
+    assert path.read_bytes() == before
+    assert json.loads(before)["command"] == "first"
+    _no_temporaries(tmp_path)
+
+
+# --------------------------------------------------------------------------- the helper
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    # A process that was SIGKILLed inside `replacing` leaves its temporary file behind.
+    target = tmp_path / "report.md"
+    code = (
+        "import os, signal, sys\n"
+        "from nmgeo._outputs import replacing\n"
+        "with replacing(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    target.write_text("previous")
+    proc = subprocess.run([sys.executable, "-c", code, str(target)], check=False)
+    assert proc.returncode == -9
+    left = [p for p in tmp_path.iterdir() if TMP_MARK in p.name]
+    assert len(left) == 1
+    assert target.read_text() == "previous"
+    write_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    target = tmp_path / "a.csv"
+    with replacing(target) as outer:
+        outer.write_text("outer")
+        write_atomic(target, "inner")  # same process: its own temporary survives
+        assert outer.exists()
+    assert target.read_text() == "outer"
+
+
+def test_a_folder_in_the_way_is_named(tmp_path):
+    (tmp_path / "report.md").mkdir()
+    with pytest.raises(IsADirectoryError) as err:
+        write_atomic(tmp_path / "report.md", "x")
+    assert err.value.filename == str(tmp_path / "report.md")
+    assert not [p for p in tmp_path.iterdir() if TMP_MARK in p.name]
+
+
+def test_the_temporary_keeps_the_suffix_and_lies_beside_the_target(tmp_path):
+    with replacing(tmp_path / "sub" / "x.gpkg", create=False) as tmp:
+        assert tmp.parent == tmp_path / "sub"
+        assert tmp.suffix == ".gpkg"
+        assert not tmp.exists()
+        tmp.write_bytes(b"1")
+    assert (tmp_path / "sub" / "x.gpkg").read_bytes() == b"1"
+    assert os.listdir(tmp_path / "sub") == ["x.gpkg"]
