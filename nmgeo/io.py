@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from nmgeo._geojson import Flattened, flatten_if_needed
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
@@ -274,8 +276,13 @@ def _read_source(
         return gdf, path, None
 
     name = _choose_layer(path, _list_layers(path), layer)
+    _check_sidecars(path)
     try:
         gdf, closed = _read_ogr(path, name, encoding)
+        if not virtual:
+            flat = flatten_if_needed(path, len(gdf))
+            if flat is not None:
+                gdf, closed = _read_flattened(path, name, encoding, flat, notes)
     except InputError:
         raise
     except UnicodeDecodeError as err:
@@ -309,15 +316,61 @@ def _read_source(
     return gdf, path, name
 
 
-def _find_column(columns: pd.Index, name: str) -> str | None:
-    """Return the column called ``name`` (exact match first, then any case), or None."""
-    if name in columns:
-        return name
+def _check_sidecars(path: str) -> None:
+    """A Shapefile without its .dbf would be read with no attributes at all."""
+    shp = Path(path)
+    if shp.suffix.lower() != ".shp" or not shp.exists():
+        return
+    siblings = {p.name.lower() for p in shp.parent.iterdir()}
+    if f"{shp.stem}.dbf".lower() not in siblings:
+        msg = (
+            f"{path} has no {shp.stem}.dbf beside it, so its attributes (lot ids, zone "
+            "labels) are missing; copy the .dbf that came with the .shp into the same folder."
+        )
+        raise InputError(msg)
+
+
+def _read_flattened(
+    path: str, name: str, encoding: str | None, flat: Flattened, notes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read the flat copy of a GeoJSON whose nested features GDAL skipped."""
+    with tempfile.TemporaryDirectory(prefix="nmgeo-geojson-") as folder:
+        copy = Path(folder) / Path(path).name
+        copy.write_bytes(flat.text)
+        gdf, closed = _read_ogr(str(copy), name, encoding)
+    parts = []
+    if flat.n_nested:
+        parts.append(f"{flat.n_nested} features inside nested FeatureCollections")
+    if flat.n_bare:
+        parts.append(f"{flat.n_bare} bare geometries (read as features with no properties)")
+    note = f"{' and '.join(parts)}, which GDAL skips, were read too"
+    notes.append(note)
+    logger.warning("%s: %s", path, note)
+    return gdf, closed
+
+
+def _find_column(
+    columns: pd.Index, name: str, *, source: str, role: str, explicit: bool = False
+) -> str | None:
+    """Return the column called ``name`` in any case, or None.
+
+    Two columns that differ only in case (``ZONE_LABEL`` and ``zone_label``) make the
+    choice ambiguous: an error, unless the user named the column (``explicit``) and one
+    of them matches it exactly.
+    """
     wanted = str(name).lower()
-    for column in columns:
-        if str(column).lower() == wanted:
-            return column
-    return None
+    matches = [column for column in columns if str(column).lower() == wanted]
+    if explicit and name in columns:
+        return name
+    if len(matches) > 1:
+        listed = " and ".join(repr(str(c)) for c in matches)
+        msg = (
+            f"{source}: columns {listed} differ only in case, so which one holds the "
+            f"{role} is ambiguous (nmgeo reads column names in any case); rename the one "
+            f"not to use, e.g. columns={{{str(matches[-1])!r}: {f'{matches[-1]}_2'!r}}}."
+        )
+        raise SchemaError(msg)
+    return matches[0] if matches else None
 
 
 def _available(gdf: gpd.GeoDataFrame) -> str:
@@ -350,7 +403,9 @@ def _prepare_columns(
         raise SchemaError(msg)
     rename: dict[str, str] = {}
     for src, dst in columns.items():
-        actual = _find_column(gdf.columns.drop("geometry"), src)
+        actual = _find_column(
+            gdf.columns.drop("geometry"), src, source=source, role=str(dst), explicit=True
+        )
         if actual is None:
             msg = (
                 f"{source}: column {src!r} given in columns= is not in the layer; "
@@ -538,6 +593,7 @@ def read_parcels(
     )
 
     column = "parcel_id" if id_source == "parcel_id" else f"{id_source} (as parcel_id)"
+    gdf["parcel_id"] = _uniform_ids(gdf["parcel_id"], label, id_source, account)
     if multipart not in MULTIPART:
         msg = f"multipart={multipart!r} is not one of {', '.join(map(repr, MULTIPART))}"
         raise InputError(msg)
@@ -566,6 +622,38 @@ def read_parcels(
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
     gdf = gdf[[*first, *rest, "geometry"]]
     return _finish(gdf, account, "read_parcels")
+
+
+def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) -> pd.Series:
+    """Ids that mix numbers and text, read as text: ``1`` and ``"1"`` are one id.
+
+    Written to a GeoPackage or CSV the two would become the same value anyway; reading
+    them as text up front makes the repeat visible here (combined or refused as any
+    repeated id), not after the write.
+    """
+    if ids.dtype != object:
+        return ids
+    kind = pd.api.types.infer_dtype(ids, skipna=True)
+    if kind not in {"mixed", "mixed-integer", "mixed-integer-float"}:
+        return ids
+    values = ids.to_numpy(dtype=object)
+    is_text = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(values).astype(bool)
+    is_number = ~is_text & ~pd.isna(ids).to_numpy()
+    numbers = pd.to_numeric(ids[is_number], errors="coerce").astype(float)
+    whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+    text = ids[is_number].astype(str)
+    text[whole] = numbers[whole].astype(np.int64).astype(str)
+    out = ids.copy()
+    out[is_number] = text
+    n_same = int(np.isin(text.to_numpy(dtype=object), values[is_text]).sum())
+    note = (
+        f"{column} mixes numbers ({int(is_number.sum())} rows) and text "
+        f"({int(is_text.sum())} rows); all read as text, so a number and the same text "
+        f"(1 and '1') are one id ({n_same} such numbers)"
+    )
+    account.notes.append(note)
+    logger.warning("%s: %s", label, note)
+    return out
 
 
 def _combine_parts(gdf: gpd.GeoDataFrame, account: ReadAccount, label: str) -> gpd.GeoDataFrame:
@@ -627,7 +715,7 @@ def _parcel_id_column(
     """Return the column that holds parcel ids, or None when ids must be generated."""
     candidates = gdf.columns.drop("geometry")
     if id_column is not None:
-        found = _find_column(candidates, id_column)
+        found = _find_column(candidates, id_column, source=source, role="lot id", explicit=True)
         if found is None:
             msg = (
                 f"{source}: id_column={id_column!r} is not in the layer; available columns: "
@@ -638,7 +726,7 @@ def _parcel_id_column(
     if "parcel_id" in mapped:
         return "parcel_id"
     for name in PARCEL_ID_CANDIDATES:
-        found = _find_column(candidates, name)
+        found = _find_column(candidates, name, source=source, role="lot id")
         if found is not None:
             return found
     return None
@@ -835,16 +923,21 @@ def _read_zone_layer(
     ``optional``: the layer was found in a folder or by a pattern, so a layer without a
     zone label column raises _NoZoneLabelError even when it has no features.
     """
-    gdf, label, account, _ = _open(
+    gdf, label, account, mapped = _open(
         source, layer, encoding, columns, on_invalid, require_rows=not optional
     )
 
     rename: dict[str, str] = {}
     for canonical, aliases in ZONE_COLUMNS.items():
+        if canonical in mapped:
+            continue
+        role = canonical.replace("_", " ")
+        names = gdf.columns.drop("geometry")
         if canonical in gdf.columns:
+            _find_column(names, canonical, source=label, role=role)  # refuses a case clash
             continue
         for alias in aliases:
-            found = _find_column(gdf.columns.drop("geometry"), alias)
+            found = _find_column(names, alias, source=label, role=role)
             if found is not None and found not in rename:
                 rename[found] = canonical
                 break

@@ -1,0 +1,104 @@
+"""GeoJSON content GDAL skips without a word: nested collections and bare geometries."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmgeo.errors import InputError
+
+SUFFIXES = {".json", ".geojson"}
+GEOMETRY_TYPES = {
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+}
+_TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
+
+
+@dataclass
+class Flattened:
+    """A GeoJSON document rewritten as one flat FeatureCollection."""
+
+    text: bytes
+    n_nested: int  # features found inside inner FeatureCollections
+    n_bare: int  # bare geometries in a features array, wrapped as features
+
+
+def flatten_if_needed(path: str, n_read: int) -> Flattened | None:
+    """A flat copy of ``path`` when GDAL read fewer features than the file holds, else None.
+
+    GDAL's GeoJSON driver reads the Feature objects of the top-level ``features`` array
+    only: a FeatureCollection nested in it, and a geometry placed there without its
+    Feature wrapper, are skipped. A cheap scan of the ``"type"`` members decides whether
+    the document must be parsed at all.
+    """
+    if Path(path).suffix.lower() not in SUFFIXES:
+        return None
+    data = Path(path).read_bytes()
+    kinds = _TYPE.findall(data)
+    n_collections = kinds.count(b"FeatureCollection")
+    n_features = kinds.count(b"Feature")
+    n_other = len(kinds) - n_collections - n_features
+    # A plain file: one collection, every feature read, one geometry per feature.
+    if n_collections == 0 or (n_collections == 1 and n_features == n_read == n_other):
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None  # GDAL read it; leave its reading alone
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        return None
+    features: list[dict] = []
+    counts = {"nested": 0, "bare": 0}
+    _collect(doc, path, doc.get("crs"), features, counts, depth=0, where="features")
+    if counts["nested"] == 0 and counts["bare"] == 0:
+        return None
+    flat = {"type": "FeatureCollection", "features": features}
+    if doc.get("crs") is not None:
+        flat["crs"] = doc["crs"]
+    return Flattened(json.dumps(flat).encode("utf-8"), counts["nested"], counts["bare"])
+
+
+def _collect(
+    collection: dict,
+    path: str,
+    crs: object,
+    out: list[dict],
+    counts: dict[str, int],
+    *,
+    depth: int,
+    where: str,
+) -> None:
+    items = collection.get("features")
+    if not isinstance(items, list):
+        msg = f"{path}: {where} is not a list of features; fix the file's structure."
+        raise InputError(msg)
+    for i, item in enumerate(items):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "Feature":
+            out.append(item)
+            counts["nested"] += depth > 0
+        elif kind == "FeatureCollection":
+            inner = item.get("crs")
+            if inner is not None and inner != crs:
+                msg = (
+                    f"{path}: the FeatureCollection at {where}[{i}] declares its own CRS "
+                    f"{json.dumps(inner)}, unlike the file's; split it into its own file."
+                )
+                raise InputError(msg)
+            _collect(item, path, crs, out, counts, depth=depth + 1, where=f"{where}[{i}].features")
+        elif kind in GEOMETRY_TYPES:
+            out.append({"type": "Feature", "properties": None, "geometry": item})
+            counts["bare"] += 1
+        else:
+            msg = (
+                f"{path}: {where}[{i}] is not a GeoJSON Feature (type {kind!r}); fix or remove it."
+            )
+            raise InputError(msg)
