@@ -731,10 +731,13 @@ def packages(
     report.xlsx / report.html / report.md / report_*.csv, package_map.html and
     manifest.json.
     """
+    from nmgeo._limits import check_limit
     from nmgeo.fabric import land_fabric
     from nmgeo.io import read_extent, write_geopackage
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
+
+    gap = check_limit(gap, "gap_tolerance", what="--gap")  # before any file is read
     from nmgeo.report import area_report, package_report, write_report
     from nmgeo.zoning import assign_major_zone, assign_zoning
 

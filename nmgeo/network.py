@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import time
 from dataclasses import dataclass
 
@@ -15,6 +13,7 @@ import shapely
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from nmgeo._limits import check_limit
 from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 
@@ -352,9 +351,7 @@ def network_distance(
     the inputs (e.g. 100-150 m for :func:`~nmgeo.reference.control_points`).
     """
     started = time.perf_counter()
-    if not (isinstance(max_snap, numbers.Real) and not math.isnan(max_snap) and max_snap >= 0):
-        msg = f"max_snap must be a distance >= 0 in metres (math.inf: no limit), not {max_snap!r}."
-        raise InputError(msg)
+    max_snap = check_limit(max_snap, "max_snap")
     if len(targets) == 0:
         msg = "targets is empty; pass at least one target (e.g. nmgeo.reference.control_points())."
         raise InputError(msg)

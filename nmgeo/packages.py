@@ -17,6 +17,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from nmgeo._geomops import union_by
+from nmgeo._limits import LIMITS, check_limit
 from nmgeo._validate import SLIVER_WIDTH, as_hk80
 from nmgeo._vocabulary import LAND_USE_CLASSES, UNKNOWN, UNZONED
 from nmgeo.errors import DuplicateIdError, InputError, SchemaError
@@ -41,8 +42,8 @@ FACILITY_NOT_ADJACENT = "facility_not_adjacent"
 EXCLUSION_REASONS = (BELOW_MIN_AREA, FACILITY_NOT_ADJACENT)
 # Two boundaries this close (m) count as touching when measuring shared frontage.
 TOUCH = 1e-6
-# The widest gap (m) a package may bridge: twice the widest trunk road reserve.
-MAX_GAP = 200.0
+# The widest gap (m) a package may bridge: twice the widest trunk road reserve (_limits).
+MAX_GAP = LIMITS["gap_tolerance"].refuse_above
 
 
 @dataclass
@@ -432,11 +433,13 @@ def build_packages(
         "commercial": tuple(commercial),
         "facilities": tuple(facilities) if earmarked_column is None else None,
         "land_use_column": land_use_column,
-        "gap_tolerance": float(gap_tolerance),
-        "min_package_area": float(min_package_area),
+        "gap_tolerance": check_limit(gap_tolerance, "gap_tolerance"),
+        "min_package_area": check_limit(min_package_area, "min_package_area"),
         "earmarked_column": earmarked_column,
         "bridge_via_facilities": bool(bridge_via_facilities),
-        "max_package_area": None if max_package_area is None else float(max_package_area),
+        "max_package_area": None
+        if max_package_area is None
+        else check_limit(max_package_area, "max_package_area"),
     }
     _check_numbers(params)
     pieces, kind = _pieces(land, lots, extent, params, ownership_column)
@@ -619,23 +622,6 @@ def _group(units: gpd.GeoDataFrame, params: dict[str, Any]) -> gpd.GeoDataFrame:
 
 
 def _check_numbers(params: dict[str, Any]) -> None:
-    if not math.isfinite(params["gap_tolerance"]) or params["gap_tolerance"] < 0:
-        msg = f"gap_tolerance must be a distance >= 0 m, not {params['gap_tolerance']}"
-        raise InputError(msg)
-    if params["gap_tolerance"] > MAX_GAP:
-        msg = (
-            f"gap_tolerance={params['gap_tolerance']:g} m is wider than any road reserve a "
-            f"package spans (trunk road reserves are up to about 100 m); pass at most "
-            f"{MAX_GAP:g} m"
-        )
-        raise InputError(msg)
-    if not math.isfinite(params["min_package_area"]) or params["min_package_area"] < 0:
-        msg = f"min_package_area must be an area >= 0 m², not {params['min_package_area']}"
-        raise InputError(msg)
-    max_area = params["max_package_area"]
-    if max_area is not None and (not math.isfinite(max_area) or max_area <= 0):
-        msg = f"max_package_area must be an area > 0 m², not {max_area}"
-        raise InputError(msg)
     if params["facilities"] is not None:
         both = set(params["commercial"]) & set(params["facilities"])
         if both:

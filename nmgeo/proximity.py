@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from nmgeo import reference
+from nmgeo._limits import check_limit
 from nmgeo._threads import map_chunks
 from nmgeo._time import network_year
 from nmgeo._validate import as_hk80
@@ -311,9 +312,7 @@ def rail_walk_year(
     >>> int(rail_walk_year(site, walk=2_000).iloc[0])  # Fanling station, opened 1910
     1910
     """
-    if not np.isfinite(walk) or walk < 0:
-        msg = f"walk must be a distance >= 0 m, not {walk}"
-        raise InputError(msg)
+    walk = check_limit(walk, "walk")
     stations, opening = _opening_years(stations)
     geoms = as_hk80(gdf, "gdf").geometry.to_numpy()
     tgeoms, _ = _targets(stations, "name")
@@ -377,6 +376,7 @@ def proximity_timeline(
     >>> proximity_timeline(site, years=(2026, 2034))[["year", "rail_name"]].to_dict("list")
     {'year': [2026, 2034], 'rail_name': ['Fanling', 'Fanling']}
     """
+    walk = check_limit(walk, "walk")
     stations, opening = _opening_years(stations)
     if years is None:
         start = network_year(as_of)
@@ -450,9 +450,7 @@ def catchment_share(
         A copy with ``column``: the fraction (0-1) of the polygon's area inside the
         catchment — 1 means the whole site is within a walk of a station.
     """
-    if not np.isfinite(radius) or radius <= 0:
-        msg = f"radius must be a distance > 0 m, not {radius}"
-        raise InputError(msg)
+    radius = check_limit(radius, "radius")
     geoms = as_hk80(gdf, "gdf").geometry.to_numpy()
     if len(targets) == 0:
         msg = "targets is empty; pass at least one point"

@@ -22,6 +22,7 @@ from rasterio.crs import CRS as RioCRS
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from nmgeo._limits import check_limit
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import HK80, _same_crs, as_hk80
@@ -297,14 +298,7 @@ def distance_raster(
     if like is not None and bounds is not None:
         msg = "pass either like= (copy a raster's grid) or bounds= (with resolution=), not both."
         raise InputError(msg)
-    try:
-        resolution = float(resolution)
-    except (TypeError, ValueError) as err:
-        msg = f"resolution must be a cell size in metres, not {resolution!r}."
-        raise InputError(msg) from err
-    if not (math.isfinite(resolution) and resolution > 0):
-        msg = f"resolution must be a positive cell size in metres, not {resolution!r}."
-        raise InputError(msg)
+    resolution = check_limit(resolution, "resolution")
     targets = as_hk80(targets, "targets")
     geoms = np.asarray(targets.geometry.array, dtype=object)
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]

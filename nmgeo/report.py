@@ -20,6 +20,7 @@ import pandas as pd
 from geopandas.array import GeometryDtype
 
 from nmgeo import reference
+from nmgeo._limits import check_limit
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
@@ -252,6 +253,7 @@ def package_report(
         ``result`` is neither a PackageResult nor a GeoDataFrame, or no station is
         open by ``as_of``.
     """
+    catchment_radius = check_limit(catchment_radius, "radius", what="catchment_radius")
     packages = _packages_frame(result)
     packages = as_hk80(packages, "packages")
     packages = packages.sort_values("package_id", kind="stable").reset_index(drop=True)

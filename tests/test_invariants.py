@@ -597,6 +597,12 @@ def test_every_lot_is_accounted_for_once_and_areas_add_up(cad, params):
     np.testing.assert_allclose(by_class, packages["facility_ha"] * 1e4, rtol=AREA_RTOL, atol=1e-6)
     # Closing the bridged gaps never removes land.
     assert (packages["site_outline_ha"] >= packages["area_ha"] * (1 - AREA_RTOL)).all()
+    # ... and no derived figure exceeds its geometric bound.
+    hull_ha = shapely.area(shapely.convex_hull(packages.geometry.to_numpy())) / 1e4
+    assert (packages["site_outline_ha"].to_numpy() <= hull_ha * (1 + AREA_RTOL)).all()
+    for share in ("facility_share", "government_share", "leased_share"):
+        assert packages[share].between(0.0, 1.0).all(), share
+    assert packages["compactness"].between(0.0, 1.0).all()
     assert (area >= params["min_package_area"]).all()
     counts = members.groupby("package_id").size().loc[packages.index]
     assert (packages["n_pieces"] == counts).all()

@@ -1,0 +1,162 @@
+"""Parameters with planning sense: implausible distances and areas are warned about,
+meaningless ones refused, each naming the parameter, the bound and the reason."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import LineString, Point, box
+
+import nmgeo
+from nmgeo._limits import LIMITS, NM_SPAN_M, check_limit
+from nmgeo.errors import InputError
+
+X0, Y0 = 833_000.0, 840_000.0
+
+
+@pytest.fixture(scope="module")
+def site() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": [1]}, geometry=[box(X0, Y0, X0 + 100, Y0 + 100)], crs=2326)
+
+
+@pytest.fixture(scope="module")
+def zones() -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(
+        {"ZONE_LABEL": ["C", "G/IC"]},
+        geometry=[box(X0, Y0, X0 + 200, Y0 + 200), box(X0 + 200, Y0, X0 + 400, Y0 + 200)],
+        crs=2326,
+    )
+    return nmgeo.read_zones(frame)
+
+
+def _stations() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"name": ["S"], "opening_year": [2000]}, geometry=[Point(X0 + 50, Y0 + 500)], crs=2326
+    )
+
+
+def _roads() -> gpd.GeoDataFrame:
+    line = LineString([(X0 - 1000, Y0 - 10), (X0 + 1000, Y0 - 10)])
+    return gpd.GeoDataFrame(geometry=[line], crs=2326)
+
+
+# Each call takes (site, zones, value) and passes value to the parameter under test.
+CALLS = {
+    "gap_tolerance": lambda s, z, v: nmgeo.build_packages(z, gap_tolerance=v),
+    "min_package_area": lambda s, z, v: nmgeo.build_packages(z, min_package_area=v),
+    "max_package_area": lambda s, z, v: nmgeo.build_packages(z, max_package_area=v),
+    "walk": lambda s, z, v: nmgeo.rail_walk_year(s, stations=_stations(), walk=v),
+    "timeline walk": lambda s, z, v: nmgeo.proximity_timeline(s, stations=_stations(), walk=v),
+    "radius": lambda s, z, v: nmgeo.catchment_share(s, _stations(), v),
+    "max_snap": lambda s, z, v: nmgeo.network_distance(
+        s, _stations(), _roads(), max_snap=v, name_column="name"
+    ),
+    "resolution": lambda s, z, v: nmgeo.distance_raster(
+        _stations(), bounds=(X0, Y0, X0 + 60_000, Y0 + 60_000), resolution=v
+    ),
+}
+LIMIT_OF = {"timeline walk": "walk"}
+
+
+def _limit(case: str):
+    return LIMITS[LIMIT_OF.get(case, case)]
+
+
+def _warned(caplog, name: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.getMessage().startswith(f"{name}=")
+    ]
+
+
+@pytest.mark.parametrize("case", [c for c in CALLS if _limit(c).refuse_above is not None])
+def test_a_value_above_the_refusal_bound_is_refused_naming_it(site, zones, case):
+    limit = _limit(case)
+    name = LIMIT_OF.get(case, case)
+    with pytest.raises(InputError) as err:
+        CALLS[case](site, zones, limit.refuse_above * 1.5)
+    msg = str(err.value)
+    assert msg.startswith(f"{name}=") and "refused" in msg and f"{limit.refuse_above:,g}" in msg
+
+
+@pytest.mark.parametrize("case", [c for c in CALLS if _limit(c).warn_above is not None])
+def test_a_value_above_the_plausible_bound_is_warned_about_and_still_computed(
+    site, zones, case, caplog
+):
+    limit = _limit(case)
+    name = LIMIT_OF.get(case, case)
+    value = limit.warn_above * 1.01
+    if case == "resolution":
+        value = 1_000.0
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        out = CALLS[case](site, zones, value)
+    assert out is not None
+    warned = _warned(caplog, name)
+    assert len(warned) == 1 and limit.reason in warned[0]
+
+
+@pytest.mark.parametrize("case", list(CALLS))
+def test_a_plausible_value_gives_no_warning(site, zones, case, caplog):
+    plausible = {
+        "gap_tolerance": 15.0,
+        "min_package_area": 20_000.0,
+        "max_package_area": 100_000.0,
+        "walk": 800.0,
+        "timeline walk": 800.0,
+        "radius": 500.0,
+        "max_snap": 500.0,
+        "resolution": 250.0,
+    }[case]
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        CALLS[case](site, zones, plausible)
+    assert _warned(caplog, LIMIT_OF.get(case, case)) == []
+
+
+@pytest.mark.parametrize("case", list(CALLS))
+@pytest.mark.parametrize("bad", [-1.0, math.nan, "800", None])
+def test_a_value_that_is_no_distance_is_refused(site, zones, case, bad):
+    if bad is None and case == "max_package_area":
+        pytest.skip("None means: never split")
+    with pytest.raises(InputError, match=LIMIT_OF.get(case, case)):
+        CALLS[case](site, zones, bad)
+
+
+def test_inf_is_allowed_only_where_it_means_no_limit(site, zones):
+    assert len(CALLS["max_snap"](site, zones, math.inf)) == 1
+    with pytest.raises(InputError, match="walk must be a finite"):
+        CALLS["walk"](site, zones, math.inf)
+
+
+def test_zero_is_refused_where_it_means_nothing():
+    with pytest.raises(InputError, match="radius must be a distance > 0 m"):
+        check_limit(0.0, "radius")
+    assert check_limit(0.0, "walk") == 0.0
+
+
+def test_the_report_names_its_own_parameter(zones):
+    result = nmgeo.build_packages(zones, min_package_area=1_000.0)
+    with pytest.raises(InputError, match=r"^catchment_radius=75,000 m is refused"):
+        nmgeo.package_report(result, catchment_radius=1.5 * NM_SPAN_M)
+
+
+def test_the_cli_gap_flag_is_refused_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from nmgeo.cli import main
+
+    zones = gpd.GeoDataFrame(
+        {"ZONE_LABEL": ["C"]}, geometry=[box(X0, Y0, X0 + 200, Y0 + 200)], crs=2326
+    )
+    path = tmp_path / "z.gpkg"
+    zones.to_file(path, engine="pyogrio")
+    run = CliRunner().invoke(
+        main, ["packages", "--zones", str(path), "--gap", "1e9", "--out", str(tmp_path / "o")]
+    )
+    assert run.exit_code == 2
+    lines = [line for line in run.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--gap" in lines[0] and "200" in lines[0]
+    assert not (tmp_path / "o" / "manifest.json").exists()
