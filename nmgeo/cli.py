@@ -403,11 +403,11 @@ def _recording(ctx: click.Context, n_steps: int) -> Iterator[Run]:
 
 
 def _write_csv(table: Any, path: Path, float_format: str) -> None:
-    """A table as CSV, with spreadsheet formulas neutralised (see write_report)."""
-    from nmgeo.report import neutralise_formulas
+    """A table as CSV, whole (see nmgeo.report.write_csv: formulas neutralised, CRLF)."""
+    from nmgeo.report import write_csv
 
     with replacing(path) as tmp:
-        neutralise_formulas(table).to_csv(tmp, index=False, float_format=float_format)
+        write_csv(table, tmp, float_format)
 
 
 def _save_map(fmap: Any, path: Path) -> None:

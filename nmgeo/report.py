@@ -530,7 +530,7 @@ def write_report(
         for key, out in plan.items():
             tmp = staged.enter_context(replacing(out))
             if key.startswith("csv:"):
-                neutralise_formulas(tables[key[4:]]).to_csv(tmp, index=False)
+                write_csv(tables[key[4:]], tmp)
             elif key == "xlsx":
                 _write_xlsx(tables, tmp)
             elif key == "md":
@@ -540,6 +540,20 @@ def write_report(
             written[key] = out
     logger.info("write_report: %d tables -> %s", len(tables), [str(p) for p in written.values()])
     return written
+
+
+def write_csv(
+    table: pd.DataFrame, path: str | os.PathLike, float_format: str | None = None
+) -> None:
+    """One table as RFC 4180 CSV, with spreadsheet formulas neutralised.
+
+    Lines end in CRLF, so the csv module quotes any cell holding a line break, a bare
+    carriage return included (with LF line ends it writes one unquoted, and readers
+    split the row there).
+    """
+    neutralise_formulas(table).to_csv(
+        path, index=False, float_format=float_format, lineterminator="\r\n"
+    )
 
 
 def _prepare_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
