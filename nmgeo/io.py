@@ -570,6 +570,13 @@ def read_parcels(
     ``overlap_area_m2``. A pair counts when its intersection exceeds 1 cm times the smaller
     lot's perimeter (as in :func:`~nmgeo.zoning.assign_zoning`), so shared edges and
     coordinate noise never count. Area totals over overlapping lots count the overlap twice.
+
+    Nothing is dropped silently. Features inside a nested FeatureCollection, and bare
+    geometries in a GeoJSON ``features`` array, are read too, with a warning (GDAL
+    skips both). A Shapefile without its ``.dbf`` is refused. Ids that mix numbers and
+    text are read as text, with a warning: ``1`` and ``"1"`` are then one id, as they
+    would be once written. Two columns that differ only in case and could both hold
+    the id (``LOTID`` and ``lotid``) are refused unless ``id_column`` names one.
     """
     gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
 
@@ -779,7 +786,9 @@ def read_zones(
         ``{source column: canonical name}`` renaming applied first (source names in any
         case), for schemas other than TPB's, e.g. ``{"ZONING": "zone_label"}``. TPB field
         names (``PLAN_NO``, ``ZONE_LABEL``, ``DESC_ENG``, ``SPUSE_ENG``, any case) are
-        recognised without it.
+        recognised without it. Two columns that differ only in case (``ZONE_LABEL`` and
+        ``zone_label``) are refused as ambiguous; rename the one not to use here, e.g.
+        ``{"zone_label": "zone_label_2"}``.
     mapping : mapping or pandas.DataFrame, optional
         ``{zone label or family: land-use class}`` overrides (or a replacement vocabulary
         table), passed to ``classify_zone``.

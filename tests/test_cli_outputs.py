@@ -90,23 +90,55 @@ def test_a_run_leaves_only_its_outputs_and_a_consistent_manifest(inputs, tmp_pat
     _consistent(out)
 
 
-def test_an_error_late_in_the_run_leaves_the_previous_run_intact(inputs, tmp_path, monkeypatch):
+OS_ERRORS = [
+    (errno.ENOSPC, "No space left on device", "no space left on the device"),
+    (errno.EDQUOT, "Disk quota exceeded", "the disk quota is exceeded"),
+    (errno.EROFS, "Read-only file system", "the file system is read-only"),
+    (errno.EACCES, "Permission denied", "permission denied"),
+    (errno.EPERM, "Operation not permitted", "an immutable file?"),
+    (errno.EISDIR, "Is a directory", "a folder is in the way of the file"),
+    (errno.EIO, "Input/output error", "Input/output error"),
+]
+
+
+@pytest.mark.parametrize(("code", "strerror", "cause"), OS_ERRORS, ids=lambda v: str(v)[:12])
+def test_an_os_error_late_in_the_run_is_one_line_and_leaves_the_previous_run_intact(
+    inputs, tmp_path, monkeypatch, code, strerror, cause
+):
     out = tmp_path / "out"
     runner = CliRunner()
     assert runner.invoke(main, _args(inputs, out)).exit_code == 0
     before = _snapshot(out)
 
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(out / "report.xlsx"))
+    def failing(*args, **kwargs):
+        raise OSError(code, strerror, str(out / "report.xlsx"))
 
-    monkeypatch.setattr(nmgeo.report, "write_report", disk_full)
+    monkeypatch.setattr(nmgeo.report, "write_report", failing)
     result = runner.invoke(main, _args(inputs, out, "--gap", "20"))
     assert result.exit_code == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "no space left on the device" in lines[0]
+    assert len(lines) == 1 and cause in lines[0] and "Traceback" not in result.stderr
     assert str(out / "report.xlsx") in lines[0]
     assert _snapshot(out) == before
     _consistent(out)
+
+
+def test_an_out_that_is_a_file_is_one_line(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(out) in lines[0]
+    assert out.read_text() == "not a folder"
+
+
+def test_an_out_path_too_long_for_the_file_system_is_one_line(inputs, tmp_path):
+    out = tmp_path / ("x" * 300)
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "the path is too long" in lines[0]
 
 
 def test_a_folder_in_the_way_of_an_output_is_one_line_and_nothing_is_moved(inputs, tmp_path):
