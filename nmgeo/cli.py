@@ -260,8 +260,6 @@ def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     with _recording(ctx, 2) as run:
         with run.step("generate"):
             metro = synthetic_metropolis(n_lots, seed, progress=not ctx.obj.get("quiet"))
-        with run.step("write"):
-            paths = metro.write(out)
         rows = {
             "gpkg": {
                 "lots": len(metro.lots),
@@ -269,18 +267,21 @@ def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
                 "roads": len(metro.roads),
             }
         }
-        for key, path in paths.items():
-            run.output(path, rows=rows.get(key))
         run.count("lots", len(metro.lots))
         run.count("zones", len(metro.zones))
         run.count("roads", len(metro.roads))
-        manifest = run.write(out / "manifest.json")
+        with StagedOutputs(out) as staged:  # the old set stays until the new one is whole
+            with run.step("write"):
+                staged_paths = metro.write(staged.stage)
+            for key, path in staged_paths.items():
+                staged.add(path, rows=rows.get(key))
+            written = staged.commit(run)
     _say(
         ctx,
         f"{len(metro.lots):,} lots, {len(metro.zones):,} zones, {len(metro.roads):,} roads "
         f"in {time.perf_counter() - start:.1f} s",
     )
-    for path in [*paths.values(), manifest]:
+    for path in written:
         _say(ctx, f"wrote {path}")
 
 

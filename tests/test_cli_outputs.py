@@ -198,3 +198,21 @@ def test_a_kill_at_any_moment_leaves_the_previous_run_readable_and_intact(inputs
     result = CliRunner().invoke(main, _args(inputs, out))
     assert result.exit_code == 0, result.output
     _consistent(out)
+
+
+def test_a_failed_synth_leaves_the_previous_sample_set_intact(tmp_path, monkeypatch):
+    out = tmp_path / "sample"
+    args = ["-q", "synth", "--lots", "10000", "--seed", "1", "--out", str(out)]
+    runner = CliRunner()
+    assert runner.invoke(main, args).exit_code == 0
+    before = _snapshot(out)
+    assert set(before) == {"nm_sample.gpkg", "nm_dem.tif", "sample.json", "manifest.json"}
+
+    def disk_full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "nm_dem.tif"))
+
+    monkeypatch.setattr(nmgeo.datasets, "write_dem", disk_full)
+    result = runner.invoke(main, [*args[:-3], "2", "--out", str(out)])
+    assert result.exit_code == 2 and "no space left" in result.stderr
+    assert _snapshot(out) == before  # the GeoPackage of seed 2 never replaced seed 1's
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)
