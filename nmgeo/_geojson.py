@@ -20,6 +20,7 @@ GEOMETRY_TYPES = {
     "GeometryCollection",
 }
 _TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
+_CRS_MEMBER = re.compile(rb'"crs"\s*:')
 
 
 @dataclass
@@ -31,8 +32,16 @@ class Flattened:
     n_bare: int  # bare geometries in a features array, wrapped as features
 
 
-def flatten_if_needed(path: str, n_read: int) -> Flattened | None:
-    """A flat copy of ``path`` when GDAL read fewer features than the file holds, else None.
+@dataclass
+class Facts:
+    """What GDAL does not say about a GeoJSON file."""
+
+    flat: Flattened | None  # a flat copy, when GDAL skipped some of its features
+    implied_crs: bool  # no "crs" member: RFC 7946 implies WGS84, GDAL reports EPSG:4326
+
+
+def inspect(path: str, n_read: int) -> Facts | None:
+    """The :class:`Facts` of a GeoJSON file GDAL read ``n_read`` features from, else None.
 
     GDAL's GeoJSON driver reads the Feature objects of the top-level ``features`` array
     only: a FeatureCollection nested in it, and a geometry placed there without its
@@ -45,10 +54,17 @@ def flatten_if_needed(path: str, n_read: int) -> Flattened | None:
     kinds = _TYPE.findall(data)
     n_collections = kinds.count(b"FeatureCollection")
     n_features = kinds.count(b"Feature")
+    if n_collections == 0 and n_features == 0:
+        return None  # not GeoJSON (Esri JSON, say)
+    implied = _CRS_MEMBER.search(data) is None
     n_other = len(kinds) - n_collections - n_features
     # A plain file: one collection, every feature read, one geometry per feature.
     if n_collections == 0 or (n_collections == 1 and n_features == n_read == n_other):
-        return None
+        return Facts(None, implied)
+    return Facts(_flatten(data, path), implied)
+
+
+def _flatten(data: bytes, path: str) -> Flattened | None:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):

@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
+from pyproj.exceptions import ProjError
 
 from nmgeo._geomops import union_by
 from nmgeo._threads import n_threads
@@ -32,6 +33,8 @@ from nmgeo.errors import (
 logger = logging.getLogger("nmgeo.io")
 
 HK80 = "EPSG:2326"
+# gdf.attrs key a reader sets when the CRS GDAL reports is only implied by the format.
+IMPLIED_CRS = "nmgeo_implied_crs"
 # Generous Hong Kong extent in HK1980 Grid metres: (xmin, ymin, xmax, ymax).
 HK_BOUNDS_2326 = (795_000.0, 795_000.0, 872_000.0, 852_000.0)
 # Longitude / latitude box that holds Hong Kong with a margin, in degrees.
@@ -285,6 +288,20 @@ def ensure_crs(
     name offending rows in messages; without them, 0-based row positions are used.
     """
     given = None if crs is None else _parse_crs(crs, source)
+    implied = gdf.attrs.pop(IMPLIED_CRS, None)
+    if implied is None and gdf.crs is not None and _is_local(gdf.crs):
+        implied = f"a local engineering CRS ({gdf.crs.name}), which has no link to the earth"
+    if given is not None and implied is not None and not _same_crs(gdf.crs, given):
+        # Only a CRS the file implies, or cannot place on the earth, gives way to crs=.
+        logger.warning(
+            "%s: declares %s (%s); read as crs=%r, as passed",
+            source,
+            _crs_label(gdf.crs),
+            implied,
+            crs,
+        )
+        gdf = gdf.set_crs(given, allow_override=True)
+        given = None
     if gdf.crs is None:
         if given is None:
             msg = (
@@ -356,9 +373,20 @@ def ensure_crs(
             raise CoordinateRangeError(msg)
 
     transformed = not _same_crs(declared, CRS.from_user_input(HK80))
+    if transformed and _is_local(declared):
+        msg = (
+            f"{source}: declares a local engineering CRS ({declared.name}), which PROJ "
+            f"cannot transform to {HK80}; if its coordinates are HK1980 Grid metres pass "
+            "crs='EPSG:2326' to read them as such, else reproject the layer first."
+        )
+        raise CRSError(msg)
     # Transformed even when PROJ has only a ballpark operation, so that a layer that is not
     # in Hong Kong at all is reported as such; a ballpark one that is gets refused below.
-    gdf = gdf.to_crs(HK80) if transformed else gdf.set_crs(HK80, allow_override=True)
+    try:
+        gdf = gdf.to_crs(HK80) if transformed else gdf.set_crs(HK80, allow_override=True)
+    except ProjError as err:
+        msg = f"{source}: PROJ cannot transform {label} to {HK80} ({err}); reproject it first."
+        raise CRSError(" ".join(msg.split())) from err
 
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -395,6 +423,12 @@ def ensure_crs(
 
 # CRSs Hong Kong data comes in, tried in this order to explain a misplaced layer.
 _LIKELY_CRS = ("EPSG:2326", "EPSG:4326", "EPSG:32650", "EPSG:32649", "EPSG:3857")
+
+
+def _is_local(crs: Any) -> bool:
+    """An engineering (local) CRS: coordinates with no datum, so no transformation."""
+    crs = CRS.from_user_input(crs)
+    return "engineering" in crs.type_name.lower() or crs.to_wkt().startswith("LOCAL_CS")
 
 
 def _crs_placing_in_hk(extent: tuple[float, ...], declared: CRS) -> tuple[str, str] | None:

@@ -9,7 +9,8 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from nmgeo._geojson import Flattened, flatten_if_needed
+from nmgeo._geojson import Flattened
+from nmgeo._geojson import inspect as inspect_geojson
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
     HK80,
+    IMPLIED_CRS,
     N_ACCOUNT_IDS,
     ReadAccount,
     ZoneReadAccount,
@@ -279,10 +282,9 @@ def _read_source(
     _check_sidecars(path)
     try:
         gdf, closed = _read_ogr(path, name, encoding)
-        if not virtual:
-            flat = flatten_if_needed(path, len(gdf))
-            if flat is not None:
-                gdf, closed = _read_flattened(path, name, encoding, flat, notes)
+        facts = None if virtual else inspect_geojson(path, len(gdf))
+        if facts is not None and facts.flat is not None:
+            gdf, closed = _read_flattened(path, name, encoding, facts.flat, notes)
     except InputError:
         raise
     except UnicodeDecodeError as err:
@@ -313,21 +315,107 @@ def _read_source(
         logger.warning("%s: %s", path, note)
     if rings_closed is not None:
         rings_closed.extend(closed.tolist())
+    if facts is None or facts.flat is None:
+        gdf = _with_feature_ids(gdf, path, name, geojson=facts is not None, notes=notes)
+    if facts is not None and facts.implied_crs:
+        gdf.attrs[IMPLIED_CRS] = "GeoJSON without a crs member, which RFC 7946 reads as WGS84"
     return gdf, path, name
 
 
 def _check_sidecars(path: str) -> None:
-    """A Shapefile without its .dbf would be read with no attributes at all."""
-    shp = Path(path)
-    if shp.suffix.lower() != ".shp" or not shp.exists():
+    """Refuse a Shapefile GDAL would read with missing or misaligned attributes.
+
+    Without its .dbf every attribute is gone (ids generated, no labels); a .dbf holding
+    another number of records than the .shx has shapes pairs attributes with the wrong
+    shapes or drops some. Plain files and Shapefiles inside a .zip are checked.
+    """
+    plain = Path(path)
+    if plain.suffix.lower() == ".shp" and plain.is_file():
+        names = {p.name.lower(): p for p in plain.parent.iterdir()}
+        _check_shapefile(path, plain.stem, names, lambda p, n: p.open("rb").read(n))
         return
-    siblings = {p.name.lower() for p in shp.parent.iterdir()}
-    if f"{shp.stem}.dbf".lower() not in siblings:
+    archive = path[len("/vsizip/") :] if path.startswith("/vsizip/") else path
+    archive = archive.split(".zip", 1)[0] + ".zip" if ".zip" in archive.lower() else archive
+    if not archive.lower().endswith(".zip") or not os.path.isfile(archive):
+        return
+    with zipfile.ZipFile(archive) as zf:
+        members = {Path(n).name.lower(): n for n in zf.namelist()}
+        for shp in [n for n in zf.namelist() if n.lower().endswith(".shp")]:
+            _check_shapefile(
+                f"{archive}/{shp}",
+                Path(shp).stem,
+                members,
+                lambda member, n: zf.open(member).read(n),
+                sizes={m: zf.getinfo(m).file_size for m in zf.namelist()},
+            )
+
+
+def _check_shapefile(
+    label: str,
+    stem: str,
+    names: Mapping[str, Any],
+    head: Callable[[Any, int], bytes],
+    sizes: Mapping[Any, int] | None = None,
+) -> None:
+    dbf = names.get(f"{stem}.dbf".lower())
+    if dbf is None:
         msg = (
-            f"{path} has no {shp.stem}.dbf beside it, so its attributes (lot ids, zone "
+            f"{label} has no {stem}.dbf beside it, so its attributes (lot ids, zone "
             "labels) are missing; copy the .dbf that came with the .shp into the same folder."
         )
         raise InputError(msg)
+    shx = names.get(f"{stem}.shx".lower())
+    if shx is None:
+        return  # GDAL's own message names the missing .shx
+    shx_size = sizes[shx] if sizes is not None else Path(shx).stat().st_size
+    n_shapes = max(shx_size - 100, 0) // 8
+    header = head(dbf, 8)
+    if len(header) < 8:
+        return  # GDAL reports a broken .dbf itself
+    n_records = int.from_bytes(header[4:8], "little")
+    if n_records != n_shapes:
+        msg = (
+            f"{label} has {n_shapes} shapes but {stem}.dbf {n_records} attribute records, "
+            "so attributes would pair with the wrong shapes or be lost; use the .shp, .shx "
+            "and .dbf of one export together."
+        )
+        raise InputError(msg)
+
+
+# FID columns GDAL (or write_geopackage) makes up, 1..n: no information in them.
+_GENERATED_FID = {"", "fid", "ogc_fid"}
+
+
+def _with_feature_ids(
+    gdf: gpd.GeoDataFrame, path: str, layer: str, *, geojson: bool, notes: list[str]
+) -> gpd.GeoDataFrame:
+    """Keep ids a layer holds as its feature ids, which a plain read leaves out.
+
+    A GeoPackage exported with its FID column named (``OBJECTID``, as ArcGIS does) and a
+    GeoJSON whose features carry numeric ``id`` members hold the lot ids as GDAL feature
+    ids: they become the column ``OBJECTID`` (the FID column's name) or ``id``.
+    """
+    try:
+        fid_column = pyogrio.read_info(path, layer=layer).get("fid_column") or ""
+    except Exception:  # the layer was read; its metadata is only a bonus
+        return gdf
+    if fid_column.lower() in _GENERATED_FID or fid_column.lower().startswith("gpkg_fid"):
+        if not geojson:
+            return gdf
+        fid_column = "id"
+    if any(str(c).lower() == fid_column.lower() for c in gdf.columns):
+        return gdf
+    fids = pyogrio.read_dataframe(
+        path, layer=layer, columns=[], read_geometry=False, fid_as_index=True
+    ).index.to_numpy()
+    if len(fids) != len(gdf) or (geojson and np.array_equal(fids, np.arange(len(fids)))):
+        return gdf  # GeoJSON features without ids are numbered 0..n-1
+    gdf = gdf.copy()
+    gdf.insert(0, fid_column, fids)
+    note = f"feature ids read as column {fid_column!r}"
+    notes.append(note)
+    logger.info("%s: %s", path, note)
+    return gdf
 
 
 def _read_flattened(
@@ -600,6 +688,7 @@ def read_parcels(
     )
 
     column = "parcel_id" if id_source == "parcel_id" else f"{id_source} (as parcel_id)"
+    _refuse_nested(gdf, ["parcel_id"], label, shown={"parcel_id": column})
     gdf["parcel_id"] = _uniform_ids(gdf["parcel_id"], label, id_source, account)
     if multipart not in MULTIPART:
         msg = f"multipart={multipart!r} is not one of {', '.join(map(repr, MULTIPART))}"
@@ -631,28 +720,74 @@ def read_parcels(
     return _finish(gdf, account, "read_parcels")
 
 
-def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) -> pd.Series:
-    """Ids that mix numbers and text, read as text: ``1`` and ``"1"`` are one id.
+def _refuse_nested(
+    gdf: pd.DataFrame, columns: list[str], label: str, shown: dict[str, str] | None = None
+) -> None:
+    """Refuse lists or objects in a column nmgeo reads as one value per row (a label, an id)."""
+    nested = np.frompyfunc(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)), 1, 1)
+    for column in columns:
+        values = gdf[column].to_numpy(dtype=object)
+        bad = np.flatnonzero(nested(values).astype(bool)) if values.size else []
+        if len(bad):
+            name = (shown or {}).get(column, column)
+            msg = (
+                f"{label}: column {name} holds lists or objects, not single values, in "
+                f"{len(bad)} rows (e.g. row {int(bad[0])}: {values[bad[0]]!r}); store one "
+                "text value per feature."
+            )
+            raise SchemaError(" ".join(msg.split()))
 
-    Written to a GeoPackage or CSV the two would become the same value anyway; reading
-    them as text up front makes the repeat visible here (combined or refused as any
-    repeated id), not after the write.
+
+# Integers beyond 2**53 are not all representable as float64: distinct ids could meet.
+_EXACT_FLOAT = 2.0**53
+
+
+def _number_text(value: Any) -> str:
+    """A numeric id as the text it reads as: 7 and 7.0 as "7", 8.5 as "8.5"."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    number = float(value)
+    if number.is_integer() and abs(number) < _EXACT_FLOAT:
+        return str(int(number))
+    return str(value)
+
+
+def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) -> pd.Series:
+    """The ids, checked so that no two lots meet by accident.
+
+    - Blank ids (``""`` or spaces only) are null ids, as GDAL makes them in a Shapefile:
+      refused or dropped like any null id, never one lot made of every blank-id row.
+    - Floating-point ids at or beyond 2**53 are refused: GDAL reads integers too long for
+      64 bits as floats, which can round distinct ids to one value.
+    - Ids that mix numbers and text are read as text (``1`` and ``"1"`` are one id, as
+      they would be once written): the repeat is visible here, not after the write.
     """
-    if ids.dtype != object:
+    if pd.api.types.is_float_dtype(ids.dtype):
+        _refuse_inexact(ids, label, column)
         return ids
-    kind = pd.api.types.infer_dtype(ids, skipna=True)
-    if kind not in {"mixed", "mixed-integer", "mixed-integer-float"}:
+    if ids.dtype != object and not pd.api.types.is_string_dtype(ids.dtype):
         return ids
     values = ids.to_numpy(dtype=object)
     is_text = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(values).astype(bool)
-    is_number = ~is_text & ~pd.isna(ids).to_numpy()
-    numbers = pd.to_numeric(ids[is_number], errors="coerce").astype(float)
-    whole = np.isfinite(numbers) & (numbers == np.round(numbers))
-    text = ids[is_number].astype(str)
-    text[whole] = numbers[whole].astype(np.int64).astype(str)
     out = ids.copy()
-    out[is_number] = text
-    n_same = int(np.isin(text.to_numpy(dtype=object), values[is_text]).sum())
+    blank = np.zeros(len(ids), dtype=bool)
+    if is_text.any():
+        blank[is_text] = ids[is_text].str.strip().eq("").to_numpy()
+    if blank.any():
+        out[blank] = None
+        note = f"{int(blank.sum())} blank {column} values (empty or spaces only) read as null ids"
+        account.notes.append(note)
+        logger.warning("%s: %s", label, note)
+    is_number = ~is_text & ~pd.isna(ids).to_numpy()
+    if not (is_text.any() and is_number.any()):
+        return out
+    numbers = ids[is_number]
+    floats = pd.to_numeric(numbers, errors="coerce").astype(float)
+    is_float = np.frompyfunc(lambda v: isinstance(v, (float, np.floating)), 1, 1)
+    _refuse_inexact(floats[is_float(numbers.to_numpy(dtype=object)).astype(bool)], label, column)
+    text = pd.Series(np.frompyfunc(_number_text, 1, 1)(numbers.to_numpy(dtype=object)))
+    out[is_number] = text.to_numpy(dtype=object)
+    n_same = int(np.isin(text.to_numpy(dtype=object), values[is_text & ~blank]).sum())
     note = (
         f"{column} mixes numbers ({int(is_number.sum())} rows) and text "
         f"({int(is_text.sum())} rows); all read as text, so a number and the same text "
@@ -661,6 +796,18 @@ def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) 
     account.notes.append(note)
     logger.warning("%s: %s", label, note)
     return out
+
+
+def _refuse_inexact(numbers: pd.Series, label: str, column: str) -> None:
+    big = np.flatnonzero(np.abs(numbers.to_numpy(dtype=float)) >= _EXACT_FLOAT)
+    if big.size:
+        msg = (
+            f"{label}: {big.size} {column} values are floating-point numbers of 16 or more "
+            f"digits (e.g. {float(numbers.iloc[big[0]])!r}), which cannot tell every id apart "
+            "(GDAL reads integers too long for 64 bits as floats); store the ids as text "
+            "in the source, or pass id_column= another column."
+        )
+        raise InputError(msg)
 
 
 def _combine_parts(gdf: gpd.GeoDataFrame, account: ReadAccount, label: str) -> gpd.GeoDataFrame:
@@ -960,6 +1107,7 @@ def _read_zone_layer(
         raise _NoZoneLabelError(msg)
     if optional:
         _require_rows(gdf, label, account.layer)
+    _refuse_nested(gdf, [c for c in ZONE_COLUMNS if c in gdf.columns], label)
 
     gdf = _apply_geometry_checks(
         gdf, crs=crs, ids=None, source=label, on_invalid=on_invalid, account=account
