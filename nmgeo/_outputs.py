@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import logging
@@ -125,9 +126,11 @@ class StagedOutputs:
         self.lock = self.out / LOCK_NAME
         self._files: list[tuple[Path, Any]] = []
         self._locked = False
+        self._created = False
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> StagedOutputs:
+        self._created = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
         self._acquire()
         self._clean_stale()
@@ -137,6 +140,9 @@ class StagedOutputs:
     def __exit__(self, kind, value, tb) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
         self._release()
+        if kind is not None and self._created:
+            with contextlib.suppress(OSError):  # only if nothing else was put there
+                self.out.rmdir()
 
     def _acquire(self) -> None:
         for _ in range(2):

@@ -507,6 +507,19 @@ def _to_hk80(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(HK80)
 
 
+def _flat_parts(geoms: np.ndarray) -> np.ndarray:
+    """Each collection as one flat GeometryCollection of its non-collection parts."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    while True:
+        nested = np.isin(shapely.get_type_id(parts), _MULTI_OR_COLLECTION)
+        if not nested.any():
+            break
+        sub, sub_index = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], sub])
+        index = np.concatenate([index[~nested], index[nested][sub_index]])
+    return shapely.geometrycollections(parts, indices=index, out=None)
+
+
 def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
     """Reduce each geometry to its polygonal parts: Polygon, MultiPolygon or None if none.
 
@@ -622,9 +635,20 @@ def check_geometries(
         reduced = _polygon_parts(geoms[collection])
         fixed = shapely.is_geometry(reduced)  # False where no polygon part is left
         where = np.flatnonzero(collection)
+        n_before = shapely.get_num_geometries(_flat_parts(geoms[where[fixed]]))
+        lost = n_before - shapely.get_num_geometries(reduced[fixed])
         geoms[where[fixed]] = reduced[fixed]
         counts["n_collections_fixed"] = int(fixed.sum())
         type_id = shapely.get_type_id(geoms)
+        if lost.any():
+            logger.warning(
+                "%s: %d geometry collections reduced to their polygons, dropping %d "
+                "points, lines or empty parts, e.g. %s",
+                source,
+                int(fixed.sum()),
+                int(lost.sum()),
+                _name_rows(where[fixed][lost > 0], ids),
+            )
 
     wrong = ~absent & ~np.isin(type_id, (_POLYGON, _MULTIPOLYGON))
     if wrong.any():

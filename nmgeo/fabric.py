@@ -652,14 +652,45 @@ def _assemble(
         lot_area[on_lot] = total[lot[on_lot]]
     data["lot_area_m2"] = lot_area
     if lgdf is not None:
-        taken = set(data) | {"geometry", "area_m2", "piece_id"}
-        extra = [c for c in lgdf.columns if c not in taken]
         if ownership_column is not None:
             data["ownership"] = _take(lgdf[ownership_column], lot)
-            extra = [c for c in extra if c != "ownership"]
-        for col in extra:
-            data[col] = _take(lgdf[col], lot)
+        for col, name in _lot_columns(lgdf, set(data), ownership_column).items():
+            data[name] = _take(lgdf[col], lot)
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:2326")
+
+
+# Lot columns nmgeo's own zoning adds (the dominant zone of a lot): renamed quietly.
+_LOT_ZONING = {"zone_label", "land_use"}
+
+
+def _lot_columns(lgdf: pd.DataFrame, taken: set[str], ownership: str | None) -> dict[str, str]:
+    """The lot columns a piece carries, renamed ``lot_<name>`` where a piece column has it.
+
+    A lot's own ``tenure`` or ``PLAN_NO`` (any case) would otherwise replace, or clash
+    in a GeoPackage with, the piece's: kept under a prefix, with a warning (quietly for
+    the dominant-zone columns :func:`nmgeo.assign_zoning` adds).
+    """
+    own = {"geometry", "area_m2", "parcel_id", *([] if ownership is None else [ownership])}
+    lower = {name.lower() for name in taken}
+    out: dict[str, str] = {}
+    renamed: list[str] = []
+    for col in lgdf.columns:
+        if col in own or (ownership is not None and col == "ownership"):
+            continue
+        name = str(col)
+        if name.lower() in lower:
+            name = f"lot_{col}"
+            while name.lower() in lower or name in lgdf.columns:
+                name = f"lot_{name}"
+            if str(col) not in _LOT_ZONING:
+                renamed.append(f"{col!r} as {name!r}")
+        lower.add(name.lower())
+        out[col] = name
+    if renamed:
+        logger.warning(
+            "land_fabric: lot columns named like piece columns kept as %s", ", ".join(renamed)
+        )
+    return out
 
 
 def _take(column: pd.Series, index: np.ndarray) -> pd.Series:

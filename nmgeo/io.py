@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
 import json
 import logging
@@ -280,6 +281,8 @@ def _read_source(
 
     name = _choose_layer(path, _list_layers(path), layer)
     _check_sidecars(path)
+    if encoding is not None and not virtual:
+        encoding = _encoding_to_use(path, encoding, notes)
     try:
         gdf, closed = _read_ogr(path, name, encoding)
         facts = None if virtual else inspect_geojson(path, len(gdf))
@@ -320,6 +323,55 @@ def _read_source(
     if facts is not None and facts.implied_crs:
         gdf.attrs[IMPLIED_CRS] = "GeoJSON without a crs member, which RFC 7946 reads as WGS84"
     return gdf, path, name
+
+
+# Formats whose text is UTF-8 by their specification.
+_UTF8_FORMATS = (".gpkg", ".fgb", ".gdb", *_PARQUET_SUFFIXES)
+
+
+def _declared_encoding(path: str) -> str | None:
+    """The text encoding a file declares (or its format prescribes), if any."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix in _UTF8_FORMATS:
+        return "utf-8"
+    if suffix == ".shp":
+        cpg = [
+            p
+            for p in file.parent.glob(f"{glob.escape(file.stem)}.*")
+            if p.suffix.lower() == ".cpg"
+        ]
+        return (
+            cpg[0].read_text(encoding="ascii", errors="replace").strip() or None if cpg else None
+        )
+    if suffix in (".json", ".geojson"):
+        try:
+            file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not UTF-8 as RFC 7946 wants: encoding= says what it is
+        return "utf-8"
+    return None
+
+
+def _encoding_to_use(path: str, encoding: str, notes: list[str]) -> str | None:
+    """``encoding``, unless the file declares another one: then the file's (with a warning).
+
+    ``encoding=`` is for text that does not say what it is (a Shapefile without .cpg, a
+    GeoJSON that is not UTF-8); the CLI passes one --encoding to every input, so a
+    declared encoding must win or the other inputs turn to mojibake.
+    """
+    declared = _declared_encoding(path)
+    if declared is None:
+        return encoding
+    try:
+        same = codecs.lookup(declared).name == codecs.lookup(encoding).name
+    except LookupError:
+        return encoding  # an unknown name: the read reports it
+    if not same:
+        note = f"declares its text encoding ({declared}); encoding={encoding!r} not applied"
+        notes.append(note)
+        logger.warning("%s: %s", path, note)
+    return None
 
 
 def _check_sidecars(path: str) -> None:
@@ -396,9 +448,11 @@ def _with_feature_ids(
     ids: they become the column ``OBJECTID`` (the FID column's name) or ``id``.
     """
     try:
-        fid_column = pyogrio.read_info(path, layer=layer).get("fid_column") or ""
+        info = pyogrio.read_info(path, layer=layer)
     except Exception:  # the layer was read; its metadata is only a bonus
         return gdf
+    gdf = _with_shadowed_fields(gdf, path, layer, list(info.get("fields", [])), notes)
+    fid_column = info.get("fid_column") or ""
     if fid_column.lower() in _GENERATED_FID or fid_column.lower().startswith("gpkg_fid"):
         if not geojson:
             return gdf
@@ -415,6 +469,30 @@ def _with_feature_ids(
     note = f"feature ids read as column {fid_column!r}"
     notes.append(note)
     logger.info("%s: %s", path, note)
+    return gdf
+
+
+def _with_shadowed_fields(
+    gdf: gpd.GeoDataFrame, path: str, layer: str, fields: list[str], notes: list[str]
+) -> gpd.GeoDataFrame:
+    """A field named like the geometry column is lost on a plain read: add it back, renamed."""
+    lost = [f for f in fields if f not in gdf.columns or f == gdf.geometry.name]
+    if not lost:
+        return gdf
+    try:
+        values = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, columns=lost)
+    except Exception as err:  # a field name GDAL lists but cannot select: say so
+        logger.warning("%s: fields %s listed by GDAL were not read (%s)", path, lost, err)
+        return gdf
+    gdf = gdf.copy()
+    for field in lost:
+        name = f"{field}_field"
+        while name in gdf.columns:
+            name += "_"
+        gdf[name] = values[field].to_numpy()
+        note = f"field {field!r} clashes with the geometry column; read as {name!r}"
+        notes.append(note)
+        logger.warning("%s: %s", path, note)
     return gdf
 
 
@@ -824,7 +902,34 @@ def _combine_parts(gdf: gpd.GeoDataFrame, account: ReadAccount, label: str) -> g
         account.n_parts_combined,
         int(first.sum()),
     )
+    _warn_differing_parts(gdf, label, account)
     return out
+
+
+# Fields every feature has its own value of (its number, its own area and length).
+_PER_PART = {"objectid", "fid", "ogc_fid", "shape_area", "shape_length", "shape_leng"}
+
+
+def _warn_differing_parts(gdf: gpd.GeoDataFrame, label: str, account: ReadAccount) -> None:
+    """Say which fields differed between the parts of a lot (the first part's were kept)."""
+    ids = gdf["parcel_id"]
+    parts = pd.DataFrame(gdf.loc[ids.duplicated(keep=False) & ids.notna()])
+    skip = {"parcel_id", gdf.geometry.name}
+    fields = [c for c in parts.columns if c not in skip and str(c).lower() not in _PER_PART]
+    if not fields:
+        return
+    try:
+        distinct = parts.groupby("parcel_id", sort=False)[fields].nunique(dropna=False)
+    except TypeError:  # unhashable values: refused elsewhere for the fields nmgeo reads
+        return
+    differing = (distinct > 1).sum()
+    differing = differing[differing > 0]
+    if differing.empty:
+        return
+    listed = ", ".join(f"{col} ({n} lots)" for col, n in differing.items())
+    note = f"parts of one lot differ in {listed}; each lot keeps its first part's values"
+    account.notes.append(note)
+    logger.warning("%s: %s", label, note)
 
 
 def _open(

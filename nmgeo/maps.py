@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import branca.colormap
+import branca.element
 import folium
 import folium.plugins
 import geopandas as gpd
@@ -290,13 +292,52 @@ def _colour_codes(
     return codes, [{**base, "fillColor": str(h)} for h in uniques]
 
 
-class Map(folium.Map):
-    """A :class:`folium.Map` whose ``save`` renders the page first and writes it whole.
+class _RawElement(branca.element.Element):
+    """Rendered text added to the page as it is, never parsed again as a template."""
 
-    folium opens the file before it renders, so a failed render, a full disk or a kill
-    leaves an empty or truncated page where the previous one was. Here the page goes
-    to a temporary file beside the target, moved into place only when complete.
+    def __init__(self, template: str | None = None, template_name: str | None = None) -> None:
+        super().__init__()
+        self._text = template or ""
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+class _Figure(branca.element.Figure):
+    """The page of an nmgeo map: data text in it is never run as a Jinja template.
+
+    branca renders each element's template, then wraps the resulting HTML and script in
+    a new ``Element`` that parses them as a template once more: a ``{{ ... }}`` or
+    ``{% ... %}`` in a lot id or zone label would be evaluated (Python code, or a
+    ``<script>`` of its making), and an unbalanced ``{%`` would fail the render. While
+    this page renders, those wrappers keep the text as it is.
     """
+
+    def render(self, **kwargs: Any) -> str:
+        with _RENDER_LOCK:
+            plain = branca.element.Element
+            branca.element.Element = _RawElement
+            try:
+                return super().render(**kwargs)
+            finally:
+                branca.element.Element = plain
+
+
+class Map(folium.Map):
+    """A :class:`folium.Map` that renders its data as data and saves its page whole.
+
+    - Text in the data is never evaluated as a template (see :class:`_Figure`).
+    - folium opens the file before it renders, so a failed render, a full disk or a kill
+      leaves an empty or truncated page where the previous one was. Here the page goes
+      to a temporary file beside the target, moved into place only when complete.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _Figure().add_child(self)
 
     def save(self, outfile: Any, close_file: bool = True, **kwargs: Any) -> None:
         """Write the page to ``outfile`` (a path, or an open binary file)."""
@@ -342,9 +383,10 @@ def _finish(
 
 
 def _check_column(gdf: pd.DataFrame, column: str, what: str) -> None:
-    if column not in gdf.columns:
-        available = ", ".join(c for c in gdf.columns if c != "geometry")
-        msg = f"color_by={column!r} is not a column of the {what}; choose one of: {available}"
+    geometry = getattr(gdf, "_geometry_column_name", "geometry")
+    if column not in gdf.columns or column == geometry:
+        available = ", ".join(str(c) for c in gdf.columns if c != geometry)
+        msg = f"color_by={column!r} is not an attribute of the {what}; choose one of: {available}"
         raise SchemaError(msg)
 
 

@@ -39,6 +39,10 @@ logger = logging.getLogger("nmgeo.report")
 NONE_LABEL = "(none)"
 
 
+# The columns area_report adds; grouping by one of them would be ambiguous.
+_AREA_COLUMNS = ("n_parcels", "area_m2", "area_ha", "share", "share_within")
+
+
 def area_report(
     parcels: gpd.GeoDataFrame,
     by: str | Sequence[str] = ("major_zone", "land_use"),
@@ -97,6 +101,16 @@ def area_report(
     if missing:
         available = sorted(map(str, parcels.columns))
         msg = f"area_report: no column {missing[0]!r}; available: {available}"
+        raise SchemaError(msg)
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    geometry = getattr(parcels, "_geometry_column_name", None)
+    reserved = [k for k in keys if k in _AREA_COLUMNS or k == geometry]
+    if repeated or reserved:
+        what = f"is given twice: {repeated[0]!r}" if repeated else f"{reserved[0]!r}"
+        msg = (
+            f"area_report: a grouping column {what}; group by attribute columns, each once "
+            f"(not the geometry, nor the report's own {', '.join(_AREA_COLUMNS)})"
+        )
         raise SchemaError(msg)
     if "area_m2" in parcels.columns:
         area = parcels["area_m2"].astype(float)

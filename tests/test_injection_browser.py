@@ -2,9 +2,9 @@
 
 Each field gets a payload carrying the usual ways out of its context (a closing script
 tag, an HTML element with an event handler, an attribute break, a JavaScript string
-break, a template literal, a javascript: URL), each of which would record the field's
-name in ``window.__xss`` if it ran. A positive control proves the check sees a payload
-that does run.
+break, a template literal, a javascript: URL, a Jinja expression writing a script tag),
+each of which would record the field's name in ``window.__xss`` if it ran. A positive
+control proves the check sees a payload that does run.
 """
 
 from __future__ import annotations
@@ -39,8 +39,13 @@ def payload(field: str) -> str:
         f"';{run};//"
         f'";{run};//'
         f"`${{{run}}}`"
-        f"javascript:{run}"
+        f"javascript:{run}" + JINJA_OPEN + run + JINJA_CLOSE
+        # Jinja: were the text rendered as a template, this would write a script tag.
     )
+
+
+JINJA_OPEN = '{{ "%c/script%c%cscript%c" % (60, 62, 60, 62) }}'
+JINJA_CLOSE = '{{ "%c/script%c" % (60, 62) }}'
 
 
 HOSTILE_COLUMN = payload("column name")

@@ -406,3 +406,36 @@ def test_plain_quadrilateral_lots_are_not_simplified():
     light = maps._light_layer(lots, ["parcel_id"])
     expected = np.round(shapely.get_coordinates(lots.to_crs(4326).geometry.to_numpy()), 6)
     np.testing.assert_array_equal(shapely.get_coordinates(light.geometry.to_numpy()), expected)
+
+
+# --------------------------------------------------------------------------- templates
+
+JINJA = [
+    "{{ 7 * 7 }}",
+    "{% raw %}",
+    "{# comment",
+    "{{ lipsum.__globals__.__builtins__.open(marker, 'w').write('ran') }}",
+]
+
+
+@pytest.mark.parametrize("make", ["parcel_map", "package_map"])
+def test_text_in_the_data_is_never_run_as_a_template(make, tmp_path):
+    marker = tmp_path / "ran.txt"
+    labels = [j.replace("marker", repr(str(marker))) for j in JINJA]
+    lots = gpd.GeoDataFrame(
+        {"parcel_id": labels, "land_use": ["commercial"] * len(labels)},
+        geometry=[box(X0 + 120 * i, Y0, X0 + 120 * i + 100, Y0 + 100) for i in range(len(labels))],
+        crs="EPSG:2326",
+    )
+    if make == "parcel_map":
+        m = maps.parcel_map(lots, tiles=None)
+    else:
+        result = nmgeo.build_packages(lots, min_package_area=1_000.0)
+        m = maps.package_map(result, parcels=lots, tiles=None)
+    path = tmp_path / "page.html"
+    m.save(path)  # an unbalanced {% would fail here if the text were parsed
+    text = path.read_text(encoding="utf-8")
+    assert not marker.exists()  # the Python in the label never ran
+    for label in labels[:3]:
+        assert json.dumps(label)[1:-1] in text  # each label is in the page, as written
+    assert "lipsum.__globals__.__builtins__.open(" in text
