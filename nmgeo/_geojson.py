@@ -21,6 +21,7 @@ GEOMETRY_TYPES = {
 }
 _TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
 _CRS_MEMBER = re.compile(rb'"crs"\s*:')
+_ESRI_CURVES = re.compile(rb'"curve(?:Rings|Paths)"\s*:')
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Facts:
 
     flat: Flattened | None  # a flat copy, when GDAL skipped some of its features
     implied_crs: bool  # no "crs" member: RFC 7946 implies WGS84, GDAL reports EPSG:4326
+    n_esri_curves: int = 0  # Esri JSON curve geometries, which GDAL reads as null
 
 
 def inspect(path: str, n_read: int) -> Facts | None:
@@ -54,8 +56,9 @@ def inspect(path: str, n_read: int) -> Facts | None:
     kinds = _TYPE.findall(data)
     n_collections = kinds.count(b"FeatureCollection")
     n_features = kinds.count(b"Feature")
-    if n_collections == 0 and n_features == 0:
-        return None  # not GeoJSON (Esri JSON, say)
+    if n_collections == 0 and n_features == 0:  # not GeoJSON: Esri JSON, say
+        n_curves = len(_ESRI_CURVES.findall(data))
+        return Facts(None, False, n_curves) if n_curves else None
     implied = _CRS_MEMBER.search(data) is None
     n_other = len(kinds) - n_collections - n_features
     # A plain file: one collection, every feature read, one geometry per feature.

@@ -153,10 +153,22 @@ class Run:
             entry["rows"] = _jsonable(rows)
         self.inputs.append(entry)
 
-    def output(self, path: str | os.PathLike, *, rows: Any = None) -> None:
-        """Record an output file with its size (call after it is written)."""
+    def output(
+        self,
+        path: str | os.PathLike,
+        *,
+        rows: Any = None,
+        written: str | os.PathLike | None = None,
+    ) -> None:
+        """Record an output file with its size (call after it is written).
+
+        ``written``: where the file is now, if it moves to ``path`` afterwards.
+        """
         path = Path(path)
-        entry: dict[str, Any] = {"path": str(path), "size_bytes": _size(path)}
+        entry: dict[str, Any] = {
+            "path": str(path),
+            "size_bytes": _size(Path(written) if written is not None else path),
+        }
         if rows is not None:
             entry["rows"] = _jsonable(rows)
         self.outputs.append(entry)

@@ -7,6 +7,7 @@ import errno
 import glob
 import logging
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ logger = logging.getLogger("nmgeo.outputs")
 
 LOCK_NAME = ".nmgeo.lock"
 STAGE_PREFIX = ".nmgeo-stage-"
-TMP_MARK = ".nmgeo-tmp"
+TMP_PREFIX = ".nmgeo-tmp-"
 
 _CAUSES = {
     errno.ENOSPC: "no space left on the device; free some space or choose another --out",
@@ -37,6 +38,9 @@ _CAUSES = {
 def os_error_message(err: OSError) -> str:
     """One line naming the path and the cause of an operating-system error."""
     where = err.filename if err.filename is not None else "a file"
+    # A file being written in a staging folder is named where it goes.
+    stage = rf"{re.escape(os.sep)}{re.escape(STAGE_PREFIX)}[^{re.escape(os.sep)}]*"
+    where = re.sub(stage, "", str(where))
     cause = _CAUSES.get(err.errno or -1, err.strerror or str(err))
     return f"cannot write {where}: {cause}"
 
@@ -51,52 +55,152 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _tmp_name(target: Path) -> str:
-    return f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_MARK}{target.suffix}"
+def _tmp_name(suffix: str = "") -> str:
+    # Short and fixed-length, so any legal target name leaves room for it.
+    return f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix[:16]}"
 
 
-def _sweep_stale(target: Path) -> None:
-    """Remove temporary files a killed process left beside ``target``."""
-    pattern = f".{glob.escape(target.name)}.*{TMP_MARK}{glob.escape(target.suffix)}"
-    for old in target.parent.glob(pattern):
-        pid = old.name[len(target.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+def _stale(name: str, prefix: str, own: str | None = None) -> bool:
+    """True for a ``prefix<pid>-...`` name whose process is gone (or is this one, reused)."""
+    pid = name[len(prefix) :].split("-", 1)[0].split(".", 1)[0]
+    if not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        # In a PID namespace a new run can get the pid of a killed one: this process's
+        # own files are those it is writing now.
+        return own is not None and not name.startswith(own)
+    return not _alive(int(pid))
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove the temporary files (and their sidecars) of stopped processes in ``folder``."""
+    for old in folder.glob(f"{TMP_PREFIX}*"):
+        if old.is_file() and _stale(old.name, TMP_PREFIX, own=f"{TMP_PREFIX}{os.getpid()}-"):
             old.unlink(missing_ok=True)
             logger.info("removed %s, left by a stopped run", old)
+
+
+def _named(err: OSError, target: Path) -> OSError:
+    """``err`` naming ``target``, not the hidden temporary file it happened on."""
+    if err.filename is not None and TMP_PREFIX not in str(err.filename):
+        return err
+    return type(err)(err.errno, err.strerror or str(err), str(target))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    """Remove a temporary file and the sidecars a driver may have left beside it."""
+    for leftover in path.parent.glob(f"{glob.escape(path.name)}*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def move_into_place(moves: list[tuple[Path, Path]]) -> None:
+    """Move each finished file onto its target: all of them, or none.
+
+    Each target that exists is first linked (or, where the file system has no hard
+    links, copied) to a backup beside it; if a move fails (an immutable file, a full
+    disk), the targets already replaced get their backups back and the new files are
+    removed, so the folder keeps its previous set. The error names the target.
+    """
+    for _, target in moves:
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+    backups: dict[Path, Path] = {}
+    done: list[Path] = []
+    try:
+        for _, target in moves:
+            if target.is_file():
+                backup = target.with_name(_tmp_name(".bak"))
+                try:
+                    os.link(target, backup)
+                except OSError:
+                    shutil.copy2(target, backup)
+                backups[target] = backup
+        for staged, target in moves:
+            try:
+                os.replace(staged, target)
+            except OSError as err:
+                raise _named(err, target) from err
+            done.append(target)
+    except BaseException:
+        for target in reversed(done):
+            with contextlib.suppress(OSError):
+                if target in backups:
+                    os.replace(backups.pop(target), target)
+                else:
+                    target.unlink()
+        raise
+    finally:
+        for backup in backups.values():
+            with contextlib.suppress(OSError):
+                backup.unlink()
+
+
+@contextmanager
+def replacing_all(
+    targets: list[str | os.PathLike], *, create: bool = True
+) -> Iterator[list[Path]]:
+    """Yield temporary paths beside ``targets``; move them all in when the block ends.
+
+    Each temporary file lies in its target's folder (so the move is an atomic rename on
+    the same file system) and keeps the target's suffix (so drivers that go by the
+    extension pick the right format). If the block raises, the temporary files are
+    removed and the targets are untouched; if a move fails, the targets already moved
+    get their previous files back (see :func:`move_into_place`). Files left by a killed
+    process are removed by the next write into the same folder. ``create=False`` leaves
+    the temporary paths free, for writers that refuse an existing file (GDAL's
+    GeoPackage driver).
+    """
+    paths = [Path(t) for t in targets]
+    tmps: list[Path] = []
+    try:
+        for target in paths:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+            _sweep_stale(target.parent)
+            tmp = target.with_name(_tmp_name(target.suffix))
+            # Created through os.open so the file gets the user's umask, as open() would.
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            tmps.append(tmp)
+            if not create:
+                tmp.unlink()
+        try:
+            yield tmps
+            for tmp in tmps:
+                _fsync(tmp)
+        except OSError as err:
+            # Name the target the temporary file stands for (the first one if none is named).
+            where = {str(tmp): target for tmp, target in zip(tmps, paths, strict=True)}
+            name = str(err.filename) if err.filename is not None else None
+            target = where.get(
+                name or "", paths[0] if name is None or TMP_PREFIX in name else None
+            )
+            if target is None:
+                raise
+            raise _named(err, target) from err
+        move_into_place(list(zip(tmps, paths, strict=True)))
+    finally:
+        for tmp in tmps:
+            _remove(tmp)
 
 
 @contextmanager
 def replacing(target: str | os.PathLike, *, create: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` when the block ends.
 
-    The temporary file lies in the target's folder (so the move is an atomic rename on
-    the same file system) and keeps the target's suffix (so drivers that go by the
-    extension pick the right format). If the block raises, the temporary file is
-    removed and ``target`` is untouched; files left by a killed process are removed by
-    the next write of the same target. ``create=False`` leaves the temporary path
-    free, for writers that refuse an existing file (GDAL's GeoPackage driver).
+    One target of :func:`replacing_all`.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
-    _sweep_stale(target)
-    tmp = target.with_name(_tmp_name(target))
-    # Created through os.open so the file gets the user's umask, as a plain open would.
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    if not create:
-        tmp.unlink()
-    try:
+    with replacing_all([target], create=create) as (tmp,):
         yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, *(Path(f"{tmp}{end}") for end in ("-wal", "-shm", "-journal"))):
-            leftover.unlink(missing_ok=True)
 
 
 def write_atomic(target: str | os.PathLike, data: str | bytes) -> Path:
@@ -122,7 +226,7 @@ class StagedOutputs:
 
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
-        self.stage = self.out / f"{STAGE_PREFIX}{os.getpid()}"
+        self.stage = self.out / f"{STAGE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         self.lock = self.out / LOCK_NAME
         self._files: list[tuple[Path, Any]] = []
         self._locked = False
@@ -133,8 +237,12 @@ class StagedOutputs:
         self._created = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
         self._acquire()
-        self._clean_stale()
-        self.stage.mkdir()
+        try:
+            self._clean_stale()
+            self.stage.mkdir()
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, kind, value, tb) -> None:
@@ -153,7 +261,8 @@ class StagedOutputs:
                     pid = int(self.lock.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and _alive(pid):
+                # Our own pid in the lock is a killed run's (a PID namespace reuses pids).
+                if pid and pid != os.getpid() and _alive(pid):
                     msg = (
                         f"another nmgeo run (process {pid}) is writing into {self.out}; "
                         "wait for it to finish or choose another --out"
@@ -176,12 +285,9 @@ class StagedOutputs:
 
     def _clean_stale(self) -> None:
         for old in self.out.glob(f"{STAGE_PREFIX}*"):
-            try:
-                pid = int(old.name[len(STAGE_PREFIX) :])
-            except ValueError:
-                continue
-            if pid != os.getpid() and not _alive(pid):
+            if old != self.stage and _stale(old.name, STAGE_PREFIX, own=self.stage.name):
                 shutil.rmtree(old, ignore_errors=True)
+        _sweep_stale(self.out)
 
     # ------------------------------------------------------------------ files
     def path(self, name: str) -> Path:
@@ -197,18 +303,13 @@ class StagedOutputs:
         return self.out / Path(staged).relative_to(self.stage)
 
     def commit(self, run: Any, manifest: str = "manifest.json") -> list[Path]:
-        """Move every declared file into place, then write the manifest last."""
-        targets = [self.final(staged) for staged, _ in self._files] + [self.out / manifest]
-        for target in targets:  # check before moving anything, so no set is left mixed
-            if target.is_dir():
-                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
-        moved = []
+        """Move every declared file into place, the manifest last: all of them, or none."""
+        moves = []
         for staged, rows in self._files:
             target = self.final(staged)
-            os.replace(staged, target)
-            run.output(target, rows=rows)
-            moved.append(target)
+            run.output(target, rows=rows, written=staged)
+            moves.append((Path(staged), target))
         staged_manifest = run.write(self.stage / manifest)
-        target = self.out / manifest
-        os.replace(staged_manifest, target)
-        return [*moved, target]
+        moves.append((Path(staged_manifest), self.out / manifest))
+        move_into_place(moves)
+        return [target for _, target in moves]

@@ -507,6 +507,31 @@ def _to_hk80(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(HK80)
 
 
+def _drop_outside_holes(geoms: np.ndarray) -> tuple[np.ndarray, int]:
+    """Polygons without the interior rings that lie wholly outside their exterior ring.
+
+    Such a ring cuts nothing out of the polygon; repairing it as it is would add it as
+    a detached piece of land. Returns the polygons and the number of rings dropped.
+    """
+    out = geoms.copy()
+    poly = np.flatnonzero(
+        (shapely.get_type_id(geoms) == _POLYGON) & (shapely.get_num_interior_rings(geoms) > 0)
+    )
+    if not poly.size:
+        return out, 0
+    rings, owner = shapely.get_rings(geoms[poly], return_index=True)
+    exterior = np.r_[True, owner[1:] != owner[:-1]]
+    shells = shapely.polygons(rings[exterior])
+    holes = np.flatnonzero(~exterior)
+    outside = shapely.disjoint(shapely.polygons(rings[holes]), shells[owner[holes]])
+    if not outside.any():
+        return out, 0
+    keep = np.ones(len(rings), dtype=bool)
+    keep[holes[outside]] = False
+    out[poly] = shapely.polygons(rings[keep], indices=owner[keep])
+    return out, int(outside.sum())
+
+
 def _flat_parts(geoms: np.ndarray) -> np.ndarray:
     """Each collection as one flat GeometryCollection of its non-collection parts."""
     parts, index = shapely.get_parts(geoms, return_index=True)
@@ -682,25 +707,41 @@ def check_geometries(
                 f"({reason}); pass on_invalid='repair' to repair them with shapely.make_valid."
             )
             raise InvalidGeometryError(msg)
-        # Finite by now (check_finite ran): coordinates are finite, so areas are too.
-        before = np.nan_to_num(shapely.area(geoms[where]), nan=0.0)
-        repaired = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
-        odd = ~np.isin(shapely.get_type_id(repaired), (_POLYGON, _MULTIPOLYGON))
-        if odd.any():  # defensive: keep polygonal parts only
-            repaired[odd] = _polygon_parts(repaired[odd])
-        after = np.nan_to_num(shapely.area(repaired), nan=0.0)
-        change = float(np.abs(after - before).sum())
-        geoms[where] = repaired
-        counts["n_repaired"] = int(where.size)
-        counts["repair_area_change_m2"] = change
-        logger.warning(
-            "%s: repaired %d invalid geometries with shapely.make_valid (total area change "
-            "%.3f m2), e.g. %s",
-            source,
-            where.size,
-            change,
-            _name_rows(where, ids),
-        )
+        fixed, n_holes = _drop_outside_holes(geoms[where])
+        if n_holes:
+            lost = shapely.get_num_interior_rings(geoms[where]) > shapely.get_num_interior_rings(
+                fixed
+            )
+            geoms[where] = fixed
+            logger.warning(
+                "%s: dropped %d holes that lie outside their polygon's outline (no land is "
+                "cut out there), e.g. %s",
+                source,
+                n_holes,
+                _name_rows(where[lost], ids),
+            )
+            still = ~shapely.is_valid(geoms[where])
+            where = where[still]
+        if where.size:
+            # Finite by now (check_finite ran): coordinates are finite, so areas are too.
+            before = np.nan_to_num(shapely.area(geoms[where]), nan=0.0)
+            repaired = shapely.make_valid(geoms[where], method="structure", keep_collapsed=False)
+            odd = ~np.isin(shapely.get_type_id(repaired), (_POLYGON, _MULTIPOLYGON))
+            if odd.any():  # defensive: keep polygonal parts only
+                repaired[odd] = _polygon_parts(repaired[odd])
+            after = np.nan_to_num(shapely.area(repaired), nan=0.0)
+            change = float(np.abs(after - before).sum())
+            geoms[where] = repaired
+            counts["n_repaired"] = int(where.size)
+            counts["repair_area_change_m2"] = change
+            logger.warning(
+                "%s: repaired %d invalid geometries with shapely.make_valid (total area change "
+                "%.3f m2), e.g. %s",
+                source,
+                where.size,
+                change,
+                _name_rows(where, ids),
+            )
 
     area = shapely.area(geoms)
     bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | ~(area > 0)

@@ -254,8 +254,10 @@ def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> l
 @click.pass_context
 def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     """Generate a synthetic Northern Metropolis (zones, lots, roads, DEM)."""
-    from nmgeo.datasets import synthetic_metropolis
+    from nmgeo.datasets import DEM_NAME, GPKG_NAME, META_NAME, synthetic_metropolis
 
+    names = (GPKG_NAME, DEM_NAME, META_NAME, "manifest.json")
+    _refuse_overwrite([out / name for name in names], [])
     start = time.perf_counter()
     with _recording(ctx, 2) as run:
         with run.step("generate"):
@@ -423,7 +425,9 @@ def _manifest_path(out: Path, *, folder: bool) -> Path:
 def _refuse_overwrite(outputs: Sequence[Path], inputs: Sequence[Path | None]) -> None:
     """Raise before any work if a planned output file is one of the input files."""
     fix = "choose another --out so the input is not overwritten"
-    refuse_given_inputs(outputs, inputs, fix)
+    ctx = click.get_current_context(silent=True)
+    config = ctx.find_root().params.get("config") if ctx is not None else None
+    refuse_given_inputs(outputs, [*inputs, config], fix)
 
 
 def _read_layer(ctx: click.Context, run: Run, path: Path, layer: str | None, role: str) -> Any:
@@ -1004,7 +1008,11 @@ def report_cmd(
                 _write_csv(table, target, "%.4f")
             else:
                 title = "Land area by " + ", ".join(keys)
-                write_report({"area": table}, target.with_suffix(""), formats=[fmt], title=title)
+                written = write_report(
+                    {"area": table}, target.with_suffix(""), formats=[fmt], title=title
+                )
+                # write_report names the file with a lower-case suffix (R.MD -> R.md).
+                os.replace(written[fmt], target)
             staged.add(target, rows=len(table))
             staged.commit(run, manifest_path.name)
     _say_wrote(ctx, out, manifest_path, f"{len(table):,} rows")

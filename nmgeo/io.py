@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import glob
 import json
 import logging
@@ -47,7 +48,7 @@ from nmgeo._validate import (
     report_rings_closed,
 )
 from nmgeo._vocabulary import classify_zone
-from nmgeo.errors import InputError, SchemaError
+from nmgeo.errors import InputError, OutputError, SchemaError
 
 __all__ = ["read_extent", "read_parcels", "read_zones", "write_geopackage"]
 
@@ -288,6 +289,13 @@ def _read_source(
         facts = None if virtual else inspect_geojson(path, len(gdf))
         if facts is not None and facts.flat is not None:
             gdf, closed = _read_flattened(path, name, encoding, facts.flat, notes)
+        if facts is not None and facts.n_esri_curves and gdf.geometry.isna().any():
+            msg = (
+                f"{path} holds {facts.n_esri_curves} Esri curve geometries (curveRings), "
+                "which GDAL reads as empty; export the layer again with its curves "
+                "densified into straight segments (e.g. ArcGIS Densify) and read that."
+            )
+            raise InputError(msg)
     except InputError:
         raise
     except UnicodeDecodeError as err:
@@ -551,6 +559,13 @@ def _prepare_columns(
 
     Returns the frame and the set of canonical names the user mapped to.
     """
+    repeated = gdf.columns[gdf.columns.duplicated()]
+    if len(repeated):
+        msg = (
+            f"{source}: columns {sorted(set(map(str, repeated)))} appear more than once; give "
+            "each column its own name first."
+        )
+        raise SchemaError(msg)
     if gdf.geometry.name != "geometry":
         if "geometry" in gdf.columns:
             msg = (
@@ -1669,7 +1684,8 @@ def write_geopackage(
         raise InputError(msg)
     refuse_input(out, "write_geopackage")
     prepared = {name: _gpkg_frame(name, frame) for name, frame in layers.items()}
-    existing = _gpkg_layers(out) if keep_layers and out.exists() else []
+    # Only a regular file can hold layers to keep (reading a FIFO would wait forever).
+    existing = _gpkg_layers(out) if keep_layers and out.is_file() else []
     replaced = set(lower)
     kept = [name for name in existing if name.lower() not in replaced]
     # GDAL creates the file itself, so the temporary path is left free.
@@ -1680,10 +1696,13 @@ def write_geopackage(
             # OVERWRITE: a layer of the same name (in any case) in the copy is replaced.
             layer_options = {"OVERWRITE": "YES", "FID": _fid_name(frame.columns)}
             options = {"layer": name, "driver": "GPKG", "layer_options": layer_options}
-            if isinstance(frame, gpd.GeoDataFrame):
-                frame.to_file(tmp, engine="pyogrio", **options)
-            else:
-                pyogrio.write_dataframe(frame, tmp, **options)
+            try:
+                if isinstance(frame, gpd.GeoDataFrame):
+                    frame.to_file(tmp, engine="pyogrio", **options)
+                else:
+                    pyogrio.write_dataframe(frame, tmp, **options)
+            except _GDAL_WRITE_ERRORS as err:
+                raise _gdal_write_error(err, out) from err
             logger.debug("write_geopackage: layer %r, %d rows", name, len(frame))
     if kept:
         logger.info(
@@ -1696,6 +1715,25 @@ def write_geopackage(
     else:
         logger.info("write_geopackage: %d layers -> %s", len(prepared), out)
     return out
+
+
+_GDAL_WRITE_ERRORS = (
+    DataSourceError,
+    DataLayerError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+)
+
+
+def _gdal_write_error(err: Exception, out: Path) -> Exception:
+    """A GDAL write failure as the OSError it is (a full disk) or one line naming the file."""
+    text = str(err)
+    if "disk is full" in text or "No space left" in text:
+        return OSError(errno.ENOSPC, "No space left on device", str(out))
+    if "readonly" in text.lower() or "read-only" in text.lower():
+        return OSError(errno.EROFS, "Read-only file system", str(out))
+    return OutputError(f"cannot write {out}: {_short(err)}")
 
 
 def _fid_name(columns: pd.Index) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import logging
@@ -21,7 +20,7 @@ from geopandas.array import GeometryDtype
 
 from nmgeo import reference
 from nmgeo._limits import check_limit
-from nmgeo._outputs import replacing
+from nmgeo._outputs import replacing_all
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
@@ -516,7 +515,8 @@ def write_report(
 
     The Markdown and HTML documents carry no live HTML: ``&``, ``<`` and ``>`` in the
     title, table names, column names and cells are written as ``&amp;``, ``&lt;`` and
-    ``&gt;`` (and ``|`` in Markdown as ``\\|``), so ``<script>`` shows as text.
+    ``&gt;`` (and ``|``, ``[`` and ``]`` in Markdown as ``\\|``, ``\\[`` and ``\\]``), so
+    ``<script>`` and ``[link](javascript:...)`` show as text.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -540,9 +540,8 @@ def write_report(
     written: dict[str, Path] = {}
     # Every file is staged beside its place and all are moved in only when all are
     # complete, so an error leaves the previous report's files as they were.
-    with contextlib.ExitStack() as staged:
-        for key, out in plan.items():
-            tmp = staged.enter_context(replacing(out))
+    with replacing_all(list(plan.values())) as tmps:
+        for (key, out), tmp in zip(plan.items(), tmps, strict=True):
             if key.startswith("csv:"):
                 write_csv(tables[key[4:]], tmp)
             elif key == "xlsx":
@@ -609,7 +608,11 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for key, table in tables.items():
             frame = table.rename(columns=with_units)
+            # XML has no place for control characters: not in cells, nor in headers.
+            frame.columns = [_XML_BAD.sub("", str(c)) for c in frame.columns]
             for i in range(frame.shape[1]):
+                if isinstance(frame.iloc[:, i].dtype, pd.CategoricalDtype):
+                    frame.isetitem(i, frame.iloc[:, i].astype(object))
                 if _is_text_column(frame.iloc[:, i]):
                     frame.isetitem(
                         i,
@@ -663,6 +666,8 @@ def _markdown(tables: dict[str, pd.DataFrame], title: str) -> str:
 
     def md_cell(text: str) -> str:
         text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+        # No link or image syntax: [x](javascript:...) would become a live link.
+        text = text.replace("[", "\\[").replace("]", "\\]")
         # No raw HTML in the document: a renderer would run it.
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

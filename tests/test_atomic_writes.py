@@ -24,7 +24,7 @@ from shapely.geometry import Point, box
 
 import nmgeo
 from nmgeo._manifest import Run
-from nmgeo._outputs import TMP_MARK, replacing, write_atomic
+from nmgeo._outputs import TMP_PREFIX, replacing, write_atomic
 from nmgeo.datasets import write_dem
 
 X0, Y0 = 833_000.0, 840_000.0
@@ -39,7 +39,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def _no_temporaries(folder: Path) -> None:
-    left = [p.name for p in folder.iterdir() if TMP_MARK in p.name or p.name.startswith(".")]
+    left = [p.name for p in folder.iterdir() if TMP_PREFIX in p.name or p.name.startswith(".")]
     assert left == []
 
 
@@ -238,7 +238,7 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
     target.write_text("previous")
     proc = subprocess.run([sys.executable, "-c", code, str(target)], check=False)
     assert proc.returncode == -9
-    left = [p for p in tmp_path.iterdir() if TMP_MARK in p.name]
+    left = [p for p in tmp_path.iterdir() if TMP_PREFIX in p.name]
     assert len(left) == 1
     assert target.read_text() == "previous"
     write_atomic(target, "new")
@@ -260,7 +260,7 @@ def test_a_folder_in_the_way_is_named(tmp_path):
     with pytest.raises(IsADirectoryError) as err:
         write_atomic(tmp_path / "report.md", "x")
     assert err.value.filename == str(tmp_path / "report.md")
-    assert not [p for p in tmp_path.iterdir() if TMP_MARK in p.name]
+    assert not [p for p in tmp_path.iterdir() if TMP_PREFIX in p.name]
 
 
 def test_the_temporary_keeps_the_suffix_and_lies_beside_the_target(tmp_path):
@@ -271,3 +271,115 @@ def test_the_temporary_keeps_the_suffix_and_lies_beside_the_target(tmp_path):
         tmp.write_bytes(b"1")
     assert (tmp_path / "sub" / "x.gpkg").read_bytes() == b"1"
     assert os.listdir(tmp_path / "sub") == ["x.gpkg"]
+
+
+# --------------------------------------------------------------------------- sets, all or none
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+def test_a_move_that_fails_midway_puts_the_previous_files_back(tmp_path, monkeypatch):
+    nmgeo.write_report(_tables(), tmp_path / "report", title="first")
+    before = _snapshot(tmp_path)
+    real = os.replace
+    calls = []
+
+    def flaky(src, dst, *a, **k):
+        calls.append(dst)
+        if len(calls) == 3 and TMP_PREFIX in str(src) and ".bak" not in str(src):
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(PermissionError) as err:
+        nmgeo.write_report(_tables(), tmp_path / "report", title="second")
+    assert TMP_PREFIX not in err.value.filename  # the target is named, not the temporary
+    assert err.value.filename.startswith(str(tmp_path / "report"))
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+
+
+def test_an_immutable_file_in_the_set_leaves_the_whole_set_as_it_was(tmp_path):
+    nmgeo.write_report(_tables(), tmp_path / "report", title="first")
+    before = _snapshot(tmp_path)
+    locked = tmp_path / "report.md"
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        with pytest.raises(PermissionError) as err:
+            nmgeo.write_report(_tables(), tmp_path / "report", title="second")
+        assert err.value.filename == str(locked)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert _snapshot(tmp_path) == before
+    _no_temporaries(tmp_path)
+
+
+def test_an_os_error_without_a_file_name_names_the_target(tmp_path, monkeypatch):
+    def full(self, data, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")  # no filename, as write() gives
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as err:
+        write_atomic(tmp_path / "a.md", "x")
+    assert err.value.filename == str(tmp_path / "a.md")
+
+
+def test_a_full_disk_under_the_geopackage_driver_is_an_os_error_naming_the_file(
+    tmp_path, monkeypatch
+):
+    def full(self, path, *a, **k):
+        raise pyogrio.errors.FeatureError("failed to write feature 3: database or disk is full")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[box(X0, Y0, X0 + 1, Y0 + 1)], crs=2326)
+    with pytest.raises(OSError) as err:
+        nmgeo.write_geopackage(tmp_path / "nm.gpkg", lots=frame)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "nm.gpkg")
+    _no_temporaries(tmp_path)
+
+
+def test_a_fifo_in_place_of_the_geopackage_is_replaced_not_read(tmp_path):
+    fifo = tmp_path / "nm.gpkg"
+    os.mkfifo(fifo)
+    code = (
+        "import sys, geopandas as gpd, nmgeo\n"
+        "from shapely.geometry import box\n"
+        f"g = [box({X0}, {Y0}, {X0 + 1}, {Y0 + 1})]\n"
+        "f = gpd.GeoDataFrame({'a': [1]}, geometry=g, crs=2326)\n"
+        "nmgeo.write_geopackage(sys.argv[1], lots=f)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(fifo)], timeout=60, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert fifo.is_file() and len(pyogrio.read_dataframe(fifo)) == 1
+
+
+def test_names_as_long_as_the_file_system_allows_can_be_written(tmp_path):
+    target = tmp_path / ("c" * 250 + ".md")
+    write_atomic(target, "long")
+    assert target.read_text() == "long"
+    nmgeo.write_report(_tables(), tmp_path / ("r" * 200), formats=["md", "csv"])
+    _no_temporaries(tmp_path)
+
+
+def test_the_sidecars_of_a_killed_geopackage_write_are_swept(tmp_path):
+    pid = _dead_pid()
+    left = [
+        tmp_path / f"{TMP_PREFIX}{pid}-abcd1234.gpkg",
+        tmp_path / f"{TMP_PREFIX}{pid}-abcd1234.gpkg-journal",
+        tmp_path / f"{TMP_PREFIX}{pid}-abcd1234.gpkg.tmp_rtree_lots.db",
+        tmp_path / f"{TMP_PREFIX}{pid}-abcd1234.bak",
+    ]
+    for path in left:
+        path.write_bytes(b"x")
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[box(X0, Y0, X0 + 1, Y0 + 1)], crs=2326)
+    nmgeo.write_geopackage(tmp_path / "other.gpkg", lots=frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.gpkg"]

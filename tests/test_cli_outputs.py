@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -216,3 +217,90 @@ def test_a_failed_synth_leaves_the_previous_sample_set_intact(tmp_path, monkeypa
     assert result.exit_code == 2 and "no space left" in result.stderr
     assert _snapshot(out) == before  # the GeoPackage of seed 2 never replaced seed 1's
     assert sorted(p.name for p in out.iterdir()) == sorted(before)
+
+
+def test_a_move_failing_midway_leaves_the_previous_set_and_names_the_file(
+    inputs, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, _args(inputs, out)).exit_code == 0
+    before = _snapshot(out)
+    real = os.replace
+
+    def immutable_report_md(src, dst, *a, **k):
+        if str(dst) == str(out / "report.md"):
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", immutable_report_md)
+    result = runner.invoke(main, _args(inputs, out, "--gap", "20"))
+    assert result.exit_code == 2
+    assert f"cannot write {out / 'report.md'}:" in result.stderr
+    assert _snapshot(out) == before  # the files moved before report.md were put back
+    _consistent(out)
+
+
+def test_a_lock_and_stage_left_under_this_very_pid_are_stale(inputs, tmp_path):
+    # In a PID namespace a new run can get the pid of the killed run that left them.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).write_text(str(os.getpid()))
+    (out / f"{STAGE_PREFIX}{os.getpid()}-deadbeef").mkdir()
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 0, result.output
+    _consistent(out)
+
+
+def test_the_config_file_is_an_input_no_output_replaces(inputs, tmp_path):
+    zpath, lpath = inputs
+    config = tmp_path / "report.md"
+    config.write_text('[report]\nby = "land_use"\n')
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "--config",
+            str(config),
+            "report",
+            str(lpath),
+            "--zones",
+            str(zpath),
+            "--out",
+            str(config),
+        ],
+    )
+    assert result.exit_code == 2 and "is the input file" in result.stderr
+    assert config.read_text() == '[report]\nby = "land_use"\n'
+
+
+def test_a_report_suffix_in_upper_case_is_written_as_named(inputs, tmp_path):
+    zpath, lpath = inputs
+    out = tmp_path / "R.MD"
+    result = CliRunner().invoke(
+        main, ["-q", "report", str(lpath), "--zones", str(zpath), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("# Land area by")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.MD", "R.manifest.json"]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "value"),
+    [
+        ("report", "--by", "area_m2"),
+        ("report", "--by", "zone_label,zone_label"),
+        ("report", "--by", "geometry"),
+        ("map", "--color-by", "geometry"),
+    ],
+)
+def test_a_reserved_or_repeated_column_is_one_line(inputs, tmp_path, command, flag, value):
+    zpath, lpath = inputs
+    out = tmp_path / ("a.csv" if command == "report" else "m.html")
+    result = CliRunner().invoke(
+        main, ["-q", command, str(lpath), "--zones", str(zpath), flag, value, "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -140,6 +140,91 @@ def roads() -> gpd.GeoDataFrame:
     )
 
 
+def short_dbf(folder: Path) -> Path:
+    path = shapefile(folder)
+    other = folder / "one"
+    other.mkdir()
+    lots([sq()]).to_file(other / "lots.shp", engine="pyogrio")
+    path.with_suffix(".dbf").write_bytes((other / "lots.dbf").read_bytes())
+    return path
+
+
+def zipped(folder: Path) -> Path:
+    import zipfile
+
+    path = shapefile(folder)
+    archive = folder / "lots.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for ext in (".shp", ".shx", ".prj"):
+            zf.write(path.with_suffix(ext), f"lots{ext}")
+    return archive
+
+
+def fid_gpkg(folder: Path) -> Path:
+    import pyogrio
+
+    path = folder / "fid.gpkg"
+    frame = lots([sq(), sq(20)]).drop(columns="LOTID").assign(OBJECTID=[5001, 5002])
+    pyogrio.write_dataframe(frame, path, layer_options={"FID": "OBJECTID"})
+    return path
+
+
+def doubled() -> gpd.GeoDataFrame:
+    frame = lots([sq(), sq(20)]).assign(X=[1, 2])
+    return gpd.GeoDataFrame(
+        pd.concat([frame, frame[["X"]]], axis=1), geometry="geometry", crs=2326
+    )
+
+
+def utf8_shp(folder: Path) -> Path:
+    path = folder / "u.shp"
+    lots([sq()]).assign(NAME=["大埔"]).to_file(path, encoding="utf-8", engine="pyogrio")
+    return path
+
+
+def esri_curves(folder: Path) -> Path:
+    ring = [[E0, N0], [E0 + 100, N0], [E0 + 100, N0 + 100], [E0, N0 + 100], [E0, N0]]
+    curve = {"curveRings": [[[E0 + 300, N0], {"c": [[E0 + 300, N0], [E0 + 350, N0 + 50]]}]]}
+    doc = {
+        "geometryType": "esriGeometryPolygon",
+        "spatialReference": {"wkid": 2326},
+        "fields": [{"name": "ZONE_LABEL", "type": "esriFieldTypeString"}],
+        "features": [
+            {"attributes": {"ZONE_LABEL": "C"}, "geometry": {"rings": [ring]}},
+            {"attributes": {"ZONE_LABEL": "O"}, "geometry": curve},
+        ],
+    }
+    path = folder / "curves.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def local_crs(folder: Path) -> Path:
+    path = shapefile(folder)
+    path.with_suffix(".prj").write_text(
+        'LOCAL_CS["Local",LOCAL_DATUM["x",0],UNIT["Meter",1.0],AXIS["X",EAST],AXIS["Y",NORTH]]'
+    )
+    return path
+
+
+def no_crs_member(folder: Path) -> Path:
+    path = folder / "nocrs.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feat(0)]}))
+    return path
+
+
+def jinja_map(folder: Path, label: str | None = None) -> bool:
+    """Save a map whose lot id is a template; True if the template ran."""
+    marker = folder / "ran.txt"
+    opener = f"lipsum.__globals__.__builtins__.open({str(marker)!r}, 'w')"
+    label = label or "{{ " + opener + ".write('x') }}"
+    frame = gpd.GeoDataFrame(
+        {"parcel_id": [label], "land_use": ["commercial"]}, geometry=[sq(0, 0, 50)], crs=2326
+    )
+    nmgeo.parcel_map(frame, tiles=None).save(folder / "m.html")
+    return marker.exists()
+
+
 CURVED = shapely.buffer(Point(E0, N0), 30, quad_segs=256)
 HOLED = CURVED.difference(shapely.buffer(Point(E0, N0), 10, quad_segs=256))
 
@@ -224,6 +309,27 @@ CASES = [
         lambda d: nmgeo.read_parcels(in_crs("EPSG:4326")),
         "correct",
         check=lambda out: abs(out.geometry.iloc[0].bounds[0] - E0) < 0.01,
+    ),
+    Case(
+        "geometry and CRS",
+        "a local engineering CRS",
+        lambda d: nmgeo.read_parcels(local_crs(d)),
+        "error",
+        ("local engineering CRS", "crs='EPSG:2326'"),
+    ),
+    Case(
+        "geometry and CRS",
+        "a local engineering CRS, crs= given",
+        lambda d: nmgeo.read_parcels(local_crs(d), crs="EPSG:2326"),
+        "account",
+        ("read as crs='EPSG:2326'",),
+    ),
+    Case(
+        "geometry and CRS",
+        "GeoJSON without crs member in metres, crs= given",
+        lambda d: nmgeo.read_parcels(no_crs_member(d), crs="EPSG:2326"),
+        "account",
+        ("RFC 7946",),
     ),
     # ------------------------------------------------------------------ silent loss on read
     Case(
@@ -311,6 +417,107 @@ CASES = [
         "account",
         ("'shops'",),
     ),
+    Case(
+        "loss on read",
+        ".dbf with fewer records than shapes",
+        lambda d: nmgeo.read_parcels(short_dbf(d)),
+        "error",
+        ("2 shapes but lots.dbf 1",),
+    ),
+    Case(
+        "loss on read",
+        "zipped Shapefile without .dbf",
+        lambda d: nmgeo.read_parcels(zipped(d)),
+        "error",
+        ("no lots.dbf",),
+    ),
+    Case(
+        "loss on read",
+        "blank ids",
+        lambda d: nmgeo.read_parcels(
+            lots([sq(), sq(20), sq(40)], ids=["", " ", "L2"]), on_invalid="drop"
+        ),
+        "account",
+        ("2 blank LOTID values",),
+    ),
+    Case(
+        "loss on read",
+        "float ids past 2**53",
+        lambda d: nmgeo.read_parcels(
+            lots([sq(), sq(20)], ids=[1.2345678901234568e28, 1.2345678901234569e28])
+        ),
+        "error",
+        ("16 or more digits",),
+    ),
+    Case(
+        "loss on read",
+        "lot ids held as the GeoPackage FID",
+        lambda d: nmgeo.read_parcels(fid_gpkg(d)),
+        "correct",
+        check=lambda out: out["parcel_id"].tolist() == [5001, 5002],
+    ),
+    Case(
+        "loss on read",
+        "a field named geometry",
+        lambda d: nmgeo.read_parcels(geojson(d, "g.geojson", [feat(0, geometry="plan 12")])),
+        "account",
+        ("'geometry_field'",),
+    ),
+    Case(
+        "loss on read",
+        "repeated column names",
+        lambda d: nmgeo.read_parcels(doubled()),
+        "error",
+        ("appear more than once",),
+    ),
+    Case(
+        "loss on read",
+        "encoding= against a declared one",
+        lambda d: nmgeo.read_parcels(utf8_shp(d), encoding="big5"),
+        "account",
+        ("not applied",),
+    ),
+    Case(
+        "loss on read",
+        "parts of a lot that differ",
+        lambda d: nmgeo.read_parcels(lots([sq(), sq(20)], ids=["A", "A"], DD=["51", "92"])),
+        "account",
+        ("differ in DD",),
+    ),
+    Case(
+        "loss on read",
+        "lines in a geometry collection",
+        lambda d: nmgeo.read_parcels(
+            lots([shapely.GeometryCollection([sq(), LineString([(E0, N0), (E0 + 50, N0)])])])
+        ),
+        "account",
+        ("dropping 1 points, lines",),
+    ),
+    Case(
+        "loss on read",
+        "a hole outside its shell",
+        lambda d: nmgeo.read_parcels(
+            lots([shapely.Polygon(sq().exterior.coords, [sq(100, 0, 5).exterior.coords])])
+        ),
+        "account",
+        ("1 holes that lie outside",),
+    ),
+    Case(
+        "loss on read",
+        "Esri curveRings",
+        lambda d: nmgeo.read_zones(esri_curves(d)),
+        "error",
+        ("Esri curve geometries",),
+    ),
+    Case(
+        "loss on read",
+        "lot column named like a piece column",
+        lambda d: nmgeo.land_fabric(
+            zoned(["C"]), nmgeo.read_parcels(lots([sq(10, 10)], tenure=["PTG"]))
+        ),
+        "account",
+        ("'lot_tenure'",),
+    ),
     # ------------------------------------------------------------------ injection in files
     Case(
         "injection",
@@ -353,6 +560,27 @@ CASES = [
         lambda d: report_cell(d, "x" * 40_000, "xlsx"),
         "account",
         ("32767",),
+    ),
+    Case(
+        "injection",
+        "Jinja {{ }} in a lot id on a map",
+        lambda d: jinja_map(d),
+        "correct",
+        check=lambda ran: ran is False,
+    ),
+    Case(
+        "injection",
+        "unbalanced {% in a zone label on a map",
+        lambda d: jinja_map(d, "{% raw %}"),
+        "correct",
+        check=lambda ran: ran is False,
+    ),
+    Case(
+        "injection",
+        "Markdown link to javascript:",
+        lambda d: report_cell(d, "[x](javascript:alert(1))", "md"),
+        "correct",
+        check=lambda text: "\\[x\\](javascript" in text,
     ),
     # ------------------------------------------------------------------ parameters
     Case(

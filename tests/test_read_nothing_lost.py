@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from shapely.geometry import mapping
 
-from nmgeo.errors import DuplicateIdError, InputError, SchemaError
+from nmgeo.errors import CoordinateRangeError, CRSError, DuplicateIdError, InputError, SchemaError
 from nmgeo.io import read_parcels, read_zones
 
 E0, N0 = 833_000.0, 840_000.0
@@ -235,3 +238,204 @@ def test_description_beside_desc_eng_is_no_clash():
         crs="EPSG:2326",
     )
     assert read_zones(zones)["description"].tolist() == ["mine"]
+
+
+# --------------------------------------------------------------------------- more ways to lose
+
+
+def test_a_local_engineering_crs_is_one_line_and_gives_way_to_crs(tmp_path, caplog):
+    path = _shapefile(tmp_path)
+    local = 'LOCAL_CS["Local",LOCAL_DATUM["x",0],UNIT["Meter",1.0],AXIS["X",EAST],AXIS["Y",NORTH]]'
+    path.with_suffix(".prj").write_text(local)
+    with pytest.raises(CRSError, match="local engineering CRS.*crs='EPSG:2326'"):
+        read_parcels(path)
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(path, crs="EPSG:2326")
+    assert lots.total_bounds.tolist() == [E0, N0, E0 + 30, N0 + 10]
+    assert any("read as crs='EPSG:2326'" in m for m in warnings_of(caplog))
+
+
+def test_geojson_without_a_crs_member_in_hk1980_metres_reads_with_crs(tmp_path):
+    path = tmp_path / "nocrs.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature(0)]}))
+    with pytest.raises(CoordinateRangeError):
+        read_parcels(path)  # RFC 7946: WGS84, and these are no degrees
+    lots = read_parcels(path, crs="EPSG:2326")
+    assert lots["area_m2"].tolist() == [100.0]
+    # A file that declares its CRS still cannot be overridden.
+    with pytest.raises(CRSError, match="declares EPSG:2326"):
+        read_parcels(write(tmp_path / "hk.geojson", [feature(0)]), crs="EPSG:4326")
+
+
+def test_lists_in_a_label_or_an_id_are_refused():
+    zone = {"type": "Feature", "properties": {"ZONE_LABEL": ["C"]}, "geometry": square(0, 15)}
+    with pytest.raises(SchemaError, match="zone_label holds lists"):
+        read_zones(gpd.GeoDataFrame.from_features([zone], crs=2326))
+    with pytest.raises(SchemaError, match="LOTID .*holds lists"):
+        read_parcels(_lots([[1], [2]]))
+
+
+def test_a_dbf_with_another_number_of_records_is_refused(tmp_path):
+    three = _shapefile(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    gpd.GeoDataFrame(
+        {"LOTID": ["X"]}, geometry=[shapely.box(E0, N0, E0 + 1, N0 + 1)], crs=2326
+    ).to_file(other / "lots.shp", engine="pyogrio")
+    (tmp_path / "lots.dbf").write_bytes((other / "lots.dbf").read_bytes())
+    with pytest.raises(InputError, match="2 shapes but lots.dbf 1 attribute records"):
+        read_parcels(three)
+
+
+def test_a_zipped_shapefile_without_its_dbf_is_refused(tmp_path):
+    path = _shapefile(tmp_path)
+    archive = tmp_path / "lots.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for ext in (".shp", ".shx", ".prj"):
+            zf.write(path.with_suffix(ext), f"lots{ext}")
+    for source in (archive, f"/vsizip/{archive}/lots.shp"):
+        with pytest.raises(InputError, match="no lots.dbf"):
+            read_parcels(source)
+
+
+def test_float_ids_too_long_to_tell_apart_are_refused(tmp_path):
+    text = json.dumps(
+        {"type": "FeatureCollection", "crs": HK80, "features": [feature(0), feature(1)]}
+    )
+    text = text.replace('"L0"', "12345678901234567890123456780").replace(
+        '"L1"', "12345678901234567890123456789"
+    )
+    path = tmp_path / "big.geojson"
+    path.write_text(text)
+    with pytest.raises(InputError, match="16 or more digits"):
+        read_parcels(path)
+
+
+def test_big_integer_ids_mixed_with_text_stay_exact():
+    lots = read_parcels(_lots([10**20, 2 * 10**20, 2**70, "X-1"]))
+    assert lots["parcel_id"].tolist() == [str(10**20), str(2 * 10**20), str(2**70), "X-1"]
+
+
+def test_blank_ids_are_null_ids_never_one_lot(caplog):
+    with pytest.raises(DuplicateIdError, match="null"):
+        read_parcels(_lots(["", "  ", "DD51-3"]))
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(_lots(["", "  ", "DD51-3"]), on_invalid="drop")
+    assert lots["parcel_id"].tolist() == ["DD51-3"]
+    assert any("2 blank LOTID values" in m for m in warnings_of(caplog))
+
+
+def test_lot_ids_held_as_feature_ids_are_kept(tmp_path):
+    gdf = _lots(["a", "b"]).drop(columns="LOTID").assign(OBJECTID=[5001, 5002], NAME=["x", "y"])
+    gpkg = tmp_path / "fid.gpkg"
+    pyogrio.write_dataframe(gdf, gpkg, layer_options={"FID": "OBJECTID"})
+    assert read_parcels(gpkg)["parcel_id"].tolist() == [5001, 5002]
+    feats = [{**feature(i), "id": 101 + i, "properties": {"NAME": "x"}} for i in range(2)]
+    assert read_parcels(write(tmp_path / "ids.geojson", feats))["parcel_id"].tolist() == [101, 102]
+    # GeoJSON features without ids, and plain GeoPackages, get no made-up column.
+    plain = tmp_path / "plain.gpkg"
+    _lots(["a", "b"]).to_file(plain, engine="pyogrio")
+    assert "fid" not in read_parcels(plain).columns
+
+
+def test_a_field_named_geometry_is_kept_under_another_name(tmp_path, caplog):
+    feats = [feature(i, geometry="see plan 12") for i in range(2)]
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(write(tmp_path / "g.geojson", feats))
+    assert lots["geometry_field"].tolist() == ["see plan 12"] * 2
+    assert lots["area_m2"].tolist() == [100.0, 100.0]
+    assert any("'geometry_field'" in m for m in warnings_of(caplog))
+
+
+def test_repeated_column_names_are_refused():
+    gdf = _lots(["A", "B"]).assign(X=[1, 2])
+    doubled = gpd.GeoDataFrame(pd.concat([gdf, gdf[["X"]]], axis=1), geometry="geometry", crs=2326)
+    with pytest.raises(SchemaError, match=r"\['X'\] appear more than once"):
+        read_parcels(doubled)
+
+
+def test_encoding_does_not_override_one_the_file_declares(tmp_path, caplog):
+    gdf = _lots(["A", "B"]).assign(NAME=["大埔", "粉嶺"])
+    gdf.to_file(tmp_path / "u.shp", encoding="utf-8", engine="pyogrio")  # writes u.cpg
+    gdf.to_file(tmp_path / "u.gpkg", engine="pyogrio")
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        assert read_parcels(tmp_path / "u.shp", encoding="big5")["NAME"].tolist() == [
+            "大埔",
+            "粉嶺",
+        ]
+        assert read_parcels(tmp_path / "u.gpkg", encoding="latin-1")["NAME"].tolist() == [
+            "大埔",
+            "粉嶺",
+        ]
+    assert len([m for m in warnings_of(caplog) if "not applied" in m]) == 2
+
+
+def test_parts_of_a_lot_that_differ_are_named(caplog):
+    gdf = _lots(["A", "A", "B", "B"]).assign(
+        DD=["51", "92", "1", "1"], SHAPE_Area=[1.0, 2.0, 3.0, 4.0]
+    )
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(gdf)
+    assert lots["DD"].tolist() == ["51", "1"]
+    differ = [m for m in warnings_of(caplog) if "differ in" in m]
+    assert len(differ) == 1 and "DD (1 lots)" in differ[0] and "SHAPE_Area" not in differ[0]
+
+
+def test_points_and_lines_dropped_from_a_collection_are_counted(caplog):
+    gc = shapely.GeometryCollection(
+        [shapely.box(E0, N0, E0 + 10, N0 + 10), shapely.LineString([(E0, N0), (E0 + 50, N0)])]
+    )
+    gdf = gpd.GeoDataFrame({"LOTID": ["A"]}, geometry=[gc], crs=2326)
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(gdf)
+    assert lots.geometry.iloc[0].geom_type == "Polygon"
+    assert any("dropping 1 points, lines" in m and "'A'" in m for m in warnings_of(caplog))
+
+
+def test_a_hole_outside_its_shell_adds_no_land(caplog):
+    shell = shapely.box(E0, N0, E0 + 10, N0 + 10)
+    far = shapely.box(E0 + 100, N0, E0 + 105, N0 + 5)
+    inner = shapely.box(E0 + 2, N0 + 2, E0 + 4, N0 + 4)
+    bad = shapely.Polygon(shell.exterior.coords, [far.exterior.coords, inner.exterior.coords])
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(gpd.GeoDataFrame({"LOTID": ["A"]}, geometry=[bad], crs=2326))
+    # The shell less the hole inside it; the hole 100 m away cut nothing and adds nothing.
+    assert lots["area_m2"].tolist() == [96.0]
+    assert any("1 holes that lie outside" in m for m in warnings_of(caplog))
+
+
+def test_esri_curve_geometries_are_refused_with_the_fix(tmp_path):
+    ring = [[E0, N0], [E0 + 100, N0], [E0 + 100, N0 + 100], [E0, N0 + 100], [E0, N0]]
+    curve = {"curveRings": [[[E0 + 300, N0], {"c": [[E0 + 300, N0], [E0 + 350, N0 + 50]]}]]}
+    doc = {
+        "geometryType": "esriGeometryPolygon",
+        "spatialReference": {"wkid": 2326},
+        "fields": [{"name": "ZONE_LABEL", "type": "esriFieldTypeString"}],
+        "features": [
+            {"attributes": {"ZONE_LABEL": "C"}, "geometry": {"rings": [ring]}},
+            {"attributes": {"ZONE_LABEL": "O"}, "geometry": curve},
+        ],
+    }
+    path = tmp_path / "curves.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="1 Esri curve geometries.*densified"):
+        read_zones(path)
+
+
+def test_lot_columns_named_like_piece_columns_are_kept_with_a_prefix(caplog):
+    import nmgeo
+
+    zones = read_zones(
+        gpd.GeoDataFrame(
+            {"ZONE_LABEL": ["C"]}, geometry=[shapely.box(E0, N0, E0 + 100, N0 + 100)], crs=2326
+        )
+    )
+    lots = read_parcels(
+        _lots(["A"]).assign(tenure=["Private Treaty Grant"], PLAN_NO=["DD51 sheet 3"])
+    )
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        fabric = nmgeo.land_fabric(zones, lots)
+    row = fabric.set_index("parcel_id").loc["A"]
+    assert row["tenure"] == "leased" and row["lot_tenure"] == "Private Treaty Grant"
+    assert row["lot_PLAN_NO"] == "DD51 sheet 3"
+    assert any("'tenure' as 'lot_tenure'" in m for m in warnings_of(caplog))

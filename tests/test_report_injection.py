@@ -176,3 +176,24 @@ def test_markdown_and_html_keep_ordinary_text(tmp_path):
     assert "| P001 " in text and "12.5" in text and "&" not in text
     page = written["html"].read_text(encoding="utf-8")
     assert "<td>P001</td>" in page and '<td class="num">12.5</td>' in page
+
+
+def test_markdown_carries_no_live_links_or_images(tmp_path):
+    markdown = pytest.importorskip("markdown")
+    table = pd.DataFrame(
+        {"note": ["[click](javascript:alert(1))", "![x](https://evil.example/b.png)"]}
+    )
+    written = write_report(
+        {"t": table}, tmp_path / "r", formats=("md",), title="[t](javascript:x)"
+    )
+    page = markdown.markdown(written["md"].read_text(encoding="utf-8"), extensions=["tables"])
+    assert "<a" not in page and "<img" not in page
+    assert "[click](javascript:alert(1))" in page  # shown as the text it is
+
+
+def test_control_characters_in_categories_and_headers_are_stripped_in_xlsx(tmp_path):
+    table = pd.DataFrame({"c": pd.Categorical(["\x01=1", "ok"]), "k\x01x": [1, 2]})
+    written = write_report({"t": table}, tmp_path / "r", formats=("xlsx",))
+    sheet = openpyxl.load_workbook(written["xlsx"])["t"]
+    assert [c.value for c in sheet[1]] == ["c", "kx"]
+    assert [c.value for c in sheet["A"][1:]] == ["'=1", "ok"]  # stripped, then neutralised
