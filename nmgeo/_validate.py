@@ -532,17 +532,24 @@ def _drop_outside_holes(geoms: np.ndarray) -> tuple[np.ndarray, int]:
     return out, int(outside.sum())
 
 
-def _flat_parts(geoms: np.ndarray) -> np.ndarray:
-    """Each collection as one flat GeometryCollection of its non-collection parts."""
+def _single_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The non-collection parts of every geometry, nested collections flattened, and the
+    position of the geometry each part comes from."""
     parts, index = shapely.get_parts(geoms, return_index=True)
     while True:
         nested = np.isin(shapely.get_type_id(parts), _MULTI_OR_COLLECTION)
         if not nested.any():
-            break
+            return parts, index
         sub, sub_index = shapely.get_parts(parts[nested], return_index=True)
         parts = np.concatenate([parts[~nested], sub])
         index = np.concatenate([index[~nested], index[nested][sub_index]])
-    return shapely.geometrycollections(parts, indices=index, out=None)
+
+
+def _flat_parts(geoms: np.ndarray) -> np.ndarray:
+    """Each collection as one flat GeometryCollection of its non-collection parts."""
+    parts, index = _single_parts(geoms)
+    order = np.argsort(index, kind="stable")
+    return shapely.geometrycollections(parts[order], indices=index[order])
 
 
 def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
@@ -551,14 +558,7 @@ def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
     Nested collections are flattened; non-polygonal and empty parts are discarded.
     """
     n = len(geoms)
-    parts, index = shapely.get_parts(geoms, return_index=True)
-    while True:
-        nested = np.isin(shapely.get_type_id(parts), _MULTI_OR_COLLECTION)
-        if not nested.any():
-            break
-        sub, sub_index = shapely.get_parts(parts[nested], return_index=True)
-        parts = np.concatenate([parts[~nested], sub])
-        index = np.concatenate([index[~nested], index[nested][sub_index]])
+    parts, index = _single_parts(geoms)
     keep = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
     parts, index = parts[keep], index[keep]
     order = np.argsort(index, kind="stable")

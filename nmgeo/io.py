@@ -559,13 +559,7 @@ def _prepare_columns(
 
     Returns the frame and the set of canonical names the user mapped to.
     """
-    repeated = gdf.columns[gdf.columns.duplicated()]
-    if len(repeated):
-        msg = (
-            f"{source}: columns {sorted(set(map(str, repeated)))} appear more than once; give "
-            "each column its own name first."
-        )
-        raise SchemaError(msg)
+    _check_unique_columns(gdf, source, "appear more than once; give each column its own name")
     if gdf.geometry.name != "geometry":
         if "geometry" in gdf.columns:
             msg = (
@@ -599,13 +593,13 @@ def _prepare_columns(
     return gdf, set(rename.values())
 
 
-def _check_unique_columns(gdf: pd.DataFrame, source: str) -> None:
+_RENAMED_TWICE = "appear twice after renaming; map only one source column to each name in columns="
+
+
+def _check_unique_columns(gdf: pd.DataFrame, source: str, problem: str = _RENAMED_TWICE) -> None:
     repeated = gdf.columns[gdf.columns.duplicated()]
     if len(repeated):
-        msg = (
-            f"{source}: after renaming, columns {sorted(set(map(str, repeated)))} appear twice; "
-            "map only one source column to each name in columns=."
-        )
+        msg = f"{source}: columns {sorted(set(map(str, repeated)))} {problem}."
         raise SchemaError(msg)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pyogrio
@@ -22,6 +23,38 @@ def _nmgeo_log_level():
     yield
     for logger, level in zip(_LOGGERS, _LEVELS, strict=True):
         logger.setLevel(level)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _unavailable(reason: str) -> None:
+    import browser
+
+    if os.environ.get(browser.REQUIRE_ENV) == "1":
+        pytest.fail(f"{browser.REQUIRE_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def assets() -> str:
+    """The offline map assets (a node_modules folder from .ci/assets.sh), or skip."""
+    folder = os.environ.get("NMGEO_ASSETS")
+    if not folder or not Path(folder).is_dir():
+        _unavailable("NMGEO_ASSETS is not set to a node_modules folder (.ci/assets.sh)")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """A headless Chromium WebDriver, or skip (fail with NMGEO_REQUIRE_BROWSER=1)."""
+    import browser
+
+    reason = browser.missing()
+    if reason:
+        _unavailable(reason)
+    with browser.chromium() as d:
+        yield d
 
 
 # format key -> (file suffix, pyogrio driver; None for GeoParquet)

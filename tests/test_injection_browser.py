@@ -9,7 +9,6 @@ control proves the check sees a payload that does run.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -73,27 +72,7 @@ setTimeout(function () { done(shown); }, 500);
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get(browser.REQUIRE_ENV) == "1":
-        pytest.fail(f"{browser.REQUIRE_ENV}=1 but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def assets() -> str:
-    folder = os.environ.get("NMGEO_ASSETS")
-    if not folder or not Path(folder).is_dir():
-        _unavailable("NMGEO_ASSETS is not set to a node_modules folder (.ci/assets.sh)")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def driver():
-    reason = browser.missing()
-    if reason:
-        _unavailable(reason)
-    with browser.chromium() as d:
-        yield d
+# The browser fixtures (assets, driver) are in conftest.py.
 
 
 @pytest.fixture(scope="module")

@@ -404,24 +404,6 @@ def test_a_hole_outside_its_shell_adds_no_land(caplog):
     assert any("1 holes that lie outside" in m for m in warnings_of(caplog))
 
 
-def test_esri_curve_geometries_are_refused_with_the_fix(tmp_path):
-    ring = [[E0, N0], [E0 + 100, N0], [E0 + 100, N0 + 100], [E0, N0 + 100], [E0, N0]]
-    curve = {"curveRings": [[[E0 + 300, N0], {"c": [[E0 + 300, N0], [E0 + 350, N0 + 50]]}]]}
-    doc = {
-        "geometryType": "esriGeometryPolygon",
-        "spatialReference": {"wkid": 2326},
-        "fields": [{"name": "ZONE_LABEL", "type": "esriFieldTypeString"}],
-        "features": [
-            {"attributes": {"ZONE_LABEL": "C"}, "geometry": {"rings": [ring]}},
-            {"attributes": {"ZONE_LABEL": "O"}, "geometry": curve},
-        ],
-    }
-    path = tmp_path / "curves.json"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(InputError, match="1 Esri curve geometries.*densified"):
-        read_zones(path)
-
-
 def test_lot_columns_named_like_piece_columns_are_kept_with_a_prefix(caplog):
     import nmgeo
 
