@@ -20,7 +20,10 @@ GEOMETRY_TYPES = {
     "GeometryCollection",
 }
 _TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
-_CRS_MEMBER = re.compile(rb'"crs"\s*:')
+_CRS_MEMBER = re.compile(rb'"crs"\s*:\s*(?!null)')
+_ID_MEMBER = re.compile(rb'"id"\s*:')
+_GEOMETRY_FIELD = re.compile(rb'"geometry"\s*:\s*(?![\s{]|null)')
+_GEOMETRY_TOKENS = tuple(kind.encode() for kind in GEOMETRY_TYPES)
 _ESRI_CURVES = re.compile(rb'"curve(?:Rings|Paths)"\s*:')
 
 
@@ -40,9 +43,11 @@ class Facts:
     flat: Flattened | None  # a flat copy, when GDAL skipped some of its features
     implied_crs: bool  # no "crs" member: RFC 7946 implies WGS84, GDAL reports EPSG:4326
     n_esri_curves: int = 0  # Esri JSON curve geometries, which GDAL reads as null
+    n_id_members: int = 0  # "id" members anywhere: features may carry ids
+    geometry_field: bool = False  # a "geometry" member that is no geometry: a field
 
 
-def inspect(path: str, n_read: int) -> Facts | None:
+def inspect(path: str, n_read: int, encoding: str | None = None) -> Facts | None:
     """The :class:`Facts` of a GeoJSON file GDAL read ``n_read`` features from, else None.
 
     GDAL's GeoJSON driver reads the Feature objects of the top-level ``features`` array
@@ -59,18 +64,38 @@ def inspect(path: str, n_read: int) -> Facts | None:
     if n_collections == 0 and n_features == 0:  # not GeoJSON: Esri JSON, say
         n_curves = len(_ESRI_CURVES.findall(data))
         return Facts(None, False, n_curves) if n_curves else None
-    implied = _CRS_MEMBER.search(data) is None
-    n_other = len(kinds) - n_collections - n_features
-    # A plain file: one collection, every feature read, one geometry per feature.
-    if n_collections == 0 or (n_collections == 1 and n_features == n_read == n_other):
-        return Facts(None, implied)
-    return Facts(_flatten(data, path), implied)
+    n_geometries = sum(kinds.count(kind) for kind in _GEOMETRY_TOKENS)
+    facts = Facts(
+        None,
+        not _declares_crs(data),
+        n_id_members=len(_ID_MEMBER.findall(data)),
+        geometry_field=_GEOMETRY_FIELD.search(data) is not None,
+    )
+    # A plain file: one collection, every feature read, at most one geometry per feature.
+    if n_collections == 1 and n_features == n_read and n_geometries <= n_features:
+        return facts
+    facts.flat = _flatten(data, path, encoding)
+    return facts
 
 
-def _flatten(data: bytes, path: str) -> Flattened | None:
+def _declares_crs(data: bytes) -> bool:
+    """True if the collection has a non-null "crs" member (before or after its features).
+
+    A property called ``crs`` inside a feature does not count: only the text before the
+    ``features`` array and after the last feature is searched.
+    """
+    start = data.find(b'"features"')
+    end = data.rfind(b'"geometry"')
+    head = data if start < 0 else data[:start]
+    tail = b"" if end < 0 else data[end:]
+    tail = tail[tail.rfind(b"]") :] if b"]" in tail else b""
+    return any(_CRS_MEMBER.search(part) for part in (head, tail))
+
+
+def _flatten(data: bytes, path: str, encoding: str | None) -> Flattened | None:
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        doc = json.loads(data.decode(encoding or "utf-8"))
+    except (ValueError, UnicodeDecodeError, LookupError):
         return None  # GDAL read it; leave its reading alone
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         return None

@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,10 @@ logger = logging.getLogger("nmgeo.outputs")
 LOCK_NAME = ".nmgeo.lock"
 STAGE_PREFIX = ".nmgeo-stage-"
 TMP_PREFIX = ".nmgeo-tmp-"
+STAGE_MARKER = ".nmgeo-stage"
+# One set moves into place at a time in this process: two writers of the same set in
+# threads each leave a whole set, never a mix.
+_MOVES = threading.Lock()
 
 _CAUSES = {
     errno.ENOSPC: "no space left on the device; free some space or choose another --out",
@@ -55,16 +60,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), if known."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
 def _tmp_name(suffix: str = "") -> str:
     # Short and fixed-length, so any legal target name leaves room for it.
     return f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix[:16]}"
 
 
+# Exactly the names nmgeo gives: prefix, pid, 8 hex digits (then a suffix or a sidecar).
+_OURS = re.compile(r"(\d+)-[0-9a-f]{8}(?![0-9a-f])")
+
+
 def _stale(name: str, prefix: str, own: str | None = None) -> bool:
-    """True for a ``prefix<pid>-...`` name whose process is gone (or is this one, reused)."""
-    pid = name[len(prefix) :].split("-", 1)[0].split(".", 1)[0]
-    if not pid.isdigit():
+    """True for a ``prefix<pid>-<token>`` name whose process is gone (or is this one, reused).
+
+    Only names of exactly nmgeo's pattern count: a user's file that merely starts with
+    the prefix is never touched.
+    """
+    match = _OURS.match(name, len(prefix)) if name.startswith(prefix) else None
+    if match is None:
         return False
+    pid = match.group(1)
     if int(pid) == os.getpid():
         # In a PID namespace a new run can get the pid of a killed one: this process's
         # own files are those it is writing now.
@@ -113,6 +137,11 @@ def move_into_place(moves: list[tuple[Path, Path]]) -> None:
     for _, target in moves:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+    with _MOVES:
+        _move_all(moves)
+
+
+def _move_all(moves: list[tuple[Path, Path]]) -> None:
     backups: dict[Path, Path] = {}
     done: list[Path] = []
     try:
@@ -240,6 +269,7 @@ class StagedOutputs:
         try:
             self._clean_stale()
             self.stage.mkdir()
+            (self.stage / STAGE_MARKER).write_text("nmgeo staging folder\n")
         except BaseException:
             self._release()
             raise
@@ -258,21 +288,26 @@ class StagedOutputs:
                 fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 try:
-                    pid = int(self.lock.read_text().strip() or 0)
+                    pid_text, _, started = self.lock.read_text().strip().partition(" ")
+                    pid = int(pid_text or 0)
                 except (OSError, ValueError):
-                    pid = 0
-                # Our own pid in the lock is a killed run's (a PID namespace reuses pids).
-                if pid and pid != os.getpid() and _alive(pid):
+                    pid, started = 0, ""
+                # Our own pid in the lock is a killed run's (a PID namespace reuses pids),
+                # and so is a live process that started at another time than the locker.
+                now = _started(pid) if pid else None
+                same = not started or now is None or now == started
+                if pid and pid != os.getpid() and _alive(pid) and same:
                     msg = (
                         f"another nmgeo run (process {pid}) is writing into {self.out}; "
-                        "wait for it to finish or choose another --out"
+                        f"wait for it to finish or choose another --out (remove {self.lock} "
+                        "if no nmgeo run is active)"
                     )
                     raise OutputError(msg) from None
                 logger.warning("removing the stale lock of a stopped run in %s", self.out)
                 self.lock.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
+                fh.write(f"{os.getpid()} {_started(os.getpid()) or ''}".strip())
             self._locked = True
             return
         msg = f"cannot lock {self.out} for writing; remove {self.lock} if no nmgeo run is active"
@@ -285,7 +320,9 @@ class StagedOutputs:
 
     def _clean_stale(self) -> None:
         for old in self.out.glob(f"{STAGE_PREFIX}*"):
-            if old != self.stage and _stale(old.name, STAGE_PREFIX, own=self.stage.name):
+            # Only a staging folder nmgeo made (it holds the marker) is ever removed.
+            ours = old.is_dir() and (old / STAGE_MARKER).is_file()
+            if ours and old != self.stage and _stale(old.name, STAGE_PREFIX, own=self.stage.name):
                 shutil.rmtree(old, ignore_errors=True)
         _sweep_stale(self.out)
 

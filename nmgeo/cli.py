@@ -307,7 +307,16 @@ def _option_keys(cmd: click.Command) -> dict[str, str]:
     return keys
 
 
-def _config_value(value: Any) -> Any:
+def _config_value(value: Any, where: str, multiple: bool = False) -> Any:
+    """A config value as the option takes it; one line naming the key if it cannot be."""
+    items = value if isinstance(value, list) else [value]
+    bad = [v for v in items if not isinstance(v, (str, int, float, bool))]
+    bad += [v for v in items if isinstance(v, str) and "\x00" in v]
+    if bad or (isinstance(value, list) and not value):
+        msg = f"{where} must be text, a number, true/false or a list of those, not {value!r}"
+        raise InputError(" ".join(msg.split()))
+    if multiple:  # a repeatable option (zones = ["a.json", "b.json"])
+        return [str(v) for v in items]
     if isinstance(value, list):  # e.g. by = ["major_zone", "land_use"]
         return ",".join(str(v) for v in value)
     return value
@@ -344,10 +353,13 @@ def _load_config(path: Path, group: click.Group) -> dict[str, dict[str, Any]]:
     default_map: dict[str, dict[str, Any]] = {}
     for name, cmd in group.commands.items():
         keys = _option_keys(cmd)
+        multiple = {p.name for p in cmd.params if isinstance(p, click.Option) and p.multiple}
         values: dict[str, Any] = {}
         for key, value in defaults.items():
             if _norm_key(key) in keys:
-                values[keys[_norm_key(key)]] = _config_value(value)
+                param = keys[_norm_key(key)]
+                where = f"config file {str(path)!r}: [defaults] {key}"
+                values[param] = _config_value(value, where, param in multiple)
                 used.add(key)
         for key, value in data.get(name, {}).items():
             if _norm_key(key) not in keys:
@@ -357,7 +369,9 @@ def _load_config(path: Path, group: click.Group) -> dict[str, dict[str, Any]]:
                     f"options are {options}"
                 )
                 raise InputError(msg)
-            values[keys[_norm_key(key)]] = _config_value(value)
+            param = keys[_norm_key(key)]
+            where = f"config file {str(path)!r}: [{name}] {key}"
+            values[param] = _config_value(value, where, param in multiple)
         if values:
             default_map[name] = values
     unused = sorted(set(defaults) - used)

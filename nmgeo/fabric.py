@@ -670,12 +670,15 @@ def _lot_columns(lgdf: pd.DataFrame, taken: set[str], ownership: str | None) -> 
     in a GeoPackage with, the piece's: kept under a prefix, with a warning (quietly for
     the dominant-zone columns :func:`nmgeo.assign_zoning` adds).
     """
-    own = {"geometry", "area_m2", "parcel_id", *([] if ownership is None else [ownership])}
+    # The named ownership column is carried as ``ownership`` (and under its own name).
+    own = {"geometry", "area_m2", "parcel_id"}
+    if ownership == "ownership":
+        own.add("ownership")
     lower = {name.lower() for name in taken}
     out: dict[str, str] = {}
     renamed: list[str] = []
     for col in lgdf.columns:
-        if col in own or (ownership is not None and col == "ownership"):
+        if col in own:
             continue
         name = str(col)
         if name.lower() in lower:

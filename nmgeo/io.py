@@ -25,7 +25,7 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from nmgeo._geojson import Flattened
+from nmgeo._geojson import Facts as GeoJSONFacts
 from nmgeo._geojson import inspect as inspect_geojson
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
@@ -282,13 +282,24 @@ def _read_source(
 
     name = _choose_layer(path, _list_layers(path), layer)
     _check_sidecars(path)
+    requested = encoding
     if encoding is not None and not virtual:
         encoding = _encoding_to_use(path, encoding, notes)
     try:
-        gdf, closed = _read_ogr(path, name, encoding)
-        facts = None if virtual else inspect_geojson(path, len(gdf))
+        try:
+            gdf, closed = _read_ogr(path, name, encoding)
+        except UnicodeDecodeError:
+            if requested is None or encoding == requested:
+                raise
+            # The declared encoding is wrong (a .cpg saying UTF-8 over Big5 text, say).
+            note = f"its text does not decode as it declares; read as encoding={requested!r}"
+            logger.warning("%s: %s", path, note)
+            notes.append(note)
+            encoding = requested
+            gdf, closed = _read_ogr(path, name, encoding)
+        facts = None if virtual else inspect_geojson(path, len(gdf), encoding)
         if facts is not None and facts.flat is not None:
-            gdf, closed = _read_flattened(path, name, encoding, facts.flat, notes)
+            gdf, closed = _read_flattened(path, name, facts, notes)
         if facts is not None and facts.n_esri_curves and gdf.geometry.isna().any():
             msg = (
                 f"{path} holds {facts.n_esri_curves} Esri curve geometries (curveRings), "
@@ -299,10 +310,16 @@ def _read_source(
     except InputError:
         raise
     except UnicodeDecodeError as err:
+        declared = _declared_encoding(path) if not virtual else None
+        fix = (
+            f", or correct its .cpg (which says {declared})"
+            if declared and Path(path).suffix.lower() == ".shp"
+            else ""
+        )
         msg = (
             f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
             f"({err.reason}); pass encoding=... with the file's real encoding, "
-            "e.g. encoding='big5' for traditional Chinese."
+            f"e.g. encoding='big5' for traditional Chinese{fix}."
         )
         raise InputError(msg) from err
     except LookupError as err:  # unknown codec name
@@ -327,7 +344,7 @@ def _read_source(
     if rings_closed is not None:
         rings_closed.extend(closed.tolist())
     if facts is None or facts.flat is None:
-        gdf = _with_feature_ids(gdf, path, name, geojson=facts is not None, notes=notes)
+        gdf = _with_feature_ids(gdf, path, name, facts=facts, notes=notes)
     if facts is not None and facts.implied_crs:
         gdf.attrs[IMPLIED_CRS] = "GeoJSON without a crs member, which RFC 7946 reads as WGS84"
     return gdf, path, name
@@ -447,30 +464,43 @@ _GENERATED_FID = {"", "fid", "ogc_fid"}
 
 
 def _with_feature_ids(
-    gdf: gpd.GeoDataFrame, path: str, layer: str, *, geojson: bool, notes: list[str]
+    gdf: gpd.GeoDataFrame, path: str, layer: str, *, facts: GeoJSONFacts | None, notes: list[str]
 ) -> gpd.GeoDataFrame:
     """Keep ids a layer holds as its feature ids, which a plain read leaves out.
 
     A GeoPackage exported with its FID column named (``OBJECTID``, as ArcGIS does) and a
     GeoJSON whose features carry numeric ``id`` members hold the lot ids as GDAL feature
-    ids: they become the column ``OBJECTID`` (the FID column's name) or ``id``.
+    ids: they become the column ``OBJECTID`` (the FID column's name) or ``id``. GeoJSON
+    ids that repeat or are missing are renumbered by GDAL: then none is used.
     """
-    try:
-        info = pyogrio.read_info(path, layer=layer)
-    except Exception:  # the layer was read; its metadata is only a bonus
-        return gdf
-    gdf = _with_shadowed_fields(gdf, path, layer, list(info.get("fields", [])), notes)
-    fid_column = info.get("fid_column") or ""
-    if fid_column.lower() in _GENERATED_FID or fid_column.lower().startswith("gpkg_fid"):
-        if not geojson:
-            return gdf
+    if facts is not None:  # GeoJSON: no metadata read (it would parse the file again)
+        if facts.geometry_field:
+            gdf = _with_shadowed_fields(gdf, path, layer, ["geometry"], notes)
+        if facts.n_id_members < len(gdf):
+            return gdf  # some features have no id member
         fid_column = "id"
+    else:
+        try:
+            info = pyogrio.read_info(path, layer=layer)
+        except Exception:  # the layer was read; its metadata is only a bonus
+            return gdf
+        gdf = _with_shadowed_fields(gdf, path, layer, list(info.get("fields", [])), notes)
+        fid_column = info.get("fid_column") or ""
+        if fid_column.lower() in _GENERATED_FID or fid_column.lower().startswith("gpkg_fid"):
+            return gdf
     if any(str(c).lower() == fid_column.lower() for c in gdf.columns):
         return gdf
-    fids = pyogrio.read_dataframe(
-        path, layer=layer, columns=[], read_geometry=False, fid_as_index=True
-    ).index.to_numpy()
-    if len(fids) != len(gdf) or (geojson and np.array_equal(fids, np.arange(len(fids)))):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fids = pyogrio.read_dataframe(
+            path, layer=layer, columns=[], read_geometry=False, fid_as_index=True
+        ).index.to_numpy()
+    if any("unique" in str(w.message) for w in caught):
+        note = "feature ids repeat, so GDAL renumbered them; they are not used as lot ids"
+        notes.append(note)
+        logger.warning("%s: %s", path, note)
+        return gdf
+    if len(fids) != len(gdf) or (facts is not None and np.array_equal(fids, np.arange(len(fids)))):
         return gdf  # GeoJSON features without ids are numbered 0..n-1
     gdf = gdf.copy()
     gdf.insert(0, fid_column, fids)
@@ -505,13 +535,16 @@ def _with_shadowed_fields(
 
 
 def _read_flattened(
-    path: str, name: str, encoding: str | None, flat: Flattened, notes: list[str]
+    path: str, name: str, facts: GeoJSONFacts, notes: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Read the flat copy of a GeoJSON whose nested features GDAL skipped."""
+    flat = facts.flat
+    assert flat is not None
     with tempfile.TemporaryDirectory(prefix="nmgeo-geojson-") as folder:
         copy = Path(folder) / Path(path).name
-        copy.write_bytes(flat.text)
-        gdf, closed = _read_ogr(str(copy), name, encoding)
+        copy.write_bytes(flat.text)  # UTF-8, whatever the original's encoding
+        gdf, closed = _read_ogr(str(copy), name, None)
+        gdf = _with_feature_ids(gdf, str(copy), name, facts=facts, notes=notes)
     parts = []
     if flat.n_nested:
         parts.append(f"{flat.n_nested} features inside nested FeatureCollections")

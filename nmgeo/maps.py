@@ -26,6 +26,7 @@ from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
 from nmgeo._outputs import write_atomic
+from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
 from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import UNKNOWN, UNZONED
@@ -163,6 +164,12 @@ def _light_layer(
     """
     gdf = as_hk80(gdf, "map layer")
     keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    if not keep.all():
+        logger.warning(
+            "map layer: %d of %d rows have no geometry (null or empty) and are not drawn",
+            int((~keep).sum()),
+            len(gdf),
+        )
     gdf = gdf.loc[keep, [*columns, gdf.geometry.name]]
     geoms = gdf.geometry.to_numpy()
     detailed = len(geoms) and shapely.get_num_coordinates(geoms).mean() > MIN_MEAN_COORDS
@@ -179,6 +186,8 @@ def _light_layer(
     rounded = shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, decimals))
     out = out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
     empty = out.geometry.is_empty | out.geometry.isna()
+    if empty.any():
+        logger.warning("map layer: %d rows vanish when rounded for the map", int(empty.sum()))
     return out.loc[~empty]
 
 
@@ -344,8 +353,10 @@ class Map(folium.Map):
         if not isinstance(outfile, (str, bytes, os.PathLike)):
             super().save(outfile, close_file=close_file, **kwargs)
             return
+        target = Path(os.fsdecode(outfile))
+        refuse_input(target, "Map.save")
         page = self.get_root().render(**kwargs)
-        write_atomic(Path(os.fsdecode(outfile)), page)
+        write_atomic(target, page)
 
 
 def _new_map(tiles: str | None, *, name: str = "Base map") -> folium.Map:

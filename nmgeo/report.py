@@ -584,8 +584,34 @@ def _prepare_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFram
         if any(n is not None for n in table.index.names):
             table = table.reset_index()
         table.columns = [str(c) for c in table.columns]
-        tables[str(name)] = table.reset_index(drop=True)
+        tables[str(name)] = _plain_cells(table.reset_index(drop=True), str(name))
     return tables
+
+
+def _plain_cells(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Cells every report format can hold: zoned datetimes and bytes as text, logged.
+
+    Excel has no time zones, and bytes are no text: a datetime with a zone is written
+    as ISO 8601 text with its offset, bytes are decoded as UTF-8 (undecodable bytes as
+    ``\\x..`` escapes).
+    """
+    for i, column in enumerate(table.columns):
+        values = table.iloc[:, i]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            text = values.map(lambda v: v.isoformat() if pd.notna(v) else None)
+            table.isetitem(i, text.astype(object))
+            logger.info("write_report: table %r column %r (zoned datetimes) as text", name, column)
+        elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "bytes":
+            table.isetitem(
+                i,
+                values.map(
+                    lambda v: v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v
+                ),
+            )
+            logger.warning(
+                "write_report: table %r column %r holds bytes, written as text", name, column
+            )
+    return table
 
 
 def _unique_names(names: dict[str, str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from shapely.geometry import box
 
 import nmgeo
-from nmgeo._outputs import LOCK_NAME, STAGE_PREFIX
+from nmgeo._outputs import LOCK_NAME, STAGE_MARKER, STAGE_PREFIX
 from nmgeo.cli import main
 
 X0, Y0 = 833_000.0, 840_000.0
@@ -246,7 +246,9 @@ def test_a_lock_and_stage_left_under_this_very_pid_are_stale(inputs, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / LOCK_NAME).write_text(str(os.getpid()))
-    (out / f"{STAGE_PREFIX}{os.getpid()}-deadbeef").mkdir()
+    stage = out / f"{STAGE_PREFIX}{os.getpid()}-deadbeef"
+    stage.mkdir()
+    (stage / STAGE_MARKER).write_text("nmgeo staging folder\n")
     result = CliRunner().invoke(main, _args(inputs, out))
     assert result.exit_code == 0, result.output
     _consistent(out)
