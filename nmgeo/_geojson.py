@@ -23,6 +23,9 @@ _TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
 _CRS_MEMBER = re.compile(rb'"crs"\s*:\s*(?!null)')
 _ID_MEMBER = re.compile(rb'"id"\s*:')
 _GEOMETRY_FIELD = re.compile(rb'"geometry"\s*:\s*(?![\s{]|null)')
+# GeoJSON files this small (bytes) are parsed in full to check them; bigger ones only when
+# the scan of their "type" members says something was skipped.
+_PARSE_ALWAYS = 16_000_000
 _GEOMETRY_TOKENS = tuple(kind.encode() for kind in GEOMETRY_TYPES)
 _ESRI_CURVES = re.compile(rb'"curve(?:Rings|Paths)"\s*:')
 
@@ -72,7 +75,10 @@ def inspect(path: str, n_read: int, encoding: str | None = None) -> Facts | None
         geometry_field=_GEOMETRY_FIELD.search(data) is not None,
     )
     # A plain file: one collection, every feature read, at most one geometry per feature.
-    if n_collections == 1 and n_features == n_read and n_geometries <= n_features:
+    # Files up to _PARSE_ALWAYS bytes are parsed anyway, which also finds members of the
+    # features array that are no features at all (GDAL skips them too).
+    plain = n_collections == 1 and n_features == n_read and n_geometries <= n_features
+    if plain and len(data) > _PARSE_ALWAYS:
         return facts
     facts.flat = _flatten(data, path, encoding)
     return facts

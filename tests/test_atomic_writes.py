@@ -383,3 +383,54 @@ def test_the_sidecars_of_a_killed_geopackage_write_are_swept(tmp_path):
     frame = gpd.GeoDataFrame({"a": [1]}, geometry=[box(X0, Y0, X0 + 1, Y0 + 1)], crs=2326)
     nmgeo.write_geopackage(tmp_path / "other.gpkg", lots=frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.gpkg"]
+
+
+def test_user_files_that_look_like_temporaries_are_never_removed(tmp_path):
+    mine = [tmp_path / f"{TMP_PREFIX}{_dead_pid()}-abcd.csv", tmp_path / ".nmgeo-tmp-notes.txt"]
+    for path in mine:
+        path.write_text("mine")
+    folder = tmp_path / f".nmgeo-stage-{_dead_pid()}-deadbeef"  # no marker: not nmgeo's
+    folder.mkdir()
+    (folder / "thesis.docx").write_text("precious")
+    nmgeo.write_report(_tables(), tmp_path / "r", formats=["csv"])
+    assert all(p.read_text() == "mine" for p in mine)
+    assert (folder / "thesis.docx").read_text() == "precious"
+
+
+def test_two_threads_writing_one_report_leave_one_whole_set(tmp_path):
+    import threading
+
+    def write(i: int) -> None:
+        table = pd.DataFrame({"v": [f"run{i}"]})
+        nmgeo.write_report({"t": table}, tmp_path / "r", formats=("csv", "md"))
+
+    for round_ in range(10):
+        threads = [threading.Thread(target=write, args=(10 * round_ + k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        run = (tmp_path / "r_t.csv").read_text().split()[1]
+        assert run in (tmp_path / "r.md").read_text()
+
+
+def test_a_map_is_not_saved_over_an_input(tmp_path):
+    path = tmp_path / "lots.gpkg"
+    gpd.GeoDataFrame(
+        {"LOTID": ["A"], "land_use": ["commercial"]},
+        geometry=[box(X0, Y0, X0 + 10, Y0 + 10)],
+        crs=2326,
+    ).to_file(path, engine="pyogrio")
+    lots = nmgeo.read_parcels(path)
+    before = path.read_bytes()
+    with pytest.raises(nmgeo.errors.OutputError, match="read as an input"):
+        nmgeo.parcel_map(lots, tiles=None).save(path)
+    assert path.read_bytes() == before
+
+
+def test_zoned_datetimes_and_bytes_are_written_as_text(tmp_path):
+    table = pd.DataFrame(
+        {"when": [pd.Timestamp("2024-01-01", tz="Asia/Hong_Kong")], "b": [b"=1+1"]}
+    )
+    written = nmgeo.write_report({"t": table}, tmp_path / "r")
+    assert pd.read_csv(written["csv:t"]).iloc[0].tolist() == ["2024-01-01T00:00:00+08:00", "'=1+1"]

@@ -306,3 +306,35 @@ def test_a_reserved_or_repeated_column_is_one_line(inputs, tmp_path, command, fl
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_a_lock_of_a_process_that_started_at_another_time_is_stale(inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).write_text("1 12345")  # pid 1 lives, but it is not the run that locked
+    result = CliRunner().invoke(main, _args(inputs, out))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("value", ["{a = 1}", "2030-01-01", '"r\\u0000.csv"', "[]"])
+def test_a_config_value_of_the_wrong_kind_is_one_line(inputs, tmp_path, value):
+    config = tmp_path / "c.toml"
+    config.write_text(f"[packages]\ngap = {value}\n")
+    result = CliRunner().invoke(
+        main, ["-q", "--config", str(config), *_args(inputs, tmp_path / "o")[1:]]
+    )
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "[packages] gap" in lines[0]
+
+
+def test_zones_can_be_listed_in_the_config(inputs, tmp_path):
+    zpath, lpath = inputs
+    config = tmp_path / "c.toml"
+    config.write_text(f'[report]\nzones = ["{zpath}"]\n')
+    out = tmp_path / "a.csv"
+    result = CliRunner().invoke(
+        main, ["-q", "--config", str(config), "report", str(lpath), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "zone_label" in out.read_text() or "land_use" in out.read_text()

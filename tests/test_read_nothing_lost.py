@@ -421,3 +421,57 @@ def test_lot_columns_named_like_piece_columns_are_kept_with_a_prefix(caplog):
     assert row["tenure"] == "leased" and row["lot_tenure"] == "Private Treaty Grant"
     assert row["lot_PLAN_NO"] == "DD51 sheet 3"
     assert any("'tenure' as 'lot_tenure'" in m for m in warnings_of(caplog))
+
+
+def test_geojson_ids_gdal_had_to_renumber_are_not_used(tmp_path, caplog):
+    feats = [
+        {**feature(i), "id": fid, "properties": {"name": n}}
+        for i, (fid, n) in enumerate([(5, "a"), (5, "b"), (1, "c")])
+    ]
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        lots = read_parcels(write(tmp_path / "dup.geojson", feats))
+    assert "id" not in lots.columns and lots["parcel_id"].str.startswith("P").all()
+    assert any("GDAL renumbered" in m for m in warnings_of(caplog))
+    some = [
+        {**feature(0), "id": 7, "properties": {"name": "a"}},
+        {**feature(1), "properties": {"name": "b"}},
+    ]
+    assert "id" not in read_parcels(write(tmp_path / "some.geojson", some)).columns
+
+
+def test_nested_features_keep_their_ids_and_geometry_fields(tmp_path):
+    inner = {"type": "FeatureCollection", "features": [{**feature(1, geometry="g2"), "id": 102}]}
+    path = write(tmp_path / "n.geojson", [{**feature(0, geometry="g1"), "id": 101}, inner])
+    lots = read_parcels(path)
+    assert lots["id"].tolist() == [101, 102] and lots["geometry_field"].tolist() == ["g1", "g2"]
+
+
+def test_a_property_called_crs_is_no_crs_declaration(tmp_path):
+    path = tmp_path / "c.geojson"
+    doc = {"type": "FeatureCollection", "features": [feature(0, crs="HK80")]}
+    path.write_text(json.dumps(doc))
+    assert read_parcels(path, crs="EPSG:2326")["area_m2"].tolist() == [100.0]
+
+
+def test_a_wrong_cpg_gives_way_to_encoding(tmp_path, caplog):
+    path = tmp_path / "b5.shp"
+    pyogrio.write_dataframe(_lots(["a"]).assign(NAME=["粉嶺"]), path, encoding="big5")
+    path.with_suffix(".cpg").write_text("UTF-8")
+    with pytest.raises(InputError, match="correct its .cpg"):
+        read_parcels(path)
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        assert read_parcels(path, encoding="big5")["NAME"].tolist() == ["粉嶺"]
+    assert any("does not decode as it declares" in m for m in warnings_of(caplog))
+
+
+def test_the_lots_own_ownership_column_survives_a_named_ownership_column():
+    import nmgeo
+
+    zones = read_zones(
+        gpd.GeoDataFrame(
+            {"ZONE_LABEL": ["C"]}, geometry=[shapely.box(E0, N0, E0 + 100, N0 + 100)], crs=2326
+        )
+    )
+    lots = read_parcels(_lots(["A"]).assign(ownership=["own"], GRANT=["g"]))
+    row = nmgeo.land_fabric(zones, lots, ownership_column="GRANT").set_index("parcel_id").loc["A"]
+    assert (row["ownership"], row["GRANT"], row["lot_ownership"]) == ("g", "g", "own")
