@@ -225,6 +225,32 @@ def jinja_map(folder: Path, label: str | None = None) -> bool:
     return marker.exists()
 
 
+def wrong_cpg(folder: Path) -> Path:
+    import pyogrio
+
+    path = folder / "b5.shp"
+    pyogrio.write_dataframe(lots([sq()]).assign(NAME=["粉嶺"]), path, encoding="big5")
+    path.with_suffix(".cpg").write_text("UTF-8")
+    return path
+
+
+def crs_property(folder: Path) -> Path:
+    path = folder / "crsprop.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feat(0, crs="HK80")]}))
+    return path
+
+
+def kept_user_files(folder: Path) -> bool:
+    """Write a report beside user files named like nmgeo's temporaries; True if all stay."""
+    mine = folder / ".nmgeo-tmp-1-abcd.csv"
+    mine.write_text("mine")
+    stage = folder / ".nmgeo-stage-999999-deadbeef"
+    stage.mkdir()
+    (stage / "thesis.docx").write_text("precious")
+    nmgeo.write_report({"t": pd.DataFrame({"a": [1]})}, folder / "r", formats=["csv"])
+    return mine.read_text() == "mine" and (stage / "thesis.docx").is_file()
+
+
 CURVED = shapely.buffer(Point(E0, N0), 30, quad_segs=256)
 HOLED = CURVED.difference(shapely.buffer(Point(E0, N0), 10, quad_segs=256))
 
@@ -581,6 +607,36 @@ CASES = [
         lambda d: report_cell(d, "[x](javascript:alert(1))", "md"),
         "correct",
         check=lambda text: "\\[x\\](javascript" in text,
+    ),
+    Case(
+        "loss on read",
+        "GeoJSON ids GDAL renumbers",
+        lambda d: nmgeo.read_parcels(
+            geojson(d, "dup.geojson", [{**feat(0), "id": 5}, {**feat(1), "id": 5}])
+        ),
+        "account",
+        ("GDAL renumbered",),
+    ),
+    Case(
+        "loss on read",
+        "a wrong .cpg, encoding= given",
+        lambda d: nmgeo.read_parcels(wrong_cpg(d), encoding="big5"),
+        "account",
+        ("does not decode as it declares",),
+    ),
+    Case(
+        "geometry and CRS",
+        "a crs key inside a feature, crs= given",
+        lambda d: nmgeo.read_parcels(crs_property(d), crs="EPSG:2326"),
+        "account",
+        ("RFC 7946",),
+    ),
+    Case(
+        "injection",
+        "user files named like nmgeo temporaries",
+        lambda d: kept_user_files(d),
+        "correct",
+        check=lambda kept: kept is True,
     ),
     # ------------------------------------------------------------------ parameters
     Case(
