@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,9 +61,9 @@ def inspect(path: str, n_read: int, encoding: str | None = None) -> Facts | None
     Feature wrapper, are skipped. A cheap scan of the ``"type"`` members decides whether
     the document must be parsed at all.
     """
-    if Path(path).suffix.lower() not in SUFFIXES:
+    data = _json_bytes(path)
+    if data is None:
         return None
-    data = Path(path).read_bytes()
     kinds = _TYPE.findall(data)
     n_collections = kinds.count(b"FeatureCollection")
     n_features = kinds.count(b"Feature")
@@ -82,6 +85,35 @@ def inspect(path: str, n_read: int, encoding: str | None = None) -> Facts | None
         return facts
     facts.flat = _flatten(data, path, encoding)
     return facts
+
+
+def _json_bytes(path: str) -> bytes | None:
+    """The bytes of a JSON layer: a plain file, one inside a .zip, or a gzipped one."""
+    plain = path
+    for prefix in ("/vsizip/", "/vsigzip/"):
+        if plain.startswith(prefix):
+            plain = plain[len(prefix) :]
+    lower = plain.lower()
+    try:
+        if ".zip" in lower:
+            archive, _, member = plain.partition(
+                plain[lower.index(".zip") : lower.index(".zip") + 4]
+            )
+            archive += ".zip"
+            with zipfile.ZipFile(archive) as zf:
+                names = [n for n in zf.namelist() if Path(n).suffix.lower() in SUFFIXES]
+                member = member.strip("/") or (names[0] if len(names) == 1 else "")
+                if Path(member).suffix.lower() not in SUFFIXES:
+                    return None
+                return zf.read(member)
+        if lower.endswith(".gz") and Path(plain[:-3]).suffix.lower() in SUFFIXES:
+            with gzip.open(plain) as fh:
+                return fh.read()
+        if Path(plain).suffix.lower() in SUFFIXES and os.path.isfile(plain):
+            return Path(plain).read_bytes()
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    return None
 
 
 def _declares_crs(data: bytes) -> bool:

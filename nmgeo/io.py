@@ -8,6 +8,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -297,7 +298,7 @@ def _read_source(
             notes.append(note)
             encoding = requested
             gdf, closed = _read_ogr(path, name, encoding)
-        facts = None if virtual else inspect_geojson(path, len(gdf), encoding)
+        facts = inspect_geojson(path, len(gdf), encoding)
         if facts is not None and facts.flat is not None:
             gdf, closed = _read_flattened(path, name, facts, notes)
         if facts is not None and facts.n_esri_curves and gdf.geometry.isna().any():
@@ -541,10 +542,11 @@ def _read_flattened(
     flat = facts.flat
     assert flat is not None
     with tempfile.TemporaryDirectory(prefix="nmgeo-geojson-") as folder:
-        copy = Path(folder) / Path(path).name
+        stem = re.sub(r"[^\w-]", "_", name) or "layer"
+        copy = Path(folder) / f"{stem}.geojson"
         copy.write_bytes(flat.text)  # UTF-8, whatever the original's encoding
-        gdf, closed = _read_ogr(str(copy), name, None)
-        gdf = _with_feature_ids(gdf, str(copy), name, facts=facts, notes=notes)
+        gdf, closed = _read_ogr(str(copy), copy.stem, None)
+        gdf = _with_feature_ids(gdf, str(copy), copy.stem, facts=facts, notes=notes)
     parts = []
     if flat.n_nested:
         parts.append(f"{flat.n_nested} features inside nested FeatureCollections")

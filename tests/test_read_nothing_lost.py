@@ -475,3 +475,21 @@ def test_the_lots_own_ownership_column_survives_a_named_ownership_column():
     lots = read_parcels(_lots(["A"]).assign(ownership=["own"], GRANT=["g"]))
     row = nmgeo.land_fabric(zones, lots, ownership_column="GRANT").set_index("parcel_id").loc["A"]
     assert (row["ownership"], row["GRANT"], row["lot_ownership"]) == ("g", "g", "own")
+
+
+@pytest.mark.parametrize("packing", ["zip", "vsizip", "vsigzip"])
+def test_nested_features_in_a_zipped_or_gzipped_geojson_are_read(tmp_path, packing):
+    import gzip
+
+    inner = {"type": "FeatureCollection", "features": [feature(1)]}
+    plain = write(tmp_path / "n.geojson", [feature(0), inner])
+    if packing == "vsigzip":
+        packed = tmp_path / "n.geojson.gz"
+        packed.write_bytes(gzip.compress(plain.read_bytes()))
+        source = f"/vsigzip/{packed}"
+    else:
+        packed = tmp_path / "n.zip"
+        with zipfile.ZipFile(packed, "w") as zf:
+            zf.write(plain, "n.geojson")
+        source = str(packed) if packing == "zip" else f"/vsizip/{packed}/n.geojson"
+    assert read_parcels(source)["parcel_id"].tolist() == ["L0", "L1"]
