@@ -1,9 +1,9 @@
 """A polygon layer drawn by nmgeo itself on one <canvas>: no Leaflet object per feature.
 
-``_CanvasPolygons`` takes the same arguments as :class:`nmgeo.maps._CompactPolygons` and
-embeds the same compact payload, but its JavaScript decodes the payload once into flat
-typed arrays (coordinates projected at zoom 0, per-feature offsets and bounding boxes)
-and paints every feature on a single canvas, one path per style class. Hover tooltips
+``_CanvasPolygons`` embeds a compact payload (integer delta coordinates), and its
+JavaScript decodes the payload once into flat typed arrays (coordinates projected at
+zoom 0, per-feature offsets and bounding boxes) and paints every feature on a single
+canvas, one path per style class. Hover tooltips
 come from hit-testing: a uniform grid of feature bounding boxes, then point-in-polygon
 on the few candidates. ``getLayers()`` returns light stubs (``getBounds``, ``fire``) so
 code written for the feature group keeps working; ``openTooltipFor(i)`` opens the
@@ -448,9 +448,8 @@ def _column_json(values: list[str]) -> dict[str, Any]:
 class _CanvasPolygons(Layer):
     """A polygon layer for many features, drawn on one canvas by nmgeo's own code.
 
-    Same arguments, payload and ``window.nmgeo.layers[key]`` registration as
-    :class:`nmgeo.maps._CompactPolygons`; the browser keeps flat typed arrays instead
-    of one ``L.Polygon`` per feature.
+    Registered as ``window.nmgeo.layers[key]``; the browser keeps flat typed arrays
+    instead of one ``L.Polygon`` per feature.
     """
 
     _template = Template(_JS)
@@ -475,8 +474,8 @@ class _CanvasPolygons(Layer):
             geometry, origin = _encode_polygons(light.geometry.to_numpy())
         else:
             geometry, origin = "[]", [0, 0]
-        # The same payload as _CompactPolygons: per ring, the first vertex relative to
-        # the origin, the others relative to the previous vertex.
+        # The payload: per ring, the first vertex relative to the origin, the others
+        # relative to the previous vertex.
         meta = {
             "decimals": DECIMALS,
             "origin": origin,

@@ -49,7 +49,6 @@ MappingLike: TypeAlias = Mapping[str, str] | pd.Series | pd.DataFrame
 
 _KINDS = ("family", "ou_use")
 _REQUIRED_COLUMNS = ("kind", "key", "land_use")
-_TABLE_COLUMNS = ("kind", "key", "land_use", "description_eng", "note", "source")
 _MAX_REPORTED = 10
 _DATA_FILE = "nmgeo/data/vocabulary.csv"
 

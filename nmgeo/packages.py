@@ -39,7 +39,6 @@ COMMERCIAL = "commercial"
 FACILITY = "facility"
 BELOW_MIN_AREA = "below_min_area"
 FACILITY_NOT_ADJACENT = "facility_not_adjacent"
-EXCLUSION_REASONS = (BELOW_MIN_AREA, FACILITY_NOT_ADJACENT)
 # Two boundaries this close (m) count as touching when measuring shared frontage.
 TOUCH = 1e-6
 # The widest gap (m) a package may bridge: twice the widest trunk road reserve (_limits).

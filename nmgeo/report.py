@@ -135,28 +135,6 @@ def area_report(
 
 # --------------------------------------------------------------------------- package report
 
-PACKAGE_COLUMNS = (
-    "package_id",
-    "area_ha",
-    "commercial_ha",
-    "facility_ha",
-    "facility_share",
-    "n_sites",
-    "n_pieces",
-    "n_commercial",
-    "n_facility",
-    "government_ha",
-    "government_share",
-    "leased_ha",
-    "leased_share",
-    "unknown_tenure_ha",
-    "n_lots",
-    "n_lots_cut",
-    "compactness",
-    "site_outline_ha",
-    "major_zone",
-)
-
 
 def package_report(
     result: PackageResult | gpd.GeoDataFrame,
