@@ -609,6 +609,8 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     sheets = _unique_names(
         {k: (_SHEET_BAD.sub("_", k).strip("'") or "table")[:SHEET_NAME_MAX] for k in tables}
     )
+    from openpyxl.utils import get_column_letter
+
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for key, table in tables.items():
             frame = table.rename(columns=with_units)
@@ -634,16 +636,8 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], out: Path) -> Path:
             sheet.freeze_panes = "A2"
             for i, col in enumerate(frame.columns, start=1):
                 width = max(len(col), 8) + 2
-                sheet.column_dimensions[_column_letter(i)].width = min(width, 40)
+                sheet.column_dimensions[get_column_letter(i)].width = min(width, 40)
     return out
-
-
-def _column_letter(i: int) -> str:
-    letters = ""
-    while i:
-        i, rem = divmod(i - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _cell_text(value: Any) -> str:
