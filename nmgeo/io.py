@@ -842,12 +842,28 @@ def read_parcels(
     return _finish(gdf, account, "read_parcels")
 
 
+# pandas.api.types.infer_dtype kinds that hold single values only.
+_SCALAR_KINDS = {
+    "string",
+    "empty",
+    "integer",
+    "floating",
+    "mixed-integer-float",
+    "boolean",
+    "decimal",
+    "datetime",
+    "date",
+}
+
+
 def _refuse_nested(
     gdf: pd.DataFrame, columns: list[str], label: str, shown: dict[str, str] | None = None
 ) -> None:
     """Refuse lists or objects in a column nmgeo reads as one value per row (a label, an id)."""
     nested = np.frompyfunc(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)), 1, 1)
     for column in columns:
+        if pd.api.types.infer_dtype(gdf[column], skipna=True) in _SCALAR_KINDS:
+            continue  # the common case, settled in C: no per-row look needed
         values = gdf[column].to_numpy(dtype=object)
         bad = np.flatnonzero(nested(values).astype(bool)) if values.size else []
         if len(bad):
@@ -889,17 +905,13 @@ def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) 
         return ids
     if ids.dtype != object and not pd.api.types.is_string_dtype(ids.dtype):
         return ids
+    if pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
+        # All text (the usual case): the blank check alone, vectorised.
+        return _blank_as_null(ids, np.ones(len(ids), dtype=bool), label, column, account)
     values = ids.to_numpy(dtype=object)
     is_text = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(values).astype(bool)
-    out = ids.copy()
-    blank = np.zeros(len(ids), dtype=bool)
-    if is_text.any():
-        blank[is_text] = ids[is_text].str.strip().eq("").to_numpy()
-    if blank.any():
-        out[blank] = None
-        note = f"{int(blank.sum())} blank {column} values (empty or spaces only) read as null ids"
-        account.notes.append(note)
-        logger.warning("%s: %s", label, note)
+    out = _blank_as_null(ids, is_text, label, column, account).copy()
+    blank = pd.isna(out).to_numpy() & ~pd.isna(ids).to_numpy()
     is_number = ~is_text & ~pd.isna(ids).to_numpy()
     if not (is_text.any() and is_number.any()):
         return out
@@ -915,6 +927,23 @@ def _uniform_ids(ids: pd.Series, label: str, column: str, account: ReadAccount) 
         f"({int(is_text.sum())} rows); all read as text, so a number and the same text "
         f"(1 and '1') are one id ({n_same} such numbers)"
     )
+    account.notes.append(note)
+    logger.warning("%s: %s", label, note)
+    return out
+
+
+def _blank_as_null(
+    ids: pd.Series, is_text: np.ndarray, label: str, column: str, account: ReadAccount
+) -> pd.Series:
+    """``ids`` with the text ids that are empty or spaces only set to null, logged."""
+    blank = np.zeros(len(ids), dtype=bool)
+    if is_text.any():
+        blank[is_text] = ids[is_text].str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+    if not blank.any():
+        return ids
+    out = ids.copy()
+    out[blank] = None
+    note = f"{int(blank.sum())} blank {column} values (empty or spaces only) read as null ids"
     account.notes.append(note)
     logger.warning("%s: %s", label, note)
     return out
