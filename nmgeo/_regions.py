@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from nmgeo.errors import InputError
 
-__all__ = ["balanced_regions", "region_balance"]
+__all__ = ["balanced_regions"]
 
 # How many of the lightest reachable regions a stalled heavy region tries to pass a unit to.
 _CHAIN_TARGETS = 3
@@ -125,35 +125,6 @@ def balanced_regions(
     if max_iter:
         _Improver(graph, indptr, indices, w, pts, labels, k).run(max_iter)
     return _canonical(np.asarray(labels, dtype=np.int64))
-
-
-def region_balance(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Total weight of each region.
-
-    Parameters
-    ----------
-    labels : numpy.ndarray
-        ``(n,)`` non-negative integer region labels, e.g. from :func:`balanced_regions`.
-    weights : numpy.ndarray
-        ``(n,)`` weight of each unit (typically area in m²).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(labels.max() + 1,)`` float sum of ``weights`` per label, in the units of
-        ``weights``; a label with no unit gets 0.
-    """
-    lab = np.asarray(labels)
-    w = np.asarray(weights, dtype=float)
-    if lab.ndim != 1 or w.shape != lab.shape:
-        msg = f"labels {lab.shape} and weights {w.shape} must be 1-D of the same length"
-        raise InputError(msg)
-    if lab.size == 0:
-        return np.zeros(0)
-    if not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0:
-        msg = "labels must be non-negative integers, as returned by balanced_regions"
-        raise InputError(msg)
-    return np.bincount(lab, weights=w)
 
 
 def _check(
