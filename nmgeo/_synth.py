@@ -349,6 +349,19 @@ class Metropolis:
     boundary: gpd.GeoDataFrame
 
 
+@dataclass
+class _MainRoads:
+    """Trunk roads (named) and district distributors, with their corridors' half widths."""
+
+    trunk_lines: np.ndarray
+    trunk_names: np.ndarray
+    trunk_half: np.ndarray
+    corridors: np.ndarray  # trunk road corridors
+    district_lines: np.ndarray
+    district_half: np.ndarray
+    corridor_union: shapely.Geometry  # trunk and district corridors
+
+
 def generate(
     boundary_gdf: gpd.GeoDataFrame, *, n_lots: int, seed: int, progress: bool = False
 ) -> Metropolis:
@@ -360,6 +373,50 @@ def generate(
     place_table = places()
 
     # --- zone cells: Voronoi cells of quadtree seeds ----------------------------------------
+    cells, seeds = _zone_cells(boundary, terrain, place_table, rng)
+    elev = terrain.sample(seeds[:, 0], seeds[:, 1])
+    place_table = pd.concat([place_table, _extra_villages(boundary, terrain, place_table, rng)])
+    kind, profile = _choose_kinds(seeds[:, 0], seeds[:, 1], elev, rng, bounds, place_table)
+    urban, offset = _setbacks(profile, rng)
+
+    # Local roads run along the edges shared by neighbouring cells, width = the two setbacks.
+    # In the countryside some neighbours abut with no road between them and form one block.
+    group, local, local_width, offset, inner, inner_group = _local_roads(
+        cells, kind, urban, offset, rng
+    )
+    main = _main_roads(boundary, place_table, rng)
+    blocks, block_group = _street_blocks(
+        cells, group, inner, inner_group, main.corridor_union, offset
+    )
+
+    # --- zones: the cells' parts of each block; some one-cell blocks split in two ----------
+    zone_geom, zone_kind, zone_lookup, block_kind = _block_zones(
+        blocks, block_group, cells, group, kind, profile, seeds, rng
+    )
+    zones = _zones_frame(zone_geom, zone_kind, main.corridors, main.trunk_names, rng)
+
+    # --- leased lots (unleased Government land has none) -----------------------------------
+    lots = _subdivide(blocks, block_kind, zone_lookup, n_lots, rng, bounds, progress=progress)
+    lots = _lot_attributes(lots, rng)
+
+    roads = _roads_frame(local, local_width, main)
+    boundary_out = gpd.GeoDataFrame(
+        {"name": ["Northern Metropolis (approximate)"]}, geometry=[boundary], crs=HK80
+    )
+    return Metropolis(zones=zones, lots=lots, roads=roads, terrain=terrain, boundary=boundary_out)
+
+
+def _zone_cells(
+    boundary: shapely.Geometry,
+    terrain: Terrain,
+    place_table: pd.DataFrame,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zone cells (Voronoi cells of quadtree seeds, clipped to ``boundary``) and their seeds.
+
+    Slivers of 2,000 m² or less are dropped, with their seeds.
+    """
+    bounds = boundary.bounds
     seeds = _quadtree_seeds(boundary, terrain, place_table, rng)
     cells = shapely.get_parts(
         shapely.voronoi_polygons(
@@ -373,33 +430,54 @@ def generate(
     order[seed_idx] = cell_idx
     cells = shapely.intersection(cells[order], boundary)
     keep = shapely.area(cells) > 2000.0
-    cells, seeds = cells[keep], seeds[keep]
-    elev = terrain.sample(seeds[:, 0], seeds[:, 1])
-    place_table = pd.concat([place_table, _extra_villages(boundary, terrain, place_table, rng)])
-    kind, profile = _choose_kinds(seeds[:, 0], seeds[:, 1], elev, rng, bounds, place_table)
-    n_cells = len(cells)
+    return cells[keep], seeds[keep]
 
+
+def _setbacks(profile: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells are urban, and each cell's setback from its local roads (m)."""
+    n_cells = len(profile)
     urban = np.isin(profile, URBAN_PROFILES)
     offset = np.where(
         urban, rng.uniform(*OFFSET_URBAN, n_cells), rng.uniform(*OFFSET_RURAL, n_cells)
     )
+    return urban, offset
 
-    # Local roads run along the edges shared by neighbouring cells, width = the two setbacks.
-    # In the countryside some neighbours abut with no road between them and form one block.
-    group, local, local_width, offset, inner, inner_group = _local_roads(
-        cells, kind, urban, offset, rng
-    )
 
+def _main_roads(
+    boundary: shapely.Geometry, place_table: pd.DataFrame, rng: np.random.Generator
+) -> _MainRoads:
+    """The trunk and district roads with their widths, and the union of their corridors."""
     trunk_lines, trunk_names = _trunk_roads(boundary)
     trunk_half = rng.uniform(*TRUNK_HALF_WIDTH, len(trunk_lines))
     corridors = shapely.buffer(trunk_lines, trunk_half, cap_style="flat")
     district_lines = _district_roads(boundary, place_table, rng)
     district_half = rng.uniform(*DISTRICT_HALF_WIDTH, len(district_lines))
     district_corridors = shapely.buffer(district_lines, district_half, cap_style="flat")
-    corridor_union = shapely.union_all(np.concatenate([corridors, district_corridors]))
+    return _MainRoads(
+        trunk_lines=trunk_lines,
+        trunk_names=trunk_names,
+        trunk_half=trunk_half,
+        corridors=corridors,
+        district_lines=district_lines,
+        district_half=district_half,
+        corridor_union=shapely.union_all(np.concatenate([corridors, district_corridors])),
+    )
 
-    # Blocks: groups of abutting cells minus trunk and district road corridors, set back
-    # from the local roads.
+
+def _street_blocks(
+    cells: np.ndarray,
+    group: np.ndarray,
+    inner: np.ndarray,
+    inner_group: np.ndarray,
+    corridor_union: shapely.Geometry,
+    offset: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Street blocks and the cell group each comes from.
+
+    Blocks are groups of abutting cells, cut along the roads inside a group, minus the
+    trunk and district road corridors, set back from the local roads by the group's
+    ``offset``; pieces of 1,500 m² or less are dropped.
+    """
     land = _union_groups(cells, group)
     if len(inner):
         # Cut along the roads inside a group; the setback below widens the cut to the road.
@@ -413,23 +491,17 @@ def generate(
     parts_b, owner_b = shapely.get_parts(parts, return_index=True)
     owner = owner[owner_b]
     keep = shapely.area(parts_b) > 1500.0
-    blocks, block_group = parts_b[keep], owner[keep]
+    return parts_b[keep], owner[keep]
 
-    # --- zones: the cells' parts of each block; some one-cell blocks split in two ----------
-    zone_geom, zone_kind, zone_lookup, block_kind = _block_zones(
-        blocks, block_group, cells, group, kind, profile, seeds, rng
-    )
-    zones = _zones_frame(zone_geom, zone_kind, corridors, trunk_names, rng)
 
-    # --- leased lots (unleased Government land has none) -----------------------------------
-    lots = _subdivide(blocks, block_kind, zone_lookup, n_lots, rng, bounds, progress=progress)
-    lots = _lot_attributes(lots, rng)
-
+def _roads_frame(local: np.ndarray, local_width: np.ndarray, main: _MainRoads) -> gpd.GeoDataFrame:
+    """The road centrelines in the schema of a road layer, local then district then trunk."""
+    district_lines, trunk_lines = main.district_lines, main.trunk_lines
     roads = gpd.GeoDataFrame(
         {
             "road_id": np.arange(1, len(local) + len(district_lines) + len(trunk_lines) + 1),
             "name": np.concatenate(
-                [np.full(len(local) + len(district_lines), None, dtype=object), trunk_names]
+                [np.full(len(local) + len(district_lines), None, dtype=object), main.trunk_names]
             ),
             "road_class": np.concatenate(
                 [
@@ -439,17 +511,13 @@ def generate(
                 ]
             ),
             "width_m": np.round(
-                np.concatenate([local_width, 2 * district_half, 2 * trunk_half]), 1
+                np.concatenate([local_width, 2 * main.district_half, 2 * main.trunk_half]), 1
             ),
         },
         geometry=np.concatenate([local, district_lines, trunk_lines]),
         crs=HK80,
     )
-    roads = roads[shapely.get_type_id(roads.geometry.to_numpy()) != 7].reset_index(drop=True)
-    boundary_out = gpd.GeoDataFrame(
-        {"name": ["Northern Metropolis (approximate)"]}, geometry=[boundary], crs=HK80
-    )
-    return Metropolis(zones=zones, lots=lots, roads=roads, terrain=terrain, boundary=boundary_out)
+    return roads[shapely.get_type_id(roads.geometry.to_numpy()) != 7].reset_index(drop=True)
 
 
 def _district_roads(

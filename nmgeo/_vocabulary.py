@@ -453,6 +453,130 @@ def _as_areas(area_m2: LabelsLike, n: int) -> np.ndarray:
     return values
 
 
+class _Pairs(NamedTuple):
+    """The distinct (label, specified use) pairs of a call, one entry each."""
+
+    inverse: np.ndarray  # pair of every input row
+    label: np.ndarray  # normalised label, None where null
+    use: np.ndarray  # specified use, None where null
+    family: np.ndarray
+    is_ou: np.ndarray
+    annotation: np.ndarray  # text in an OU label's parentheses, None elsewhere
+    ou_use: pd.Series  # specified use of OU pairs, None elsewhere
+
+
+def _vocabulary_for(mapping: MappingLike | None) -> tuple[_Compiled, dict[str, str]]:
+    """The compiled vocabulary and the user's overrides that ``mapping`` asks for."""
+    compiled = _default_compiled()
+    overrides: dict[str, str] = {}
+    if isinstance(mapping, pd.DataFrame):
+        _validate_table(mapping, source="mapping")
+        compiled = _compile(mapping)
+    elif isinstance(mapping, (Mapping, pd.Series)):
+        overrides = _user_overrides(mapping)
+    elif mapping is not None:
+        msg = f"mapping must be a dict or a vocabulary DataFrame, not {type(mapping).__name__}."
+        raise VocabularyError(msg)
+    return compiled, overrides
+
+
+def _specified_use_factors(
+    specified_use: LabelsLike | None, n_labels: int
+) -> tuple[np.ndarray, pd.Series]:
+    """Factorised specified uses (all -1 if none given); one per label or InputError."""
+    if specified_use is None:
+        return np.full(n_labels, -1, dtype=np.int64), pd.Series([], dtype=object)
+    uses = _as_series(specified_use, "specified_use")
+    if len(uses) != n_labels:
+        msg = (
+            f"specified_use has {len(uses)} values but labels has {n_labels}; "
+            "give one specified use (or null) per label."
+        )
+        raise InputError(msg)
+    return _factorized(uses)
+
+
+def _distinct_pairs(
+    labels: tuple[np.ndarray, pd.Series], uses: tuple[np.ndarray, pd.Series]
+) -> _Pairs:
+    """One entry per distinct (label, specified use) pair, from their factorisations."""
+    label_codes, label_uniques = labels
+    use_codes, use_uniques = uses
+    pair_codes = (label_codes.astype(np.int64) + 1) * (len(use_uniques) + 1) + (use_codes + 1)
+    pairs, inverse = np.unique(pair_codes, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    pair_label = _take(
+        _normalise_text(label_uniques).to_numpy(dtype=object), pairs // (len(use_uniques) + 1) - 1
+    )
+    pair_use = _take(use_uniques.to_numpy(dtype=object), pairs % (len(use_uniques) + 1) - 1)
+    pair_label_s = pd.Series(pair_label, dtype=object)
+    family = _family_of_normalised(pair_label_s).to_numpy(dtype=object)
+    is_ou = family == "OU"
+    annotation = pair_label_s.str.extract(_OU_ANNOTATION)["annotation"].to_numpy(dtype=object)
+    return _Pairs(
+        inverse=inverse,
+        label=pair_label,
+        use=pair_use,
+        family=family,
+        is_ou=is_ou,
+        annotation=np.where(is_ou, annotation, None),
+        ou_use=pd.Series(np.where(is_ou, pair_use, None), dtype=object),
+    )
+
+
+def _vocabulary_class(pairs: _Pairs, compiled: _Compiled) -> np.ndarray:
+    """Class of each pair from the vocabulary: its family's, or an OU's by its keywords."""
+    ou_class = _first_present(
+        _classify_keywords(pd.Series(pairs.annotation, dtype=object), compiled),
+        _classify_keywords(pairs.ou_use, compiled),
+        np.where(pairs.is_ou, compiled.families.get("OU"), None),
+    )
+    return np.where(
+        pairs.is_ou,
+        ou_class,
+        pd.Series(pairs.family, dtype=object).map(compiled.families).to_numpy(object),
+    )
+
+
+def _overridden_class(
+    pairs: _Pairs, overrides: dict[str, str], table_class: np.ndarray
+) -> np.ndarray:
+    """Apply the user's overrides: effective label, then label, then family, then table."""
+    has_letters = pd.Series(pairs.annotation, dtype=object).str.contains(
+        r"[^\W\d_]", regex=True, na=False
+    )
+    effective = np.where(
+        pairs.is_ou & ~has_letters.to_numpy(bool) & pd.notna(pairs.use),
+        "OU(" + pairs.ou_use.astype(object).fillna("") + ")",
+        pairs.label,
+    )
+    effective_key = _normalise_text(pd.Series(effective, dtype=object)).str.casefold()
+    label_key = pd.Series(pairs.label, dtype=object).str.casefold()
+    family_key = pd.Series(pairs.family, dtype=object).str.casefold()
+    return _first_present(
+        effective_key.map(overrides).to_numpy(object),
+        label_key.map(overrides).to_numpy(object),
+        family_key.map(overrides).to_numpy(object),
+        table_class,
+    )
+
+
+def _warn_unknown(pairs: _Pairs, pair_class: np.ndarray, areas: np.ndarray | None) -> None:
+    """Report the unknown pairs with their row counts (and summed areas, if given)."""
+    unknown = pair_class == UNKNOWN
+    if not unknown.any():
+        return
+    n_pairs = len(pairs.label)
+    counts = np.bincount(pairs.inverse, minlength=n_pairs)
+    pair_area = None
+    if areas is not None:
+        known = ~np.isnan(areas)
+        summed = np.bincount(pairs.inverse, weights=np.where(known, areas, 0.0), minlength=n_pairs)
+        has_area = np.bincount(pairs.inverse, weights=known, minlength=n_pairs) > 0
+        pair_area = np.where(has_area, summed, np.nan)[unknown]
+    _report_unknown(pairs.label[unknown], counts[unknown], pair_area)
+
+
 def classify_zone(
     labels: LabelsLike,
     *,
@@ -538,97 +662,42 @@ def classify_zone(
 
     Examples
     --------
-    >>> classify_zone(
+    A label takes its family's class, an ``OU`` label its annotation's; a null label is
+    unknown:
+
+    >>> import nmgeo
+    >>> nmgeo.classify_zone(["C(1)", "G/IC", "OU(Business)", "V", None]).tolist()
+    ['commercial', 'public_facility', 'commercial', 'village', 'unknown']
+
+    A plain ``OU`` is classified by its specified use, development over transport:
+
+    >>> nmgeo.classify_zone(
     ...     ["OU", "OU", "OU(A)", "RICH"],
     ...     specified_use=["BOUNDARYCROSSING FACILITIES",
     ...                    "Commercial/Residential Development with Public Transport Interchange",
     ...                    None, None],
     ... ).tolist()
     ['transport', 'mixed_use', 'open_space', 'other']
+
+    A ``mapping`` key equal to a label wins over one equal to its family:
+
+    >>> nmgeo.classify_zone(
+    ...     ["R(B)", "R(B)1", "R(B)2"], mapping={"R(B)": "mixed_use", "R(B)1": "village"}
+    ... ).tolist()
+    ['mixed_use', 'village', 'mixed_use']
     """
     series = _as_series(labels, "labels")
-    compiled = _default_compiled()
-    overrides: dict[str, str] = {}
-    if isinstance(mapping, pd.DataFrame):
-        _validate_table(mapping, source="mapping")
-        compiled = _compile(mapping)
-    elif isinstance(mapping, (Mapping, pd.Series)):
-        overrides = _user_overrides(mapping)
-    elif mapping is not None:
-        msg = f"mapping must be a dict or a vocabulary DataFrame, not {type(mapping).__name__}."
-        raise VocabularyError(msg)
-
-    label_codes, label_uniques = _factorized(series)
-    if specified_use is None:
-        use_codes = np.full(len(series), -1, dtype=np.int64)
-        use_uniques = pd.Series([], dtype=object)
-    else:
-        uses = _as_series(specified_use, "specified_use")
-        if len(uses) != len(series):
-            msg = (
-                f"specified_use has {len(uses)} values but labels has {len(series)}; "
-                "give one specified use (or null) per label."
-            )
-            raise InputError(msg)
-        use_codes, use_uniques = _factorized(uses)
+    compiled, overrides = _vocabulary_for(mapping)
+    label_factors = _factorized(series)
+    use_factors = _specified_use_factors(specified_use, len(series))
     areas = None if area_m2 is None else _as_areas(area_m2, len(series))
 
-    # One row per distinct (label, specified use) pair.
-    pair_codes = (label_codes.astype(np.int64) + 1) * (len(use_uniques) + 1) + (use_codes + 1)
-    pairs, inverse = np.unique(pair_codes, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    pair_label = _take(
-        _normalise_text(label_uniques).to_numpy(dtype=object), pairs // (len(use_uniques) + 1) - 1
-    )
-    pair_use = _take(use_uniques.to_numpy(dtype=object), pairs % (len(use_uniques) + 1) - 1)
-    pair_label_s = pd.Series(pair_label, dtype=object)
-    family = _family_of_normalised(pair_label_s).to_numpy(dtype=object)
-    is_ou = family == "OU"
-
-    annotation = pair_label_s.str.extract(_OU_ANNOTATION)["annotation"].to_numpy(dtype=object)
-    annotation = np.where(is_ou, annotation, None)
-    use_text = pd.Series(np.where(is_ou, pair_use, None), dtype=object)
-    ou_class = _first_present(
-        _classify_keywords(pd.Series(annotation, dtype=object), compiled),
-        _classify_keywords(use_text, compiled),
-        np.where(is_ou, compiled.families.get("OU"), None),
-    )
-    table_class = np.where(
-        is_ou, ou_class, pd.Series(family, dtype=object).map(compiled.families).to_numpy(object)
-    )
-
+    pairs = _distinct_pairs(label_factors, use_factors)
+    table_class = _vocabulary_class(pairs, compiled)
     if overrides:
-        has_letters = pd.Series(annotation, dtype=object).str.contains(
-            r"[^\W\d_]", regex=True, na=False
-        )
-        effective = np.where(
-            is_ou & ~has_letters.to_numpy(bool) & pd.notna(pair_use),
-            "OU(" + use_text.astype(object).fillna("") + ")",
-            pair_label,
-        )
-        effective_key = _normalise_text(pd.Series(effective, dtype=object)).str.casefold()
-        label_key = pair_label_s.str.casefold()
-        family_key = pd.Series(family, dtype=object).str.casefold()
-        table_class = _first_present(
-            effective_key.map(overrides).to_numpy(object),
-            label_key.map(overrides).to_numpy(object),
-            family_key.map(overrides).to_numpy(object),
-            table_class,
-        )
-
-    pair_class = np.where(pd.isna(table_class) | pd.isna(pair_label), UNKNOWN, table_class)
-    unknown = pair_class == UNKNOWN
-    if unknown.any():
-        counts = np.bincount(inverse, minlength=len(pairs))
-        pair_area = None
-        if areas is not None:
-            known = ~np.isnan(areas)
-            summed = np.bincount(
-                inverse, weights=np.where(known, areas, 0.0), minlength=len(pairs)
-            )
-            has_area = np.bincount(inverse, weights=known, minlength=len(pairs)) > 0
-            pair_area = np.where(has_area, summed, np.nan)[unknown]
-        _report_unknown(pair_label[unknown], counts[unknown], pair_area)
+        table_class = _overridden_class(pairs, overrides, table_class)
+    pair_class = np.where(pd.isna(table_class) | pd.isna(pairs.label), UNKNOWN, table_class)
+    _warn_unknown(pairs, pair_class, areas)
     return pd.Series(
-        pair_class[inverse].astype(object), index=series.index, name="land_use", dtype=object
+        pair_class[pairs.inverse].astype(object), index=series.index, name="land_use", dtype=object
     )

@@ -256,8 +256,255 @@ def _touching_target(
     return hits_p[first], hits_t[first]
 
 
+@dataclass
+class _Targets:
+    """The targets' geometries (EPSG:2326), names and which of them are located."""
+
+    geoms: np.ndarray
+    names: pd.Series  # by position (RangeIndex)
+    present: np.ndarray  # not null, not empty
+
+
+@dataclass
+class _Sources:
+    """The targets attached to the network: the Dijkstra sources.
+
+    ``row`` holds their rows of ``targets``; ``segment``, ``position`` and ``leg`` where
+    each attaches (:class:`_Snap`, for those rows only). ``leg_of_row`` is the leg of
+    every row of ``targets`` (NaN where its geometry is null or empty).
+    """
+
+    row: np.ndarray
+    segment: np.ndarray
+    position: np.ndarray
+    leg: np.ndarray
+    leg_of_row: np.ndarray
+
+
+@dataclass
+class _Measures:
+    """Per parcel: row of the nearest target by road (-1 if none) and the distances (m)."""
+
+    target: np.ndarray
+    reached: np.ndarray
+    target_leg: np.ndarray
+    access: np.ndarray
+    path: np.ndarray
+    distance: np.ndarray
+
+
+def _check_targets(targets: gpd.GeoDataFrame, name_column: str) -> None:
+    """Raise InputError if ``targets`` is empty, SchemaError if it has no ``name_column``."""
+    if len(targets) == 0:
+        msg = "targets is empty; pass at least one target (e.g. nmgeo.reference.control_points())."
+        raise InputError(msg)
+    if name_column not in targets.columns:
+        available = ", ".join(repr(str(c)) for c in targets.columns)
+        msg = (
+            f"targets has no column {name_column!r} to name them (columns: {available}); "
+            "pass name_column= with one of these."
+        )
+        raise SchemaError(msg)
+
+
+def _located_targets(targets: gpd.GeoDataFrame, name_column: str) -> _Targets:
+    """The targets' geometries and names; warn of null or empty ones, raise if all are."""
+    t_geoms = np.asarray(targets.geometry.array, dtype=object)
+    t_names = targets[name_column].reset_index(drop=True)
+    t_present = ~(shapely.is_missing(t_geoms) | shapely.is_empty(t_geoms))
+    if not t_present.any():
+        msg = f"targets has {len(t_geoms)} rows but no geometries; pass located targets."
+        raise InputError(msg)
+    if not t_present.all():
+        logger.warning(
+            "network_distance: %d of %d targets have null or empty geometry and were ignored: %s",
+            int((~t_present).sum()),
+            len(t_geoms),
+            _names(t_names, ~t_present),
+        )
+    return _Targets(geoms=t_geoms, names=t_names, present=t_present)
+
+
+def _attach_targets(network: _Network, targets: _Targets, max_snap: float) -> _Sources:
+    """Snap the located targets to the network; warn of those beyond ``max_snap``."""
+    t_snap = _snap(network, targets.geoms, max_snap)
+    t_far = targets.present & ~(t_snap.leg <= max_snap)
+    if t_far.any():
+        logger.warning(
+            "network_distance: %d of %d targets are more than %g m from the nearest road "
+            "and were ignored (raise max_snap to attach them): %s",
+            int(t_far.sum()),
+            len(targets.geoms),
+            max_snap,
+            _names(targets.names, t_far),
+        )
+    t_used = np.flatnonzero(targets.present & ~t_far)
+    return _Sources(
+        row=t_used,
+        segment=t_snap.segment[t_used],
+        position=t_snap.position[t_used],
+        leg=t_snap.leg[t_used],
+        leg_of_row=np.where(targets.present, t_snap.leg, np.nan),
+    )
+
+
+def _nearest_source(network: _Network, sources: _Sources) -> tuple[np.ndarray, np.ndarray]:
+    """Road distance from the nearest source to every node, and that source's target row.
+
+    One multi-source Dijkstra run over the road nodes 0..n_nodes-1 plus one source node
+    per attached target, with one-way edges to both ends of its segment (leg + partial
+    length). The target row is -1 where no source reaches the node (distance inf).
+    """
+    n_nodes = network.n_nodes
+    seg_t, pos_t, leg_t = sources.segment, sources.position, sources.leg
+    virtual = n_nodes + np.arange(len(sources.row))
+    rows = np.concatenate([network.start, network.end, virtual, virtual])
+    cols = np.concatenate([network.end, network.start, network.start[seg_t], network.end[seg_t]])
+    weights = np.concatenate(
+        [network.length, network.length, leg_t + pos_t, leg_t + network.length[seg_t] - pos_t]
+    )
+    size = n_nodes + len(sources.row)
+    graph = csr_array((weights, (rows, cols)), shape=(size, size))
+    if len(sources.row):
+        node_dist, _, node_source = dijkstra(
+            graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
+        )
+    else:
+        node_dist = np.full(size, np.inf)
+        node_source = np.full(size, -9999)
+    # node_source holds the virtual node of the nearest target (-9999 if none); map it to
+    # the row of `targets`, -1 if none (the last entry of `row_of`).
+    row_of = np.append(sources.row, -1)
+    node_target = row_of[np.where(node_source >= n_nodes, node_source - n_nodes, -1)]
+    return node_dist, node_target
+
+
+def _parcel_cost(
+    network: _Network,
+    sources: _Sources,
+    nodes: tuple[np.ndarray, np.ndarray],
+    p_snap: _Snap,
+    p_near: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cheapest target leg + path to each parcel's attachment point, and that target's row.
+
+    The parcel takes the cheaper end of its segment (``nodes``: distance and target row
+    of every node, :func:`_nearest_source`) or the direct run along the segment from a
+    target attached to the same one. The cost is inf where nothing reaches the parcel.
+    """
+    node_dist, node_target = nodes
+    seg_p = np.where(p_near, p_snap.segment, 0)
+    pos_p = np.where(p_near, p_snap.position, 0.0)
+    start, end = network.start[seg_p], network.end[seg_p]
+    via_start = node_dist[start] + pos_p
+    via_end = node_dist[end] + network.length[seg_p] - pos_p
+    cost = np.minimum(via_start, via_end)
+    target = np.where(via_start <= via_end, node_target[start], node_target[end])
+    direct_cost, direct_target = _same_segment_best(
+        np.where(p_near, p_snap.segment, -1), pos_p, sources.segment, sources.position, sources.leg
+    )
+    direct = direct_cost < cost
+    cost = np.where(direct, direct_cost, cost)
+    row_of = np.append(sources.row, -1)
+    target = np.where(direct, row_of[direct_target], target)
+    return cost, target
+
+
+def _measures(
+    cost: np.ndarray, target: np.ndarray, p_near: np.ndarray, p_snap: _Snap, sources: _Sources
+) -> _Measures:
+    """Split each reached parcel's total distance into target leg, path and parcel leg."""
+    n = len(cost)
+    reached = p_near & np.isfinite(cost)
+    target = np.where(reached, target, -1)
+    ok = np.flatnonzero(reached)
+    target_leg = np.full(n, np.nan)
+    target_leg[ok] = sources.leg_of_row[target[ok]]
+    access = np.where(reached, p_snap.leg, np.nan)
+    path = np.where(reached, np.maximum(cost - target_leg, 0.0), np.nan)
+    distance = np.where(reached, cost + access, np.nan)
+    return _Measures(target, reached, target_leg, access, path, distance)
+
+
+def _zero_where_touching(measures: _Measures, p_geoms: np.ndarray, targets: _Targets) -> None:
+    """Set a parcel containing or touching a target at distance 0 from it, in place."""
+    hits_p, hits_t = _touching_target(p_geoms, targets.geoms, targets.present)
+    if len(hits_p):
+        measures.target[hits_p] = hits_t
+        for column in (measures.target_leg, measures.access, measures.path, measures.distance):
+            column[hits_p] = 0.0
+        measures.reached[hits_p] = True
+
+
+def _straight_and_detour(
+    measures: _Measures, p_geoms: np.ndarray, t_geoms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Straight-line distance to the chosen target and the detour ratio (NaN where 0)."""
+    ok = np.flatnonzero(measures.reached)
+    straight = np.full(len(p_geoms), np.nan)
+    straight[ok] = shapely.distance(p_geoms[ok], t_geoms[measures.target[ok]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        detour = np.where(straight > 0, measures.distance / straight, np.nan)
+    return straight, detour
+
+
+def _warn_unmeasured(
+    p_present: np.ndarray, p_near: np.ndarray, reached: np.ndarray, max_snap: float
+) -> None:
+    """Count in warnings the parcels left NaN: null or empty, too far, cut off."""
+    n = len(p_present)
+    n_missing = int((~p_present).sum())
+    n_far = int((p_present & ~p_near & ~reached).sum())
+    n_cut_off = int((p_near & ~reached).sum())
+    if n_missing:
+        logger.warning(
+            "network_distance: %d of %d rows of gdf have null or empty geometry (NaN)",
+            n_missing,
+            n,
+        )
+    if n_far:
+        logger.warning(
+            "network_distance: %d of %d rows of gdf are more than %g m from the nearest "
+            "road (NaN); raise max_snap to attach them",
+            n_far,
+            n,
+            max_snap,
+        )
+    if n_cut_off:
+        logger.warning(
+            "network_distance: %d of %d rows of gdf are on parts of the road network that "
+            "no target reaches (NaN); check the road layer for gaps",
+            n_cut_off,
+            n,
+        )
+
+
+def _result_frame(
+    index: pd.Index,
+    prefix: str,
+    names: pd.Series,
+    measures: _Measures,
+    straight: np.ndarray,
+    detour: np.ndarray,
+) -> pd.DataFrame:
+    """The output columns, indexed like the parcels."""
+    target_names = names.reindex(pd.Index(measures.target)).set_axis(index)
+    return pd.DataFrame(
+        {
+            f"{prefix}target": target_names,
+            f"{prefix}distance_m": measures.distance,
+            f"{prefix}path_m": measures.path,
+            f"{prefix}access_m": measures.access,
+            f"{prefix}target_access_m": measures.target_leg,
+            f"{prefix}straight_m": straight,
+            f"{prefix}detour_ratio": detour,
+        },
+        index=index,
+    )
+
+
 def network_distance(
-    gdf: gpd.GeoDataFrame,
+    parcels: gpd.GeoDataFrame,
     targets: gpd.GeoDataFrame,
     roads: gpd.GeoDataFrame,
     *,
@@ -280,7 +527,7 @@ def network_distance(
 
     Parameters
     ----------
-    gdf : geopandas.GeoDataFrame
+    parcels : geopandas.GeoDataFrame
         Parcels (polygons; points and lines work too), any CRS; transformed to
         EPSG:2326 (HK1980 Grid, metres).
     targets : geopandas.GeoDataFrame
@@ -301,7 +548,7 @@ def network_distance(
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``gdf`` (same rows, same order), with columns:
+        Indexed like ``parcels`` (same rows, same order), with columns:
 
         - ``{prefix}target`` -- name of the target nearest by road.
         - ``{prefix}distance_m`` -- total distance, metres: target leg + path + parcel
@@ -349,163 +596,71 @@ def network_distance(
     so for a parcel fronting a long road the distance is measured from the frontage
     point closest to its boundary, which may not be its real gate. Accuracy is that of
     the inputs (e.g. 100-150 m for :func:`~nmgeo.reference.control_points`).
+
+    Examples
+    --------
+    Two crossing roads, a target near the end of each and two lots, in EPSG:2326 (metres):
+
+    >>> import geopandas as gpd
+    >>> from shapely import LineString, Point, Polygon
+    >>> import nmgeo
+    >>> roads = gpd.GeoDataFrame(
+    ...     geometry=[LineString([(0, 0), (1000, 0)]), LineString([(500, -300), (500, 800)])],
+    ...     crs="EPSG:2326",
+    ... )
+    >>> targets = gpd.GeoDataFrame(
+    ...     {"name": ["BCP", "Station"]},
+    ...     geometry=[Point(0, -20), Point(520, 820)],
+    ...     crs="EPSG:2326",
+    ... )
+    >>> lots = gpd.GeoDataFrame(
+    ...     geometry=[
+    ...         Polygon([(530, 620), (550, 640), (530, 660), (510, 640)]),
+    ...         Polygon([(930, 100), (960, 130), (930, 160), (900, 130)]),
+    ...     ],
+    ...     index=["A", "B"],
+    ...     crs="EPSG:2326",
+    ... )
+    >>> out = nmgeo.network_distance(lots, targets, roads)
+    >>> out[["network_target", "network_distance_m", "network_path_m"]].round(1)
+      network_target  network_distance_m  network_path_m
+    A        Station               198.3           160.0
+    B            BCP              1050.0           930.0
+
+    Lot B is 1,050 m from the BCP: the BCP's 20 m leg to the road, 930 m along the roads
+    and the lot's own 100 m leg, at a detour ratio of about 1.15:
+
+    >>> out.loc["B", ["network_access_m", "network_detour_ratio"]].round(2).tolist()
+    [100.0, 1.15]
     """
     started = time.perf_counter()
     max_snap = check_limit(max_snap, "max_snap")
-    if len(targets) == 0:
-        msg = "targets is empty; pass at least one target (e.g. nmgeo.reference.control_points())."
-        raise InputError(msg)
-    if name_column not in targets.columns:
-        available = ", ".join(repr(str(c)) for c in targets.columns)
-        msg = (
-            f"targets has no column {name_column!r} to name them (columns: {available}); "
-            "pass name_column= with one of these."
-        )
-        raise SchemaError(msg)
+    _check_targets(targets, name_column)
     prefix = DEFAULT_PREFIX if prefix is None else prefix
-    gdf = as_hk80(gdf, "gdf")
+    parcels = as_hk80(parcels, "gdf")
     targets = as_hk80(targets, "targets")
     roads = as_hk80(roads, "roads")
-
-    t_geoms = np.asarray(targets.geometry.array, dtype=object)
-    t_names = targets[name_column].reset_index(drop=True)
-    t_present = ~(shapely.is_missing(t_geoms) | shapely.is_empty(t_geoms))
-    if not t_present.any():
-        msg = f"targets has {len(t_geoms)} rows but no geometries; pass located targets."
-        raise InputError(msg)
-    if not t_present.all():
-        logger.warning(
-            "network_distance: %d of %d targets have null or empty geometry and were ignored: %s",
-            int((~t_present).sum()),
-            len(t_geoms),
-            _names(t_names, ~t_present),
-        )
+    located = _located_targets(targets, name_column)
 
     network = _build_network(roads)
-    n_nodes = network.n_nodes
-    t_snap = _snap(network, t_geoms, max_snap)
-    t_far = t_present & ~(t_snap.leg <= max_snap)
-    if t_far.any():
-        logger.warning(
-            "network_distance: %d of %d targets are more than %g m from the nearest road "
-            "and were ignored (raise max_snap to attach them): %s",
-            int(t_far.sum()),
-            len(t_geoms),
-            max_snap,
-            _names(t_names, t_far),
-        )
-    t_used = np.flatnonzero(t_present & ~t_far)
+    sources = _attach_targets(network, located, max_snap)
+    nodes = _nearest_source(network, sources)
 
-    # Graph: road nodes 0..n_nodes-1, then one source node per used target with
-    # one-way edges to both ends of its segment (leg + partial length).
-    seg_t = t_snap.segment[t_used]
-    pos_t = t_snap.position[t_used]
-    leg_t = t_snap.leg[t_used]
-    virtual = n_nodes + np.arange(len(t_used))
-    rows = np.concatenate([network.start, network.end, virtual, virtual])
-    cols = np.concatenate([network.end, network.start, network.start[seg_t], network.end[seg_t]])
-    weights = np.concatenate(
-        [network.length, network.length, leg_t + pos_t, leg_t + network.length[seg_t] - pos_t]
-    )
-    size = n_nodes + len(t_used)
-    graph = csr_array((weights, (rows, cols)), shape=(size, size))
-    if len(t_used):
-        node_dist, _, node_source = dijkstra(
-            graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
-        )
-    else:
-        node_dist = np.full(size, np.inf)
-        node_source = np.full(size, -9999)
-    # node_source holds the virtual node of the nearest target (-9999 if none); map it to
-    # the row of `targets`, -1 if none (the last entry of `row_of`).
-    row_of = np.append(t_used, -1)
-    node_target = row_of[np.where(node_source >= n_nodes, node_source - n_nodes, -1)]
-
-    p_geoms = np.asarray(gdf.geometry.array, dtype=object)
-    n = len(p_geoms)
+    p_geoms = np.asarray(parcels.geometry.array, dtype=object)
     p_present = ~(shapely.is_missing(p_geoms) | shapely.is_empty(p_geoms))
     p_snap = _snap(network, p_geoms, max_snap)
     p_near = p_present & (p_snap.leg <= max_snap)
-    seg_p = np.where(p_near, p_snap.segment, 0)
-    pos_p = np.where(p_near, p_snap.position, 0.0)
-    start, end = network.start[seg_p], network.end[seg_p]
-    via_start = node_dist[start] + pos_p
-    via_end = node_dist[end] + network.length[seg_p] - pos_p
-    cost = np.minimum(via_start, via_end)
-    target = np.where(via_start <= via_end, node_target[start], node_target[end])
-    direct_cost, direct_target = _same_segment_best(
-        np.where(p_near, p_snap.segment, -1), pos_p, seg_t, pos_t, leg_t
-    )
-    direct = direct_cost < cost
-    cost = np.where(direct, direct_cost, cost)
-    target = np.where(direct, row_of[direct_target], target)
-    reached = p_near & np.isfinite(cost)
-    target = np.where(reached, target, -1)
+    cost, target = _parcel_cost(network, sources, nodes, p_snap, p_near)
+    measures = _measures(cost, target, p_near, p_snap, sources)
+    _zero_where_touching(measures, p_geoms, located)
+    straight, detour = _straight_and_detour(measures, p_geoms, located.geoms)
+    _warn_unmeasured(p_present, p_near, measures.reached, max_snap)
 
-    t_leg_all = np.where(t_present, t_snap.leg, np.nan)
-    ok = np.flatnonzero(reached)
-    target_leg = np.full(n, np.nan)
-    target_leg[ok] = t_leg_all[target[ok]]
-    access = np.where(reached, p_snap.leg, np.nan)
-    path = np.where(reached, np.maximum(cost - target_leg, 0.0), np.nan)
-    distance = np.where(reached, cost + access, np.nan)
-
-    # A parcel containing or touching a target is at distance 0 from it.
-    hits_p, hits_t = _touching_target(p_geoms, t_geoms, t_present)
-    if len(hits_p):
-        target[hits_p] = hits_t
-        for column in (target_leg, access, path, distance):
-            column[hits_p] = 0.0
-        reached[hits_p] = True
-
-    ok = np.flatnonzero(reached)
-    straight = np.full(n, np.nan)
-    straight[ok] = shapely.distance(p_geoms[ok], t_geoms[target[ok]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        detour = np.where(straight > 0, distance / straight, np.nan)
-
-    n_missing = int((~p_present).sum())
-    n_far = int((p_present & ~p_near & ~reached).sum())
-    n_cut_off = int((p_near & ~reached).sum())
-    if n_missing:
-        logger.warning(
-            "network_distance: %d of %d rows of gdf have null or empty geometry (NaN)",
-            n_missing,
-            n,
-        )
-    if n_far:
-        logger.warning(
-            "network_distance: %d of %d rows of gdf are more than %g m from the nearest "
-            "road (NaN); raise max_snap to attach them",
-            n_far,
-            n,
-            max_snap,
-        )
-    if n_cut_off:
-        logger.warning(
-            "network_distance: %d of %d rows of gdf are on parts of the road network that "
-            "no target reaches (NaN); check the road layer for gaps",
-            n_cut_off,
-            n,
-        )
-
-    names = t_names.reindex(pd.Index(target)).set_axis(gdf.index)
-    result = pd.DataFrame(
-        {
-            f"{prefix}target": names,
-            f"{prefix}distance_m": distance,
-            f"{prefix}path_m": path,
-            f"{prefix}access_m": access,
-            f"{prefix}target_access_m": target_leg,
-            f"{prefix}straight_m": straight,
-            f"{prefix}detour_ratio": detour,
-        },
-        index=gdf.index,
-    )
+    result = _result_frame(parcels.index, prefix, located.names, measures, straight, detour)
     logger.info(
         "network_distance: %d rows to %d targets over %d road segments in %.2f s",
-        n,
-        len(t_used),
+        len(p_geoms),
+        len(sources.row),
         len(network.start),
         time.perf_counter() - started,
     )

@@ -281,6 +281,15 @@ def test_columns_and_index_follow_the_input():
     assert isinstance(out, pd.DataFrame) and not isinstance(out, gpd.GeoDataFrame)
 
 
+def test_the_data_arguments_have_their_names_and_the_options_are_keyword_only():
+    frame = sites(_diamond(150, 120, 10))
+    by_position = network_distance(frame, targets(A=(50, -10)), grid_roads())
+    by_name = network_distance(parcels=frame, targets=targets(A=(50, -10)), roads=grid_roads())
+    pd.testing.assert_frame_equal(by_name, by_position)
+    with pytest.raises(TypeError):
+        network_distance(frame, targets(A=(50, -10)), grid_roads(), 500.0)
+
+
 # ---------------------------------------------------------------------------------------
 # Properties.
 
