@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from nmgeo._overlaps import SLIVER_WIDTH
 from nmgeo._threads import map_ranges
-from nmgeo._validate import SLIVER_WIDTH
 
 logger = logging.getLogger("nmgeo.zoning")
 

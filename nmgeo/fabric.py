@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
+from nmgeo._ids import combine_parts
+from nmgeo._overlaps import SLIVER_WIDTH, find_overlaps
 from nmgeo._threads import map_chunks, map_ranges
-from nmgeo._validate import SLIVER_WIDTH, as_hk80, combine_parts, find_overlaps
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
     DuplicateIdError,

@@ -26,26 +26,19 @@ import shapely
 from geopandas.array import GeometryDtype
 from pyogrio.errors import DataLayerError, DataSourceError
 
+from nmgeo._accounts import ReadAccount, ZoneReadAccount, merge_accounts
+from nmgeo._crs import HK80, IMPLIED_CRS, as_hk80, ensure_crs
 from nmgeo._geojson import Facts as GeoJSONFacts
 from nmgeo._geojson import inspect as inspect_geojson
+from nmgeo._ids import N_ACCOUNT_IDS, combine_parts, ids_at
 from nmgeo._outputs import replacing
+from nmgeo._overlaps import check_overlaps
 from nmgeo._sources import refuse_input, remember_input
 from nmgeo._validate import (
-    HK80,
-    IMPLIED_CRS,
-    N_ACCOUNT_IDS,
-    ReadAccount,
-    ZoneReadAccount,
-    as_hk80,
     check_finite,
     check_geometries,
     check_ids,
     check_on_invalid,
-    check_overlaps,
-    combine_parts,
-    ensure_crs,
-    ids_at,
-    merge_accounts,
     report_rings_closed,
 )
 from nmgeo._vocabulary import classify_zone

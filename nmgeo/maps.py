@@ -25,10 +25,10 @@ from folium.template import Template
 from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
+from nmgeo._crs import as_hk80
 from nmgeo._outputs import write_atomic
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
-from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import UNKNOWN, UNZONED
 from nmgeo.errors import InputError, SchemaError
 from nmgeo.packages import PackageResult

@@ -13,8 +13,8 @@ import shapely
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from nmgeo._crs import as_hk80
 from nmgeo._limits import check_limit
-from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 
 __all__ = ["network_distance"]

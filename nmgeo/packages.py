@@ -16,9 +16,10 @@ import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from nmgeo._crs import as_hk80
 from nmgeo._geomops import union_by
 from nmgeo._limits import LIMITS, check_limit
-from nmgeo._validate import SLIVER_WIDTH, as_hk80
+from nmgeo._overlaps import SLIVER_WIDTH
 from nmgeo._vocabulary import LAND_USE_CLASSES, UNKNOWN, UNZONED
 from nmgeo.errors import DuplicateIdError, InputError, SchemaError
 from nmgeo.fabric import (

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from nmgeo import reference as ref
+from nmgeo._crs import as_hk80
 from nmgeo._units import with_units
-from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 from nmgeo.packages import PackageResult
 

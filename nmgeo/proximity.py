@@ -11,10 +11,10 @@ import pandas as pd
 import shapely
 
 from nmgeo import reference
+from nmgeo._crs import as_hk80
 from nmgeo._limits import check_limit
 from nmgeo._threads import map_chunks
 from nmgeo._time import network_year
-from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 
 __all__ = [

@@ -22,10 +22,10 @@ from rasterio.crs import CRS as RioCRS
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from nmgeo._crs import HK80, _same_crs, as_hk80
 from nmgeo._limits import check_limit
 from nmgeo._outputs import replacing
 from nmgeo._sources import refuse_input, remember_input
-from nmgeo._validate import HK80, _same_crs, as_hk80
 from nmgeo.errors import CRSError, GeometryTypeError, InputError, MissingCRSError
 
 __all__ = [

@@ -19,12 +19,12 @@ import pandas as pd
 from geopandas.array import GeometryDtype
 
 from nmgeo import reference
+from nmgeo._crs import as_hk80
 from nmgeo._limits import check_limit
 from nmgeo._outputs import replacing_all
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
-from nmgeo._validate import as_hk80
 from nmgeo.errors import InputError, SchemaError
 from nmgeo.fabric import land_fabric
 from nmgeo.packages import PackageResult

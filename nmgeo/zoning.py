@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from nmgeo import reference
+from nmgeo._crs import as_hk80
 from nmgeo._overlay import dominant_overlap
-from nmgeo._validate import as_hk80
 from nmgeo._vocabulary import (
     LAND_USE_CLASSES,
     UNKNOWN,

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from nmgeo import read_parcels, read_zones
-from nmgeo._validate import SLIVER_WIDTH, _separated, as_hk80, check_geometries, find_overlaps
+from nmgeo._crs import as_hk80
+from nmgeo._overlaps import SLIVER_WIDTH, _separated, find_overlaps
+from nmgeo._validate import check_geometries
 from nmgeo.errors import CRSError, InvalidGeometryError
 
 E0, N0 = 820_000.0, 835_000.0  # near Yuen Long, HK1980 Grid metres

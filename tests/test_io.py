@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 import nmgeo.io
-from nmgeo._validate import ReadAccount
+from nmgeo._accounts import ReadAccount
 from nmgeo.errors import (
     CoordinateRangeError,
     CRSError,

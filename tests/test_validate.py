@@ -12,15 +12,9 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from nmgeo._validate import (
-    HK_BOUNDS_2326,
-    ReadAccount,
-    as_hk80,
-    check_geometries,
-    check_ids,
-    check_on_invalid,
-    ensure_crs,
-)
+from nmgeo._accounts import ReadAccount
+from nmgeo._crs import HK_BOUNDS_2326, as_hk80, ensure_crs
+from nmgeo._validate import check_geometries, check_ids, check_on_invalid
 from nmgeo.errors import (
     CoordinateRangeError,
     CRSError,
