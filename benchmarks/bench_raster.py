@@ -37,7 +37,7 @@ import shapely
 
 import nmgeo
 from nmgeo.datasets import write_dem
-from nmgeo.raster import distance_raster, zonal_stats
+from nmgeo.raster import distance_raster, write_raster, zonal_stats
 
 STATS = ["mean", "min", "max", "count"]
 
@@ -102,9 +102,11 @@ def main() -> None:
     rows: list[tuple[str, str, float, str]] = []
 
     # -- zonal statistics -------------------------------------------------------------------
-    t_ours, ours = timed(lambda: zonal_stats(lots, dem_path, STATS), args.repeat)
+    t_ours, ours = timed(lambda: zonal_stats(lots, dem_path, stats=STATS), args.repeat)
     rows.append(("zonal_stats", f"nmgeo, {n:,} lots", t_ours, ""))
-    t_touch, _ = timed(lambda: zonal_stats(lots, dem_path, STATS, all_touched=True), args.repeat)
+    t_touch, _ = timed(
+        lambda: zonal_stats(lots, dem_path, stats=STATS, all_touched=True), args.repeat
+    )
     rows.append(("zonal_stats", f"nmgeo all_touched, {n:,} lots", t_touch, ""))
     notes = []
     try:
@@ -115,7 +117,9 @@ def main() -> None:
         m = min(n, args.baseline_lots)
         subset = lots.iloc[:m]
         t_sub, theirs = timed(lambda: rs_zonal_stats(subset, str(dem_path), stats=STATS))
-        t_ours_sub, ours_sub = timed(lambda: zonal_stats(subset, dem_path, STATS), args.repeat)
+        t_ours_sub, ours_sub = timed(
+            lambda: zonal_stats(subset, dem_path, stats=STATS), args.repeat
+        )
         if m < n:
             t_rs = t_sub * n / m
             label = f"rasterstats, {n:,} lots (extrapolated x{n / m:.0f} from {m:,})"
@@ -140,7 +144,8 @@ def main() -> None:
     rows.append(("distance_raster", f"nmgeo, 7 BCPs, in memory, {cells}", t_mem, ""))
     tif = args.cache / "bcp_distance.tif"
     t_tif, _ = timed(
-        lambda: distance_raster(bcps, bounds=bounds, resolution=25.0, path=tif), args.repeat
+        lambda: write_raster(distance_raster(bcps, bounds=bounds, resolution=25.0), tif),
+        args.repeat,
     )
     rows.append(("distance_raster", "nmgeo, 7 BCPs, to GeoTIFF", t_tif, ""))
 

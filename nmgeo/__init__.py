@@ -29,7 +29,14 @@ from nmgeo.proximity import (  # noqa: E402
     rail_proximity,
     rail_walk_year,
 )
-from nmgeo.raster import distance_raster, slope_raster, zonal_stats  # noqa: E402
+from nmgeo.raster import (  # noqa: E402
+    Raster,
+    assign_terrain,
+    distance_raster,
+    slope_raster,
+    write_raster,
+    zonal_stats,
+)
 from nmgeo.report import area_report, package_report, write_report  # noqa: E402
 from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
 
@@ -38,6 +45,7 @@ logging.getLogger("nmgeo").addHandler(logging.NullHandler())
 __all__ = [
     "area_report",
     "assign_major_zone",
+    "assign_terrain",
     "assign_zoning",
     "bcp_proximity",
     "build_packages",
@@ -60,6 +68,7 @@ __all__ = [
     "proximity_timeline",
     "rail_walk_year",
     "rail_proximity",
+    "Raster",
     "read_extent",
     "read_parcels",
     "read_zones",
@@ -69,6 +78,7 @@ __all__ = [
     "synthetic_metropolis",
     "__version__",
     "write_geopackage",
+    "write_raster",
     "write_report",
     "zonal_stats",
 ]

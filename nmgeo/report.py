@@ -8,7 +8,6 @@ import io
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from nmgeo.errors import InputError, SchemaError
 from nmgeo.fabric import land_fabric
 from nmgeo.packages import PackageResult
 from nmgeo.proximity import bcp_proximity, catchment_share, proximity_timeline, rail_proximity
-from nmgeo.raster import slope_raster, zonal_stats
+from nmgeo.raster import assign_terrain
 
 __all__ = ["area_report", "column_unit", "package_report", "with_units", "write_report"]
 
@@ -289,14 +288,7 @@ def _packages_frame(result: PackageResult | gpd.GeoDataFrame) -> gpd.GeoDataFram
 
 def _terrain(packages: gpd.GeoDataFrame, dem: str | os.PathLike) -> pd.DataFrame:
     """Mean elevation (m) and slope (degrees) of every package, indexed like it."""
-    elevation = zonal_stats(packages, dem, ("mean",))["mean"]
-    with tempfile.TemporaryDirectory(prefix="nmgeo-slope-") as tmp:
-        slope_path = slope_raster(dem, Path(tmp) / "slope.tif")
-        slope = zonal_stats(packages, slope_path, ("mean",))["mean"]
-    return pd.DataFrame(
-        {"mean_elevation_m": elevation.to_numpy(), "mean_slope_deg": slope.to_numpy()},
-        index=packages.index,
-    )
+    return pd.DataFrame(assign_terrain(packages, dem)[["mean_elevation_m", "mean_slope_deg"]])
 
 
 # --------------------------------------------------------------------------- writing

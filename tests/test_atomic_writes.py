@@ -158,11 +158,11 @@ def _fail_tags(monkeypatch):
 
 def test_a_failed_slope_raster_leaves_the_previous_file(tmp_path, monkeypatch):
     dem = _dem(tmp_path / "dem.tif")
-    out = nmgeo.slope_raster(dem, tmp_path / "slope.tif")
+    out = nmgeo.write_raster(nmgeo.slope_raster(dem), tmp_path / "slope.tif")
     before = _snapshot(tmp_path)
     _fail_tags(monkeypatch)
     with pytest.raises(Boom):
-        nmgeo.slope_raster(dem, out)
+        nmgeo.write_raster(nmgeo.slope_raster(dem), out)
     assert _snapshot(tmp_path) == before
     _no_temporaries(tmp_path)
     with rasterio.open(out) as src:
@@ -172,11 +172,12 @@ def test_a_failed_slope_raster_leaves_the_previous_file(tmp_path, monkeypatch):
 def test_a_failed_distance_raster_leaves_the_previous_file(tmp_path, monkeypatch):
     targets = gpd.GeoDataFrame(geometry=[Point(X0 + 50, Y0 + 50)], crs="EPSG:2326")
     bounds = (X0, Y0, X0 + 500, Y0 + 400)
-    out = nmgeo.distance_raster(targets, bounds=bounds, resolution=50, path=tmp_path / "d.tif")
+    first = nmgeo.distance_raster(targets, bounds=bounds, resolution=50)
+    out = nmgeo.write_raster(first, tmp_path / "d.tif")
     before = _snapshot(tmp_path)
     _fail_tags(monkeypatch)
     with pytest.raises(Boom):
-        nmgeo.distance_raster(targets, bounds=bounds, resolution=25, path=out)
+        nmgeo.write_raster(nmgeo.distance_raster(targets, bounds=bounds, resolution=25), out)
     assert _snapshot(tmp_path) == before
     _no_temporaries(tmp_path)
 

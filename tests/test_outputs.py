@@ -13,7 +13,14 @@ import shapely
 from affine import Affine
 from geotiff import write_geotiff
 
-from nmgeo import read_parcels, read_zones, slope_raster, write_geopackage, write_report
+from nmgeo import (
+    read_parcels,
+    read_zones,
+    slope_raster,
+    write_geopackage,
+    write_raster,
+    write_report,
+)
 from nmgeo.errors import NmgeoError, OutputError
 from nmgeo.raster import distance_raster
 
@@ -88,17 +95,17 @@ def test_write_report_refuses_before_writing_anything(tmp_path):
 def test_slope_raster_refuses_to_write_over_its_dem(tmp_path):
     dem = _dem(tmp_path / "dem.tif")
     before = _digest(dem)
-    with pytest.raises(OutputError, match="slope_raster"):
-        slope_raster(dem, dem)
+    with pytest.raises(OutputError, match="write_raster"):
+        write_raster(slope_raster(dem), dem)
     assert _digest(dem) == before
-    assert slope_raster(dem, tmp_path / "slope.tif").exists()
+    assert write_raster(slope_raster(dem), tmp_path / "slope.tif").exists()
 
 
 def test_distance_raster_refuses_to_write_over_its_template(tmp_path):
     like = _dem(tmp_path / "like.tif")
     points = gpd.GeoDataFrame(geometry=[shapely.Point(E0 + 5, N0 + 5)], crs=2326)
-    with pytest.raises(OutputError, match="distance_raster"):
-        distance_raster(points, like=like, path=like)
+    with pytest.raises(OutputError, match="write_raster"):
+        write_raster(distance_raster(points, like=like), like)
 
 
 def test_a_new_file_on_a_reused_inode_is_not_refused(tmp_path):

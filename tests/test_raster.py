@@ -1,4 +1,4 @@
-"""distance_raster, slope_raster and zonal_stats on small grids with known answers."""
+"""distance_raster, slope_raster, write_raster, zonal_stats and assign_terrain: known answers."""
 
 from __future__ import annotations
 
@@ -18,14 +18,22 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
 import nmgeo
+from nmgeo._graphs import _colour_graph
 from nmgeo.errors import CRSError, GeometryTypeError, InputError, MissingCRSError
-from nmgeo.raster import _colour_graph, distance_raster, slope_raster, zonal_stats
+from nmgeo.raster import (
+    Raster,
+    assign_terrain,
+    distance_raster,
+    slope_raster,
+    write_raster,
+    zonal_stats,
+)
 
 X0, Y0 = 830_000.0, 840_000.0  # top-left corner of the test grids (Kwu Tung, HK1980 Grid)
 CELL = 10.0  # metres
 
 
-def write_raster(path, values, *, transform=None, crs="EPSG:2326", nodata=-9999.0):
+def write_tif(path, values, *, transform=None, crs="EPSG:2326", nodata=-9999.0):
     """Write a single-band GeoTIFF; default grid: 10 m cells from (X0, Y0) southwards."""
     transform = transform or Affine(CELL, 0.0, X0, 0.0, -CELL, Y0)
     return write_geotiff(path, values, transform, crs=crs, nodata=nodata)
@@ -35,7 +43,7 @@ def wgs84_raster(tmp_path):
     """A 5 x 5 zero raster in EPSG:4326 near Hong Kong: 0.001 degree cells."""
     transform = Affine(0.001, 0, 114.0, 0, -0.001, 22.5)
     zeros = np.zeros((5, 5), "float32")
-    return write_raster(tmp_path / "wgs.tif", zeros, transform=transform, crs="EPSG:4326")
+    return write_tif(tmp_path / "wgs.tif", zeros, transform=transform, crs="EPSG:4326")
 
 
 def centres(transform: Affine, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +150,7 @@ def test_default_grid_pads_the_targets_by_two_kilometres():
 
 def test_like_reuses_the_grid_of_an_existing_raster(tmp_path):
     transform = Affine(20.0, 0.0, X0 + 7.0, 0.0, -20.0, Y0 - 3.0)
-    like = write_raster(tmp_path / "dem.tif", np.zeros((33, 47), "float32"), transform=transform)
+    like = write_tif(tmp_path / "dem.tif", np.zeros((33, 47), "float32"), transform=transform)
     arr, profile = distance_raster(BCP_LIKE, like=like, resolution=999)
     assert arr.shape == (33, 47)
     assert profile["transform"] == transform
@@ -160,7 +168,7 @@ def test_like_in_another_crs_is_refused(tmp_path):
 def test_geotiff_is_written_in_hk1980_grid(tmp_path):
     bounds = (X0, Y0 - 1000, X0 + 900, Y0)
     arr, _ = distance_raster(BCP_LIKE, bounds=bounds, resolution=25)
-    out = distance_raster(BCP_LIKE, bounds=bounds, resolution=25, path=tmp_path / "d.tif")
+    out = write_raster(distance_raster(BCP_LIKE, bounds=bounds, resolution=25), tmp_path / "d.tif")
     assert out == tmp_path / "d.tif"
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 2326
@@ -201,11 +209,11 @@ def plane_dem(tmp_path, a, b, *, dx=10.0, dy=10.0, shape=(12, 15), nodata_cells=
     z = (a * (x - X0) + b * (y - Y0) + 50.0).astype("float32")
     for cell in nodata_cells:
         z[cell] = -9999.0
-    return write_raster(tmp_path / "dem.tif", z, transform=transform)
+    return write_tif(tmp_path / "dem.tif", z, transform=transform)
 
 
 def read_slope(tmp_path, dem):
-    out = slope_raster(dem, tmp_path / "slope.tif")
+    out = write_raster(slope_raster(dem), tmp_path / "slope.tif")
     with rasterio.open(out) as src:
         assert src.dtypes == ("float32",) and src.nodata == -9999.0
         assert src.tags()["units"] == "degree"
@@ -253,7 +261,7 @@ def test_nodata_stays_within_its_three_by_three_window(tmp_path):
 def test_slope_of_a_geographic_dem_is_refused(tmp_path):
     dem = wgs84_raster(tmp_path)
     with pytest.raises(CRSError, match="geographic"):
-        slope_raster(dem, tmp_path / "s.tif")
+        slope_raster(dem)
 
 
 # --------------------------------------------------------------------------- zonal stats
@@ -265,7 +273,7 @@ VALUES = (np.arange(10)[:, None] * 10 + np.arange(10)[None, :]).astype("float32"
 @pytest.fixture
 def grid(tmp_path):
     """10 x 10 cells of 10 m, cell (row, col) = row * 10 + col."""
-    return write_raster(tmp_path / "grid.tif", VALUES)
+    return write_tif(tmp_path / "grid.tif", VALUES)
 
 
 def cells(r0, c0, r1, c1, inset=0.0):
@@ -280,7 +288,7 @@ def cells(r0, c0, r1, c1, inset=0.0):
 
 def test_square_over_two_by_two_cells_has_known_stats(grid):
     stats = ("mean", "min", "max", "count", "sum", "std", "median", "range")
-    out = zonal_stats(frame([cells(2, 4, 4, 6)]), grid, stats)  # values 24, 25, 34, 35
+    out = zonal_stats(frame([cells(2, 4, 4, 6)]), grid, stats=stats)  # values 24, 25, 34, 35
     row = out.iloc[0]
     assert row["mean"] == pytest.approx(29.5)
     assert row["min"] == 24 and row["max"] == 35 and row["range"] == 11
@@ -296,7 +304,7 @@ def test_square_over_two_by_two_cells_has_known_stats(grid):
 
 def test_median_of_an_odd_count(grid):
     tri = frame([cells(0, 0, 1, 3)])  # values 0, 1, 2
-    out = zonal_stats(tri, grid, ["median", "std"])
+    out = zonal_stats(tri, grid, stats=["median", "std"])
     assert out.loc[0, "median"] == 1.0
     assert out.loc[0, "std"] == pytest.approx(math.sqrt(2 / 3))
 
@@ -304,8 +312,8 @@ def test_median_of_an_odd_count(grid):
 def test_all_touched_adds_the_ring_of_touched_cells(grid):
     # From 8 m to 32 m on both axes: centres of rows/cols 1-2 are inside, rows/cols 0-3 touched.
     poly = frame([box(X0 + 8, Y0 - 32, X0 + 32, Y0 - 8)])
-    centre_in = zonal_stats(poly, grid, ["count", "mean", "min", "max"])
-    touched = zonal_stats(poly, grid, ["count", "mean", "min", "max"], all_touched=True)
+    centre_in = zonal_stats(poly, grid, stats=["count", "mean", "min", "max"])
+    touched = zonal_stats(poly, grid, stats=["count", "mean", "min", "max"], all_touched=True)
     assert centre_in.loc[0, "count"] == 4
     assert centre_in.loc[0, "mean"] == pytest.approx(16.5)  # 11, 12, 21, 22
     assert touched.loc[0, "count"] == 16
@@ -315,7 +323,7 @@ def test_all_touched_adds_the_ring_of_touched_cells(grid):
 
 def test_tiny_polygon_takes_the_cell_under_it(grid):
     tiny = box(X0 + 31, Y0 - 78, X0 + 33, Y0 - 76)  # inside cell (row 7, col 3)
-    out = zonal_stats(frame([tiny, cells(0, 0, 2, 2)]), grid, ["mean", "count", "min"])
+    out = zonal_stats(frame([tiny, cells(0, 0, 2, 2)]), grid, stats=["mean", "count", "min"])
     assert out.loc[0, "mean"] == 73 and out.loc[0, "min"] == 73
     assert out.loc[0, "count"] == 1
     assert out["small_polygon"].tolist() == [True, False]
@@ -323,7 +331,7 @@ def test_tiny_polygon_takes_the_cell_under_it(grid):
 
 def test_polygon_outside_the_raster_gets_nan_and_zero(grid):
     far = box(X0 + 500, Y0 - 500, X0 + 600, Y0 - 400)
-    out = zonal_stats(frame([far, cells(0, 0, 1, 1)]), grid, ["mean", "max", "count", "sum"])
+    out = zonal_stats(frame([far, cells(0, 0, 1, 1)]), grid, stats=["mean", "max", "count", "sum"])
     assert np.isnan(out.loc[0, ["mean", "max", "sum"]].astype(float)).all()
     assert out.loc[0, "count"] == 0
     assert not out.loc[0, "small_polygon"]
@@ -340,7 +348,7 @@ def test_only_outside_polygons_warn_and_give_nan(grid, caplog):
 
 def test_polygon_partly_outside_uses_the_cells_inside(grid):
     poly = frame([box(X0 - 100, Y0 - 20, X0 + 20, Y0 + 100)])  # covers rows 0-1, cols 0-1
-    out = zonal_stats(poly, grid, ["count", "mean"])
+    out = zonal_stats(poly, grid, stats=["count", "mean"])
     assert out.loc[0, "count"] == 4 and out.loc[0, "mean"] == pytest.approx(5.5)
 
 
@@ -353,8 +361,8 @@ def test_vector_in_wgs84_gives_the_stats_of_hk80(grid):
         ]
     )
     stats = ["mean", "min", "max", "count", "median"]
-    hk80 = zonal_stats(polys, grid, stats)
-    wgs84 = zonal_stats(polys.to_crs("EPSG:4326"), grid, stats)
+    hk80 = zonal_stats(polys, grid, stats=stats)
+    wgs84 = zonal_stats(polys.to_crs("EPSG:4326"), grid, stats=stats)
     pd.testing.assert_frame_equal(wgs84, hk80)
     assert hk80.loc[1, "count"] > 20
 
@@ -363,8 +371,8 @@ def test_nodata_cells_are_excluded(tmp_path):
     values = VALUES.copy()
     values[2, 4] = -9999.0
     values[3, 5] = np.nan
-    path = write_raster(tmp_path / "holes.tif", values)
-    out = zonal_stats(frame([cells(2, 4, 4, 6)]), path, ["count", "mean", "min", "max"])
+    path = write_tif(tmp_path / "holes.tif", values)
+    out = zonal_stats(frame([cells(2, 4, 4, 6)]), path, stats=["count", "mean", "min", "max"])
     assert out.loc[0, "count"] == 2  # 25 and 34 remain
     assert out.loc[0, "mean"] == pytest.approx(29.5)
     assert (out.loc[0, "min"], out.loc[0, "max"]) == (25, 34)
@@ -373,17 +381,17 @@ def test_nodata_cells_are_excluded(tmp_path):
 def test_polygon_only_on_nodata_gets_nan_not_small(tmp_path):
     values = VALUES.copy()
     values[0:2, 0:2] = -9999.0
-    path = write_raster(tmp_path / "holes.tif", values)
-    out = zonal_stats(frame([cells(0, 0, 2, 2)]), path, ["count", "mean"])
+    path = write_tif(tmp_path / "holes.tif", values)
+    out = zonal_stats(frame([cells(0, 0, 2, 2)]), path, stats=["count", "mean"])
     assert out.loc[0, "count"] == 0 and np.isnan(out.loc[0, "mean"])
     assert not out.loc[0, "small_polygon"]
 
 
 def test_all_nodata_raster_gives_nan_and_a_warning(tmp_path, caplog):
-    path = write_raster(tmp_path / "empty.tif", np.full((10, 10), -9999.0, "float32"))
+    path = write_tif(tmp_path / "empty.tif", np.full((10, 10), -9999.0, "float32"))
     polys = frame([cells(2, 4, 4, 6), cells(0, 0, 10, 10)])
     with caplog.at_level(logging.WARNING, logger="nmgeo.raster"):
-        out = zonal_stats(polys, path, ["mean", "min", "count", "std", "median"])
+        out = zonal_stats(polys, path, stats=["mean", "min", "count", "std", "median"])
     assert out[["mean", "min", "std", "median"]].isna().all().all()
     assert (out["count"] == 0).all()
     assert any(r.levelno == logging.WARNING and "NaN" in r.message for r in caplog.records)
@@ -402,16 +410,16 @@ OVERLAPPING = [
 @pytest.mark.parametrize("all_touched", [False, True])
 def test_overlapping_polygons_get_the_stats_they_get_alone(grid, all_touched):
     stats = ["mean", "min", "max", "count", "sum", "std", "median"]
-    together = zonal_stats(frame(OVERLAPPING), grid, stats, all_touched=all_touched)
+    together = zonal_stats(frame(OVERLAPPING), grid, stats=stats, all_touched=all_touched)
     alone = pd.concat(
-        [zonal_stats(frame([g]), grid, stats, all_touched=all_touched) for g in OVERLAPPING],
+        [zonal_stats(frame([g]), grid, stats=stats, all_touched=all_touched) for g in OVERLAPPING],
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(together, alone)
 
 
 def test_overlapping_polygons_against_numpy(grid):
-    out = zonal_stats(frame(OVERLAPPING[:4]), grid, ["count", "mean", "max"])
+    out = zonal_stats(frame(OVERLAPPING[:4]), grid, stats=["count", "mean", "max"])
     blocks = [VALUES[1:5, 1:5], VALUES[3:7, 3:7], VALUES[2:4, 2:4], VALUES[1:5, 5:8]]
     assert out["count"].tolist() == [b.size for b in blocks]
     np.testing.assert_allclose(out["mean"], [b.mean() for b in blocks])
@@ -425,31 +433,31 @@ def test_overlapping_polygons_against_numpy(grid):
 def test_rows_follow_the_input_order_and_index(grid, order, all_touched):
     labels = [f"lot-{i}" for i in range(len(OVERLAPPING))]
     base = frame(OVERLAPPING).set_axis(labels)
-    reference = zonal_stats(base, grid, ["mean", "count", "median"], all_touched=all_touched)
+    reference = zonal_stats(base, grid, stats=["mean", "count", "median"], all_touched=all_touched)
     shuffled = base.iloc[list(order)]
-    out = zonal_stats(shuffled, grid, ["mean", "count", "median"], all_touched=all_touched)
+    out = zonal_stats(shuffled, grid, stats=["mean", "count", "median"], all_touched=all_touched)
     assert list(out.index) == list(shuffled.index)
     pd.testing.assert_frame_equal(out, reference.loc[shuffled.index])
 
 
 def test_prefix_names_the_columns(grid):
-    out = zonal_stats(frame([cells(0, 0, 2, 2)]), grid, ["mean", "count"], prefix="elev_")
+    out = zonal_stats(frame([cells(0, 0, 2, 2)]), grid, stats=["mean", "count"], prefix="elev_")
     assert list(out.columns) == ["elev_mean", "elev_count", "elev_small_polygon"]
 
 
 def test_null_geometries_get_nan(grid):
-    out = zonal_stats(frame([None, cells(0, 0, 2, 2)]), grid, ["mean", "count"])
+    out = zonal_stats(frame([None, cells(0, 0, 2, 2)]), grid, stats=["mean", "count"])
     assert np.isnan(out.loc[0, "mean"]) and out.loc[0, "count"] == 0
     assert out.loc[1, "mean"] == pytest.approx(5.5)
 
 
 def test_unknown_stat_lists_the_valid_ones(grid):
     with pytest.raises(InputError, match="mean, min, max, count, sum, std, median, range"):
-        zonal_stats(frame([cells(0, 0, 2, 2)]), grid, ["mean", "majority"])
+        zonal_stats(frame([cells(0, 0, 2, 2)]), grid, stats=["mean", "majority"])
 
 
 def test_zonal_crs_errors(tmp_path, grid):
-    no_crs = write_raster(tmp_path / "nocrs.tif", VALUES, crs=None)
+    no_crs = write_tif(tmp_path / "nocrs.tif", VALUES, crs=None)
     with pytest.raises(CRSError, match="no CRS"):
         zonal_stats(frame([cells(0, 0, 2, 2)]), no_crs)
     with pytest.raises(MissingCRSError):
@@ -479,8 +487,122 @@ def test_graph_colouring_separates_neighbours(n, edges):
 def test_sample_lots_have_plausible_mean_elevation():
     sample = nmgeo.load_sample()
     lots = sample.parcels.sample(500, random_state=1)
-    out = zonal_stats(lots, sample.dem_path, ["mean", "count"], prefix="elev_")
+    out = zonal_stats(lots, sample.dem_path, stats=["mean", "count"], prefix="elev_")
     assert out.index.equals(lots.index)
     assert np.isfinite(out["elev_mean"]).all()
     assert out["elev_mean"].between(0, 700).all()
     assert (out["elev_count"] >= 1).all()
+
+
+# --------------------------------------------------------------------------- Raster, write_raster
+
+
+def test_a_raster_unpacks_as_an_array_and_a_profile():
+    grid = distance_raster(BCP_LIKE, bounds=(X0, Y0 - 100, X0 + 200, Y0), resolution=10)
+    assert isinstance(grid, Raster) and isinstance(grid, tuple) and len(grid) == 2
+    arr, profile = grid
+    assert arr is grid.array and profile is grid.profile
+    assert arr.shape == (profile["height"], profile["width"]) == (10, 20)
+    assert arr.dtype == np.float64 and profile["dtype"] == "float64"
+    assert profile["nodata"] == -9999.0 and profile["tags"]["units"] == "metre"
+
+
+@pytest.mark.parametrize("kind", ["distance", "slope"])
+def test_write_raster_reads_back_equal(tmp_path, kind):
+    if kind == "distance":
+        raster = distance_raster(BCP_LIKE, bounds=(X0, Y0 - 1000, X0 + 900, Y0), resolution=25)
+        expected = raster.array.astype("float32")
+    else:
+        raster = slope_raster(plane_dem(tmp_path, 0.1, 0.2, nodata_cells=[(5, 7)]))
+        expected = raster.array
+        assert (expected == -9999.0).sum() == 9
+    out = write_raster(raster, tmp_path / f"{kind}.tif")
+    assert out == tmp_path / f"{kind}.tif"
+    with rasterio.open(out) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+        assert src.crs == raster.profile["crs"] and src.crs.to_epsg() == 2326
+        assert src.transform == raster.profile["transform"]
+        assert src.nodata == raster.profile["nodata"] == -9999.0
+        assert src.dtypes == ("float32",)
+        assert src.tags()["units"] == raster.profile["tags"]["units"]
+
+
+def test_write_raster_turns_nan_into_nodata_and_checks_the_shape(tmp_path):
+    values = np.array([[1.0, np.nan], [3.0, 4.0]])
+    profile = {"crs": "EPSG:2326", "transform": Affine(CELL, 0.0, X0, 0.0, -CELL, Y0)}
+    out = write_raster(Raster(values, profile), tmp_path / "small.tif")
+    with rasterio.open(out) as src:
+        assert src.read(1).tolist() == [[1.0, -9999.0], [3.0, 4.0]]
+        assert src.tags().get("units") is None
+    with pytest.raises(InputError, match="height"):
+        write_raster(Raster(values, {**profile, "height": 3}), tmp_path / "bad.tif")
+    with pytest.raises(InputError, match="does not exist"):
+        write_raster(Raster(values, profile), tmp_path / "missing" / "x.tif")
+
+
+def test_slope_of_a_raster_equals_slope_of_its_file(tmp_path):
+    dem = plane_dem(tmp_path, 0.1, -0.3, dx=5.0, dy=20.0, nodata_cells=[(5, 7), (0, 0)])
+    from_path = slope_raster(dem)
+    with rasterio.open(dem) as src:
+        from_memory = slope_raster(Raster(src.read(1), src.profile))
+    np.testing.assert_array_equal(from_memory.array, from_path.array)
+    assert from_memory.profile == from_path.profile
+    # A float64 DEM with NaN holes gives the same slope.
+    with rasterio.open(dem) as src:
+        z = src.read(1).astype("float64")
+        profile = {**src.profile, "dtype": "float64", "nodata": None}
+    z[z == -9999.0] = np.nan
+    np.testing.assert_array_equal(slope_raster(Raster(z, profile)).array, from_path.array)
+
+
+def test_slope_of_a_geographic_raster_is_refused():
+    raster = Raster(
+        np.zeros((3, 3)), {"crs": "EPSG:4326", "transform": Affine(0.001, 0, 114, 0, -0.001, 22.5)}
+    )
+    with pytest.raises(CRSError, match="geographic"):
+        slope_raster(raster)
+
+
+def test_zonal_stats_of_a_raster_equals_zonal_stats_of_its_file(tmp_path, grid):
+    values = VALUES.copy()
+    values[2, 4] = -9999.0
+    values[3, 5] = np.nan
+    path = write_tif(tmp_path / "holes.tif", values)
+    with rasterio.open(path) as src:
+        raster = Raster(src.read(1), src.profile)
+    polys = frame([*OVERLAPPING, cells(2, 4, 4, 6), None]).to_crs("EPSG:4326")
+    stats = list(nmgeo.raster.ZONAL_STATS)
+    for all_touched in (False, True):
+        pd.testing.assert_frame_equal(
+            zonal_stats(polys, raster, stats=stats, all_touched=all_touched),
+            zonal_stats(polys, path, stats=stats, all_touched=all_touched),
+        )
+    with pytest.raises(InputError, match="band=2"):
+        zonal_stats(polys, raster, band=2)
+    no_crs = Raster(raster.array, {**raster.profile, "crs": None})
+    with pytest.raises(CRSError, match="no CRS"):
+        zonal_stats(polys, no_crs)
+
+
+def test_stats_is_keyword_only(grid):
+    with pytest.raises(TypeError):
+        zonal_stats(frame([cells(0, 0, 2, 2)]), grid, ["mean"])
+
+
+# --------------------------------------------------------------------------- assign_terrain
+
+
+def test_assign_terrain_equals_the_terrain_columns_from_a_slope_file(tmp_path):
+    """The terrain package_report computed before: zonal means of the DEM and a slope file."""
+    sample = nmgeo.load_sample()
+    lots = sample.parcels
+    out = assign_terrain(lots, sample.dem_path)
+    slope_path = write_raster(slope_raster(sample.dem_path), tmp_path / "slope.tif")
+    elevation = zonal_stats(lots, sample.dem_path, stats=("mean",))["mean"]
+    slope = zonal_stats(lots, slope_path, stats=("mean",))["mean"]
+    np.testing.assert_array_equal(out["mean_elevation_m"], elevation)
+    np.testing.assert_array_equal(out["mean_slope_deg"], slope)
+    assert list(out.columns) == [*lots.columns, "mean_elevation_m", "mean_slope_deg"]
+    assert out.index.equals(lots.index) and out.crs == lots.crs
+    assert "mean_slope_deg" not in lots.columns  # a copy
+    assert out["mean_slope_deg"].between(0, 90).all()

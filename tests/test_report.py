@@ -173,9 +173,9 @@ def test_package_report_terrain_matches_zonal_stats_of_dem_and_slope(
 ):
     table = package_report(packages_result, proximity=False, dem=sample.dem_path)
     packages = packages_result.packages.sort_values("package_id").reset_index(drop=True)
-    elevation = nmgeo.zonal_stats(packages, sample.dem_path, ("mean",))["mean"]
-    slope_path = nmgeo.slope_raster(sample.dem_path, tmp_path / "slope.tif")
-    slope = nmgeo.zonal_stats(packages, slope_path, ("mean",))["mean"]
+    elevation = nmgeo.zonal_stats(packages, sample.dem_path, stats=("mean",))["mean"]
+    slope_path = nmgeo.write_raster(nmgeo.slope_raster(sample.dem_path), tmp_path / "slope.tif")
+    slope = nmgeo.zonal_stats(packages, slope_path, stats=("mean",))["mean"]
     np.testing.assert_allclose(table["mean_elevation_m"], elevation)
     np.testing.assert_allclose(table["mean_slope_deg"], slope)
     assert (table["mean_slope_deg"] >= 0).all()
