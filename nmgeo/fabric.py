@@ -245,9 +245,11 @@ def lot_extent(
     labels = (
         ["all"] if by is None else sorted(gdf[by].astype("string").fillna("").unique().tolist())
     )
-    coords = shapely.get_coordinates(gdf.geometry.to_numpy())
-    counts = shapely.get_num_coordinates(gdf.geometry.to_numpy())
-    owner = np.repeat(keys, counts)
+    # The points of each group together (shapely.multipoints needs them grouped).
+    grouped = np.argsort(keys, kind="stable")
+    coords = shapely.get_coordinates(gdf.geometry.to_numpy()[grouped])
+    counts = shapely.get_num_coordinates(gdf.geometry.to_numpy()[grouped])
+    owner = np.repeat(keys[grouped], counts)
     hulls = shapely.concave_hull(
         shapely.multipoints(coords, indices=owner), ratio=ratio, allow_holes=False
     )
