@@ -66,7 +66,18 @@ def government_held(ownership: pd.Series) -> np.ndarray:
 
 
 def is_fabric(gdf: pd.DataFrame) -> bool:
-    """True if ``gdf`` looks like the output of :func:`land_fabric`."""
+    """True if ``gdf`` looks like the output of :func:`land_fabric`.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> from nmgeo.fabric import is_fabric
+    >>> sample = nmgeo.load_sample()
+    >>> is_fabric(sample.parcels)
+    False
+    >>> is_fabric(nmgeo.land_fabric(sample.zones.cx[826_000:830_000, 832_000:836_000]))
+    True
+    """
     return {"piece_id", "tenure", "zone_row"} <= set(gdf.columns)
 
 
@@ -170,13 +181,31 @@ def land_fabric(
 
     Examples
     --------
+    A 6 km square of the bundled sample:
+
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> fabric = nmgeo.land_fabric(sample.zones, sample.parcels)
+    >>> zones = sample.zones.cx[826_000:832_000, 832_000:838_000]
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> fabric = nmgeo.land_fabric(zones, lots)
     >>> sorted(fabric["tenure"].unique())
     ['government', 'leased']
+    >>> fabric["parcel_id"].nunique() == len(lots)  # every lot is in the fabric
+    True
     >>> bool(fabric["area_m2"].gt(0).all())
     True
+    >>> account = fabric.attrs["nmgeo_fabric"]
+    >>> round(account["leased_m2"] / 1e4), round(account["government_m2"] / 1e4)  # ha
+    (303, 2702)
+
+    With the lot data complete in the western half only, the land without a lot in the
+    eastern half is of unknown tenure:
+
+    >>> import shapely
+    >>> west = shapely.box(826_000, 832_000, 829_000, 838_000)
+    >>> partial = nmgeo.land_fabric(zones, lots, extent=west)
+    >>> partial.groupby("tenure")["area_m2"].sum().div(1e4).round().to_dict()  # ha
+    {'government': 1473.0, 'leased': 303.0, 'unknown': 1229.0}
     """
     zgdf = _check_zones(zones)
     lgdf = None if lots is None else _check_lots(lots, ownership_column)
@@ -229,9 +258,18 @@ def lot_extent(
     --------
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> hull = nmgeo.lot_extent(sample.parcels)
-    >>> len(hull)
-    1
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> hull = nmgeo.lot_extent(lots)
+    >>> len(hull), list(hull.columns)
+    (1, ['group', 'area_ha', 'geometry'])
+    >>> bool(hull["area_ha"].iloc[0] >= lots.area.sum() / 1e4)  # it holds every lot
+    True
+
+    One hull per Demarcation District:
+
+    >>> districts = nmgeo.lot_extent(lots, by="DD_NO")
+    >>> len(districts) == lots["DD_NO"].nunique()
+    True
     """
     gdf = as_hk80(lots, "lots")
     if by is not None and by not in gdf.columns:

@@ -75,6 +75,17 @@ class PackageResult:
     sites : geopandas.GeoDataFrame
         The candidate sites that were grouped (zone parts, or lots for lot input), with
         ``role``, ``area_m2`` and ``package_id``; kept for splitting.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+    >>> len(result) == len(result.packages)
+    True
+    >>> set(result.members["package_id"]) == set(result.packages["package_id"])
+    True
+    >>> sorted(result.excluded["reason"].unique())
+    ['below_min_area', 'facility_not_adjacent']
     """
 
     packages: gpd.GeoDataFrame
@@ -86,7 +97,15 @@ class PackageResult:
 
     @property
     def parcels(self) -> gpd.GeoDataFrame:
-        """The candidate pieces (an alias of :attr:`pieces`)."""
+        """The candidate pieces (an alias of :attr:`pieces`).
+
+        Examples
+        --------
+        >>> import nmgeo
+        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+        >>> result.parcels is result.pieces
+        True
+        """
         return self.pieces
 
     def __len__(self) -> int:
@@ -111,8 +130,11 @@ class PackageResult:
         Examples
         --------
         >>> import nmgeo
-        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels, min_package_area=1e12)
-        >>> result.summary().startswith("no land disposal package qualified")
+        >>> lots = nmgeo.load_sample().parcels
+        >>> nmgeo.build_packages(lots).summary().split(" (")[0]
+        '91 land disposal packages, 430.4 ha'
+        >>> nothing = nmgeo.build_packages(lots, min_package_area=1e8)  # 10 km²
+        >>> nothing.summary().startswith("no land disposal package qualified")
         True
         """
         p = self.packages
@@ -178,6 +200,16 @@ class PackageResult:
         geopandas.GeoDataFrame
             ``package_id``, ``site_outline_ha`` and the closed outline geometry
             (EPSG:2326).
+
+        Examples
+        --------
+        >>> import nmgeo
+        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+        >>> outlines = result.site_outlines()
+        >>> len(outlines) == len(result)
+        True
+        >>> bool((outlines["site_outline_ha"] >= result.packages["area_ha"] - 1e-6).all())
+        True
         """
         geoms = _close_gaps(self.packages.geometry.to_numpy(), self.parameters["gap_tolerance"])
         return gpd.GeoDataFrame(
@@ -421,12 +453,28 @@ def build_packages(
 
     Examples
     --------
+    Zones and lots of a 6 km square of the bundled sample:
+
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> result = nmgeo.build_packages(sample.zones, sample.parcels)
-    >>> bool((result.packages["government_ha"] + result.packages["leased_ha"]
-    ...       - result.packages["area_ha"]).abs().max() < 1e-6)
+    >>> zones = sample.zones.cx[826_000:832_000, 832_000:838_000]
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> result = nmgeo.build_packages(zones, lots)
+    >>> result.parameters["input"], len(result), round(float(result.packages["area_ha"].sum()), 1)
+    ('fabric', 5, 23.8)
+    >>> p = result.packages
+    >>> p["package_id"].tolist()
+    ['P001', 'P002', 'P003', 'P004', 'P005']
+    >>> bool((p["government_ha"] + p["leased_ha"] - p["area_ha"]).abs().max() < 1e-6)
     True
+    >>> bool(p["area_ha"].ge(2).all())  # min_package_area: 2 ha
+    True
+
+    Zoned lots alone (see :func:`nmgeo.assign_zoning`) hold no Government land:
+
+    >>> by_lot = nmgeo.build_packages(lots)
+    >>> by_lot.parameters["input"], bool(by_lot.packages["government_ha"].eq(0).all())
+    ('lots', True)
     """
     params = {
         "commercial": tuple(commercial),
@@ -938,6 +986,20 @@ def split_package(
         A new result where the package is replaced by sub-packages
         ``"<package_id>-1"``, ``"<package_id>-2"``… (largest first); other packages
         keep their ids.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+    >>> p001 = result.packages.iloc[0]  # P001 is the largest package
+    >>> p001["package_id"], round(float(p001["area_ha"]), 1)
+    ('P001', 13.1)
+    >>> split = nmgeo.split_package(result, "P001", target_area=4e4)  # parts of about 4 ha
+    >>> parts = split.packages[split.packages["package_id"].str.startswith("P001-")]
+    >>> parts["package_id"].tolist(), round(float(parts["area_ha"].sum()), 1)
+    (['P001-1', 'P001-2', 'P001-3'], 13.1)
+    >>> len(split) == len(result) + 2
+    True
     """
     if package_id not in set(result.packages["package_id"]):
         msg = f"no package {package_id!r}; choose one of result.packages['package_id']"
