@@ -68,7 +68,18 @@ def government_held(ownership: pd.Series) -> np.ndarray:
 
 
 def is_fabric(gdf: pd.DataFrame) -> bool:
-    """True if ``gdf`` looks like the output of :func:`land_fabric`."""
+    """True if ``gdf`` looks like the output of :func:`land_fabric`.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> from nmgeo.fabric import is_fabric
+    >>> sample = nmgeo.load_sample()
+    >>> is_fabric(sample.parcels)
+    False
+    >>> is_fabric(nmgeo.land_fabric(sample.zones.cx[826_000:830_000, 832_000:836_000]))
+    True
+    """
     return {"piece_id", "tenure", "zone_row"} <= set(gdf.columns)
 
 
@@ -172,13 +183,31 @@ def land_fabric(
 
     Examples
     --------
+    A 6 km square of the bundled sample:
+
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> fabric = nmgeo.land_fabric(sample.zones, sample.parcels)
+    >>> zones = sample.zones.cx[826_000:832_000, 832_000:838_000]
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> fabric = nmgeo.land_fabric(zones, lots)
     >>> sorted(fabric["tenure"].unique())
     ['government', 'leased']
+    >>> fabric["parcel_id"].nunique() == len(lots)  # every lot is in the fabric
+    True
     >>> bool(fabric["area_m2"].gt(0).all())
     True
+    >>> account = fabric.attrs["nmgeo_fabric"]
+    >>> round(account["leased_m2"] / 1e4), round(account["government_m2"] / 1e4)  # ha
+    (303, 2702)
+
+    With the lot data complete in the western half only, the land without a lot in the
+    eastern half is of unknown tenure:
+
+    >>> import shapely
+    >>> west = shapely.box(826_000, 832_000, 829_000, 838_000)
+    >>> partial = nmgeo.land_fabric(zones, lots, extent=west)
+    >>> partial.groupby("tenure")["area_m2"].sum().div(1e4).round().to_dict()  # ha
+    {'government': 1473.0, 'leased': 303.0, 'unknown': 1229.0}
     """
     zgdf = _check_zones(zones)
     lgdf = None if lots is None else _check_lots(lots, ownership_column)
@@ -188,78 +217,16 @@ def land_fabric(
         "n_lot_rows_combined": 0,
         "extent": extent is not None,
     }
-
-    # --- zone parts, overlaps resolved --------------------------------------------------
-    zgeoms, account["n_zones_repaired"] = _valid(zgdf.geometry.to_numpy(), "zones")
-    zparts, zrow = shapely.get_parts(zgeoms, return_index=True)
-    polygonal = np.isin(shapely.get_type_id(zparts), (3, 6)) & (shapely.area(zparts) > 0)
-    zparts, zrow = zparts[polygonal], zrow[polygonal]
-    zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
-    zrank = _zone_rank(zgdf, zparts, zrow)
-    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, simple=False)
-    account.update(n_zone_parts=len(zparts), n_zone_overlaps=n_pairs, zone_overlap_m2=overlap)
-    if n_pairs:
-        logger.warning(
-            "land_fabric: %d pairs of zones overlap (%.1f m² in all); each overlap is "
-            "counted once, in the smaller zone",
-            n_pairs,
-            overlap,
-        )
-
+    zparts, zrow, zpart_no = _zone_parts(zgdf, account)
     if lgdf is None:
-        geoms = zparts
-        pieces = {
-            "geometry": zparts,
-            "lot": np.full(len(zparts), -1),
-            "zone": np.arange(len(zparts)),
-            "tenure": np.full(len(zparts), UNKNOWN_TENURE, dtype=object),
-        }
-        lot_rank = None
+        pieces, lot_rank = _zones_alone(zparts), None
     else:
-        lgdf, combined = _combine_parts(lgdf)
-        account["n_lot_rows_combined"] = combined
-        lot_geoms, account["n_lots_repaired"] = _valid(lgdf.geometry.to_numpy(), "lots")
-        lot_rank = _lot_rank(lgdf)
-        lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank)
-        account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
-        if n_pairs:
-            logger.warning(
-                "land_fabric: %d pairs of lots overlap (%.1f m² in all); each overlap is "
-                "counted once, in the smaller lot",
-                n_pairs,
-                overlap,
-            )
+        lgdf, lot_geoms, lot_rank = _lot_parts(lgdf, account)
         pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
-        geoms = pieces["geometry"]
         if ownership_column is not None:
-            gov_lot = government_held(lgdf[ownership_column])
-            on_lot = pieces["lot"] >= 0
-            held = np.zeros(len(geoms), dtype=bool)
-            held[on_lot] = gov_lot[pieces["lot"][on_lot]]
-            pieces["tenure"] = np.where(held, GOVERNMENT, pieces["tenure"])
-
+            _mark_government_lots(pieces, lgdf[ownership_column])
     out = _assemble(pieces, zgdf, zrow, zpart_no, lgdf, lot_rank, ownership_column)
-    area = out["area_m2"]
-    zoned = out["zone_row"] >= 0
-    account.update(
-        n_pieces=len(out),
-        area_m2=float(area.sum()),
-        leased_m2=float(area[out["tenure"].eq(LEASED)].sum()),
-        government_m2=float(area[out["tenure"].eq(GOVERNMENT)].sum()),
-        unknown_m2=float(area[out["tenure"].eq(UNKNOWN_TENURE)].sum()),
-        unzoned_lot_m2=float(area[~zoned].sum()),
-    )
-    out.attrs[FABRIC_ACCOUNT] = account
-    logger.info(
-        "land_fabric: %d pieces, %.1f ha: %.1f ha leased lots, %.1f ha Government land, "
-        "%.1f ha unknown tenure; %.1f ha of lots lie outside every zone",
-        len(out),
-        account["area_m2"] / 1e4,
-        account["leased_m2"] / 1e4,
-        account["government_m2"] / 1e4,
-        account["unknown_m2"] / 1e4,
-        account["unzoned_lot_m2"] / 1e4,
-    )
+    out.attrs[FABRIC_ACCOUNT] = _close_account(account, out)
     return out
 
 
@@ -293,9 +260,18 @@ def lot_extent(
     --------
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> hull = nmgeo.lot_extent(sample.parcels)
-    >>> len(hull)
-    1
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> hull = nmgeo.lot_extent(lots)
+    >>> len(hull), list(hull.columns)
+    (1, ['group', 'area_ha', 'geometry'])
+    >>> bool(hull["area_ha"].iloc[0] >= lots.area.sum() / 1e4)  # it holds every lot
+    True
+
+    One hull per Demarcation District:
+
+    >>> districts = nmgeo.lot_extent(lots, by="DD_NO")
+    >>> len(districts) == lots["DD_NO"].nunique()
+    True
     """
     gdf = as_hk80(lots, "lots")
     if by is not None and by not in gdf.columns:
@@ -309,9 +285,11 @@ def lot_extent(
     labels = (
         ["all"] if by is None else sorted(gdf[by].astype("string").fillna("").unique().tolist())
     )
-    coords = shapely.get_coordinates(gdf.geometry.to_numpy())
-    counts = shapely.get_num_coordinates(gdf.geometry.to_numpy())
-    owner = np.repeat(keys, counts)
+    # The points of each group together (shapely.multipoints needs them grouped).
+    grouped = np.argsort(keys, kind="stable")
+    coords = shapely.get_coordinates(gdf.geometry.to_numpy()[grouped])
+    counts = shapely.get_num_coordinates(gdf.geometry.to_numpy()[grouped])
+    owner = np.repeat(keys[grouped], counts)
     hulls = shapely.concave_hull(
         shapely.multipoints(coords, indices=owner), ratio=ratio, allow_holes=False
     )
@@ -402,6 +380,96 @@ def _as_extent(extent: Any) -> shapely.Geometry | None:
         msg = f"extent must be a polygon or multipolygon, not {geom.geom_type}"
         raise GeometryTypeError(msg)
     return shapely.make_valid(geom) if not shapely.is_valid(geom) else geom
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _zone_parts(
+    zgdf: gpd.GeoDataFrame, account: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The zones' polygon parts with their overlaps resolved, each part's zone row and
+    part number; the repairs and overlaps go into ``account``."""
+    zgeoms, account["n_zones_repaired"] = _valid(zgdf.geometry.to_numpy(), "zones")
+    zparts, zrow = shapely.get_parts(zgeoms, return_index=True)
+    polygonal = np.isin(shapely.get_type_id(zparts), (3, 6)) & (shapely.area(zparts) > 0)
+    zparts, zrow = zparts[polygonal], zrow[polygonal]
+    zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
+    zrank = _zone_rank(zgdf, zparts, zrow)
+    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, simple=False)
+    account.update(n_zone_parts=len(zparts), n_zone_overlaps=n_pairs, zone_overlap_m2=overlap)
+    if n_pairs:
+        logger.warning(
+            "land_fabric: %d pairs of zones overlap (%.1f m² in all); each overlap is "
+            "counted once, in the smaller zone",
+            n_pairs,
+            overlap,
+        )
+    return zparts, zrow, zpart_no
+
+
+def _lot_parts(
+    lgdf: gpd.GeoDataFrame, account: dict[str, Any]
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """The lots with their parts combined, their geometries repaired and overlaps resolved,
+    and their rank; the combinations, repairs and overlaps go into ``account``."""
+    lgdf, account["n_lot_rows_combined"] = _combine_parts(lgdf)
+    lot_geoms, account["n_lots_repaired"] = _valid(lgdf.geometry.to_numpy(), "lots")
+    lot_rank = _lot_rank(lgdf)
+    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank)
+    account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
+    if n_pairs:
+        logger.warning(
+            "land_fabric: %d pairs of lots overlap (%.1f m² in all); each overlap is "
+            "counted once, in the smaller lot",
+            n_pairs,
+            overlap,
+        )
+    return lgdf, lot_geoms, lot_rank
+
+
+def _zones_alone(zparts: np.ndarray) -> dict[str, np.ndarray]:
+    """The pieces without lots: every zone part, of unknown tenure."""
+    return {
+        "geometry": zparts,
+        "lot": np.full(len(zparts), -1),
+        "zone": np.arange(len(zparts)),
+        "tenure": np.full(len(zparts), UNKNOWN_TENURE, dtype=object),
+    }
+
+
+def _mark_government_lots(pieces: dict[str, np.ndarray], ownership: pd.Series) -> None:
+    """Give the pieces of lots the Government holds (by ``ownership``) Government tenure."""
+    gov_lot = government_held(ownership)
+    on_lot = pieces["lot"] >= 0
+    held = np.zeros(len(pieces["geometry"]), dtype=bool)
+    held[on_lot] = gov_lot[pieces["lot"][on_lot]]
+    pieces["tenure"] = np.where(held, GOVERNMENT, pieces["tenure"])
+
+
+def _close_account(account: dict[str, Any], out: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Add the pieces and their areas by tenure to ``account`` and log them."""
+    area = out["area_m2"]
+    zoned = out["zone_row"] >= 0
+    account.update(
+        n_pieces=len(out),
+        area_m2=float(area.sum()),
+        leased_m2=float(area[out["tenure"].eq(LEASED)].sum()),
+        government_m2=float(area[out["tenure"].eq(GOVERNMENT)].sum()),
+        unknown_m2=float(area[out["tenure"].eq(UNKNOWN_TENURE)].sum()),
+        unzoned_lot_m2=float(area[~zoned].sum()),
+    )
+    logger.info(
+        "land_fabric: %d pieces, %.1f ha: %.1f ha leased lots, %.1f ha Government land, "
+        "%.1f ha unknown tenure; %.1f ha of lots lie outside every zone",
+        len(out),
+        account["area_m2"] / 1e4,
+        account["leased_m2"] / 1e4,
+        account["government_m2"] / 1e4,
+        account["unknown_m2"] / 1e4,
+        account["unzoned_lot_m2"] / 1e4,
+    )
+    return account
 
 
 # --------------------------------------------------------------------------- ranks
@@ -504,8 +572,36 @@ def _cut(
     zones: np.ndarray, lots: np.ndarray, extent: shapely.Geometry | None, progress: bool | None
 ) -> dict[str, np.ndarray]:
     """Pieces of every lot x zone, the lots' unzoned rest and the zones' land without lots."""
-    n_lots = len(lots)
     lot_area = shapely.area(lots)
+    li, zi, geom, inside, area = _lot_zone_pieces(zones, lots, lot_area, progress)
+    rest, rest_lots = _unzoned_rest(lots, lot_area, li, geom, inside, area)
+    free, free_zone = _land_without_lots(zones, geom, zi)
+    gov, unknown = free, np.empty(0, dtype=object)
+    gov_zone, unknown_zone = free_zone, np.empty(0, dtype=np.int64)
+    if extent is not None:
+        gov, gov_zone, unknown, unknown_zone = _split_by_extent(free, free_zone, extent)
+
+    def column(*arrays: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(a) for a in arrays])
+
+    return {
+        "geometry": column(geom, rest, gov, unknown).astype(object),
+        "lot": column(li, rest_lots, np.full(len(gov), -1), np.full(len(unknown), -1)),
+        "zone": column(zi, np.full(len(rest), -1), gov_zone, unknown_zone),
+        "tenure": column(
+            np.full(len(geom) + len(rest), LEASED, dtype=object),
+            np.full(len(gov), GOVERNMENT, dtype=object),
+            np.full(len(unknown), UNKNOWN_TENURE, dtype=object),
+        ),
+    }
+
+
+def _lot_zone_pieces(
+    zones: np.ndarray, lots: np.ndarray, lot_area: np.ndarray, progress: bool | None
+) -> tuple[np.ndarray, ...]:
+    """Every lot x zone piece: lot and zone, geometry, whether the lot lies properly inside
+    the zone (the piece is then the whole lot), and area; overlay dust left out."""
+    n_lots = len(lots)
     if progress is None:
         progress = n_lots > 4 * _CHUNK
 
@@ -529,9 +625,19 @@ def _cut(
     area = np.where(shapely.is_missing(geom), 0.0, area)
     # Pieces below _NOISE of their lot are overlay dust along shared edges.
     real = area > lot_area[li] * _NOISE
-    li, zi, geom, inside, area = li[real], zi[real], geom[real], inside[real], area[real]
+    return li[real], zi[real], geom[real], inside[real], area[real]
 
-    # Lot land outside every zone.
+
+def _unzoned_rest(
+    lots: np.ndarray,
+    lot_area: np.ndarray,
+    li: np.ndarray,
+    geom: np.ndarray,
+    inside: np.ndarray,
+    area: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lot land outside every zone (each lot minus its zoned pieces ``geom``), and its lots."""
+    n_lots = len(lots)
     covered = np.bincount(li, weights=area, minlength=n_lots)
     whole = np.zeros(n_lots, dtype=bool)
     whole[li[inside]] = True
@@ -545,11 +651,14 @@ def _cut(
     rest = _polygonal(rest)
     rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
     keep = rest_area > lot_area[rest_lots] * _NOISE
-    rest, rest_lots = rest[keep], rest_lots[keep]
+    return rest[keep], rest_lots[keep]
 
-    # Zone land without a lot: the zone minus the union of its lot pieces.
-    n_zones = len(zones)
-    lot_union = union_by(geom, zi, n_zones)
+
+def _land_without_lots(
+    zones: np.ndarray, geom: np.ndarray, zi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zone land without a lot (each zone minus the union of its lot pieces), and its zones."""
+    lot_union = union_by(geom, zi, len(zones))
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
@@ -558,26 +667,7 @@ def _cut(
     zone_area = shapely.area(zones)
     free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
     free_zone = np.flatnonzero(free_area > zone_area * _NOISE)
-    free = free[free_zone]
-
-    gov, unknown = free, np.empty(0, dtype=object)
-    gov_zone, unknown_zone = free_zone, np.empty(0, dtype=np.int64)
-    if extent is not None:
-        gov, gov_zone, unknown, unknown_zone = _split_by_extent(free, free_zone, extent)
-
-    def column(*arrays: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.asarray(a) for a in arrays])
-
-    return {
-        "geometry": column(geom, rest, gov, unknown).astype(object),
-        "lot": column(li, rest_lots, np.full(len(gov), -1), np.full(len(unknown), -1)),
-        "zone": column(zi, np.full(len(rest), -1), gov_zone, unknown_zone),
-        "tenure": column(
-            np.full(len(geom) + len(rest), LEASED, dtype=object),
-            np.full(len(gov), GOVERNMENT, dtype=object),
-            np.full(len(unknown), UNKNOWN_TENURE, dtype=object),
-        ),
-    }
+    return free[free_zone], free_zone
 
 
 def _split_by_extent(
@@ -620,12 +710,7 @@ def _assemble(
     area = shapely.area(geoms)
     lot = pieces["lot"]
     tenure = pieces["tenure"]
-    # Canonical order first: by position, then tenure and lot, so row order never matters.
-    b = np.round(shapely.bounds(geoms), 3)
-    lot_key = np.where(lot >= 0, lot_rank[np.maximum(lot, 0)], -1) if lot_rank is not None else lot
-    tenure_key = pd.Categorical(tenure, categories=TENURES).codes
-    keys = (np.round(area, 3), lot_key, tenure_key, b[:, 3], b[:, 2], b[:, 1], b[:, 0])
-    order = np.lexsort(keys)
+    order = _piece_order(geoms, area, lot, tenure, lot_rank)
     geoms, area, lot, tenure = geoms[order], area[order], lot[order], tenure[order]
     zone = pieces["zone"][order]
     on_lot, zoned = lot >= 0, zone >= 0
@@ -659,6 +744,41 @@ def _assemble(
         for col, name in _lot_columns(lgdf, set(data), ownership_column).items():
             data[name] = _take(lgdf[col], lot)
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:2326")
+
+
+def _piece_order(
+    geoms: np.ndarray,
+    area: np.ndarray,
+    lot: np.ndarray,
+    tenure: np.ndarray,
+    lot_rank: np.ndarray | None,
+) -> np.ndarray:
+    """The canonical order of the pieces: by position (south-west first), then tenure and
+    lot, so that the row order of the input never matters."""
+    b = np.round(shapely.bounds(geoms), 3)
+    lot_key = np.where(lot >= 0, lot_rank[np.maximum(lot, 0)], -1) if lot_rank is not None else lot
+    tenure_key = np.full(len(tenure), -1, dtype=np.int8)
+    for code, name in enumerate(TENURES):  # a loop over the three tenures, not the rows
+        tenure_key[tenure == name] = code
+    return _lexsort((np.round(area, 3), lot_key, tenure_key, b[:, 3], b[:, 2], b[:, 1], b[:, 0]))
+
+
+def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` (the last key first), sorting by all keys only where the first
+    ties: one stable sort by that key, then a lexsort of the tied rows alone."""
+    first = keys[-1]
+    order = np.argsort(first, kind="stable")
+    ranked = first[order]
+    same = ranked[1:] == ranked[:-1]
+    if ranked.dtype.kind == "f":
+        same |= np.isnan(ranked[1:]) & np.isnan(ranked[:-1])
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] = same
+    tied[:-1] |= same
+    if tied.any():
+        rows = np.sort(order[tied])
+        order[tied] = rows[np.lexsort([key[rows] for key in keys])]
+    return order
 
 
 # Lot columns nmgeo's own zoning adds (the dominant zone of a lot): renamed quietly.

@@ -76,6 +76,17 @@ class PackageResult:
     sites : geopandas.GeoDataFrame
         The candidate sites that were grouped (zone parts, or lots for lot input), with
         ``role``, ``area_m2`` and ``package_id``; kept for splitting.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+    >>> len(result) == len(result.packages)
+    True
+    >>> set(result.members["package_id"]) == set(result.packages["package_id"])
+    True
+    >>> sorted(result.excluded["reason"].unique())
+    ['below_min_area', 'facility_not_adjacent']
     """
 
     packages: gpd.GeoDataFrame
@@ -87,7 +98,15 @@ class PackageResult:
 
     @property
     def parcels(self) -> gpd.GeoDataFrame:
-        """The candidate pieces (an alias of :attr:`pieces`)."""
+        """The candidate pieces (an alias of :attr:`pieces`).
+
+        Examples
+        --------
+        >>> import nmgeo
+        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+        >>> result.parcels is result.pieces
+        True
+        """
         return self.pieces
 
     def __len__(self) -> int:
@@ -112,8 +131,11 @@ class PackageResult:
         Examples
         --------
         >>> import nmgeo
-        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels, min_package_area=1e12)
-        >>> result.summary().startswith("no land disposal package qualified")
+        >>> lots = nmgeo.load_sample().parcels
+        >>> nmgeo.build_packages(lots).summary().split(" (")[0]
+        '91 land disposal packages, 430.4 ha'
+        >>> nothing = nmgeo.build_packages(lots, min_package_area=1e8)  # 10 km²
+        >>> nothing.summary().startswith("no land disposal package qualified")
         True
         """
         p = self.packages
@@ -179,6 +201,16 @@ class PackageResult:
         geopandas.GeoDataFrame
             ``package_id``, ``site_outline_ha`` and the closed outline geometry
             (EPSG:2326).
+
+        Examples
+        --------
+        >>> import nmgeo
+        >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+        >>> outlines = result.site_outlines()
+        >>> len(outlines) == len(result)
+        True
+        >>> bool((outlines["site_outline_ha"] >= result.packages["area_ha"] - 1e-6).all())
+        True
         """
         geoms = _close_gaps(self.packages.geometry.to_numpy(), self.parameters["gap_tolerance"])
         return gpd.GeoDataFrame(
@@ -422,12 +454,28 @@ def build_packages(
 
     Examples
     --------
+    Zones and lots of a 6 km square of the bundled sample:
+
     >>> import nmgeo
     >>> sample = nmgeo.load_sample()
-    >>> result = nmgeo.build_packages(sample.zones, sample.parcels)
-    >>> bool((result.packages["government_ha"] + result.packages["leased_ha"]
-    ...       - result.packages["area_ha"]).abs().max() < 1e-6)
+    >>> zones = sample.zones.cx[826_000:832_000, 832_000:838_000]
+    >>> lots = sample.parcels.cx[826_000:832_000, 832_000:838_000]
+    >>> result = nmgeo.build_packages(zones, lots)
+    >>> result.parameters["input"], len(result), round(float(result.packages["area_ha"].sum()), 1)
+    ('fabric', 5, 23.8)
+    >>> p = result.packages
+    >>> p["package_id"].tolist()
+    ['P001', 'P002', 'P003', 'P004', 'P005']
+    >>> bool((p["government_ha"] + p["leased_ha"] - p["area_ha"]).abs().max() < 1e-6)
     True
+    >>> bool(p["area_ha"].ge(2).all())  # min_package_area: 2 ha
+    True
+
+    Zoned lots alone (see :func:`nmgeo.assign_zoning`) hold no Government land:
+
+    >>> by_lot = nmgeo.build_packages(lots)
+    >>> by_lot.parameters["input"], bool(by_lot.packages["government_ha"].eq(0).all())
+    ('lots', True)
     """
     params = {
         "commercial": tuple(commercial),
@@ -444,24 +492,31 @@ def build_packages(
     _check_numbers(params)
     pieces, kind = _pieces(land, lots, extent, params, ownership_column)
     params["input"] = kind
-    uses = _known_uses(pieces, land_use_column, params)
-    is_com = np.isin(uses, params["commercial"])
-    if earmarked_column is None:
-        is_fac = np.isin(uses, params["facilities"]) & ~is_com
-    else:
-        flag = pieces[earmarked_column]
-        is_fac = flag.fillna(False).astype(bool).to_numpy() & ~is_com
-    cand = pieces.loc[is_com | is_fac].copy()
-    if land_use_column != "land_use":
-        cand["land_use"] = cand[land_use_column]
-    if kind == "lots":
-        _check_ids(cand["parcel_id"])
-    cand["role"] = np.where(is_com[is_com | is_fac], COMMERCIAL, FACILITY)
+    cand = _candidates(pieces, _known_uses(pieces, land_use_column, params), params, kind)
     units = _units(cand, kind)
     units = _group(units, params)
     result = _assemble(units, cand, params)
     logger.info("build_packages: %r", result)
     return result
+
+
+def _candidates(
+    pieces: gpd.GeoDataFrame, uses: np.ndarray, params: dict[str, Any], kind: str
+) -> gpd.GeoDataFrame:
+    """The commercial and facility pieces (a copy), with their ``role``."""
+    is_com = np.isin(uses, params["commercial"])
+    if params["earmarked_column"] is None:
+        is_fac = np.isin(uses, params["facilities"]) & ~is_com
+    else:
+        flag = pieces[params["earmarked_column"]]
+        is_fac = flag.fillna(False).astype(bool).to_numpy() & ~is_com
+    cand = pieces.loc[is_com | is_fac].copy()
+    if params["land_use_column"] != "land_use":
+        cand["land_use"] = cand[params["land_use_column"]]
+    if kind == "lots":
+        _check_ids(cand["parcel_id"])
+    cand["role"] = np.where(is_com[is_com | is_fac], COMMERCIAL, FACILITY)
+    return cand
 
 
 def _known_uses(pieces: gpd.GeoDataFrame, column: str, params: dict[str, Any]) -> np.ndarray:
@@ -509,30 +564,49 @@ def _pieces(
     ownership_column: str | None,
 ) -> tuple[gpd.GeoDataFrame, str]:
     """The land as pieces with tenure, and which kind of input it came from."""
+    if is_fabric(land) or lots is not None or "parcel_id" not in land.columns:
+        return _fabric_pieces(land, lots, extent, params, ownership_column)
+    return _lot_pieces(land, extent, params, ownership_column), "lots"
+
+
+def _fabric_pieces(
+    land: gpd.GeoDataFrame,
+    lots: gpd.GeoDataFrame | None,
+    extent: Any,
+    params: dict[str, Any],
+    ownership_column: str | None,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The pieces of a land fabric (given, or cut from zones and lots) and the input kind."""
     column = params["land_use_column"]
     earmarked = params["earmarked_column"]
-    if is_fabric(land) or lots is not None or "parcel_id" not in land.columns:
-        if is_fabric(land):
-            if lots is not None:
-                msg = "land is already a land fabric; pass lots to nmgeo.land_fabric, not here"
-                raise InputError(msg)
-            pieces, kind, zones = as_hk80(land, "land"), "fabric", None
-        else:
-            zones = land
-            pieces = land_fabric(land, lots, extent=extent, ownership_column=ownership_column)
-            kind = "zones" if lots is None else "fabric"
-        if earmarked is not None and earmarked not in pieces.columns:
-            if zones is None or earmarked not in zones.columns:
-                msg = f"earmarked_column={earmarked!r} is not a column of the land or its zones"
-                raise SchemaError(msg)
-            flag = zones[earmarked].to_numpy(dtype=object)
-            row = pieces["zone_row"].to_numpy()
-            pieces[earmarked] = np.where(row >= 0, flag[np.maximum(row, 0)], False)
-        if column not in pieces.columns:
-            msg = f"the land fabric has no {column!r} column; pass land_use_column="
+    if is_fabric(land):
+        if lots is not None:
+            msg = "land is already a land fabric; pass lots to nmgeo.land_fabric, not here"
+            raise InputError(msg)
+        pieces, kind, zones = as_hk80(land, "land"), "fabric", None
+    else:
+        zones = land
+        pieces = land_fabric(land, lots, extent=extent, ownership_column=ownership_column)
+        kind = "zones" if lots is None else "fabric"
+    if earmarked is not None and earmarked not in pieces.columns:
+        if zones is None or earmarked not in zones.columns:
+            msg = f"earmarked_column={earmarked!r} is not a column of the land or its zones"
             raise SchemaError(msg)
-        return pieces, kind
+        flag = zones[earmarked].to_numpy(dtype=object)
+        row = pieces["zone_row"].to_numpy()
+        pieces[earmarked] = np.where(row >= 0, flag[np.maximum(row, 0)], False)
+    if column not in pieces.columns:
+        msg = f"the land fabric has no {column!r} column; pass land_use_column="
+        raise SchemaError(msg)
+    return pieces, kind
 
+
+def _lot_pieces(
+    land: gpd.GeoDataFrame, extent: Any, params: dict[str, Any], ownership_column: str | None
+) -> gpd.GeoDataFrame:
+    """Zoned lots as pieces: one per lot, all leased (but for Government-held lots)."""
+    column = params["land_use_column"]
+    earmarked = params["earmarked_column"]
     for name in ("parcel_id", column):
         if name not in land.columns:
             msg = (
@@ -562,7 +636,7 @@ def _pieces(
         pieces["ownership"] = gdf[ownership_column].to_numpy()
         tenure[government_held(gdf[ownership_column])] = GOVERNMENT
     pieces["tenure"] = tenure
-    return pieces, "lots"
+    return pieces
 
 
 def _units(cand: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
@@ -714,26 +788,57 @@ def _assemble(
     sites: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, params: dict[str, Any]
 ) -> PackageResult:
     """Turn labelled sites and their pieces into the packages, members and excluded tables."""
-    sites = sites.copy()
     inside = sites["reason"].isna().to_numpy()
+    sites, pid = _number_packages(sites, inside)
     mem_sites = sites[inside]
-    # Stable ids: by decreasing area (to the m²), then smallest member id.
-    stats = mem_sites.groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
+    cand = _label_pieces(cand, sites)
+    in_pkg = cand["package_id"].notna().to_numpy()
+    mem = cand[in_pkg]
+    frame = _package_table(mem, mem_sites, pid, params)
+    packages = _package_frame(frame, mem_sites, params["gap_tolerance"])
+    members, excluded, pieces = _piece_tables(cand, in_pkg)
+    site_cols = ["site", "_key", "_group", "role", "land_use", "area_m2", "package_id", "reason"]
+    return PackageResult(
+        packages=packages,
+        members=members,
+        excluded=excluded,
+        parameters=params,
+        pieces=pieces,
+        sites=gpd.GeoDataFrame(sites[[*site_cols, "geometry"]], geometry="geometry"),
+    )
+
+
+def _number_packages(
+    sites: gpd.GeoDataFrame, inside: np.ndarray
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """A copy of ``sites`` with ``package_id``, and the id of every group (by group).
+
+    Stable ids: by decreasing area (to the m²), then smallest member id.
+    """
+    sites = sites.copy()
+    stats = sites[inside].groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
     stats["area"] = stats["area"].round(0)
     stats = stats.sort_values(["area", "first"], ascending=[False, True])
     width = max(3, len(str(len(stats))))
     pid = pd.Series([f"P{n:0{width}d}" for n in range(1, len(stats) + 1)], index=stats.index)
     sites["package_id"] = pd.Series(sites["_group"].map(pid).where(inside, None), dtype=object)
-    mem_sites = sites[inside]
+    return sites, pid
 
+
+def _label_pieces(cand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy of the candidate pieces with their site's ``package_id`` and ``reason``."""
     row = pd.Series(np.arange(len(sites)), index=sites["site"].to_numpy())
     at = row.loc[cand["site"].to_numpy()].to_numpy()
     cand = cand.copy()
     cand["package_id"] = pd.Series(sites["package_id"].to_numpy()[at], dtype=object).to_numpy()
     cand["reason"] = pd.Series(sites["reason"].to_numpy()[at], dtype=object).to_numpy()
-    in_pkg = cand["package_id"].notna().to_numpy()
-    mem = cand[in_pkg]
+    return cand
 
+
+def _package_table(
+    mem: pd.DataFrame, mem_sites: pd.DataFrame, pid: pd.Series, params: dict[str, Any]
+) -> pd.DataFrame:
+    """The areas, shares and counts of every package (one row each, in ``pid`` order)."""
     fac_classes = (
         list(params["facilities"])
         if params["facilities"] is not None
@@ -770,15 +875,21 @@ def _assemble(
     frame = frame.fillna(0.0)
     for col in ("n_sites", "n_pieces", "n_commercial", "n_facility", "n_lots", "n_lots_cut"):
         frame[col] = frame[col].astype(np.int64)
-    frame = frame.reset_index()
+    return frame.reset_index()
 
+
+def _package_frame(
+    frame: pd.DataFrame, mem_sites: gpd.GeoDataFrame, gap: float
+) -> gpd.GeoDataFrame:
+    """The package table with its land (the union of its sites), the site outline's
+    compactness and area and the major zone, sorted by ``package_id``."""
     geom = _union_by(
         mem_sites.geometry.to_numpy(),
         mem_sites["package_id"].to_numpy(),
         frame["package_id"].to_numpy(),
     )
     packages = gpd.GeoDataFrame(frame, geometry=geom, crs="EPSG:2326")
-    outline = _close_gaps(packages.geometry.to_numpy(), params["gap_tolerance"])
+    outline = _close_gaps(packages.geometry.to_numpy(), gap)
     perimeter = shapely.length(outline)
     with np.errstate(divide="ignore", invalid="ignore"):
         packages["compactness"] = np.where(
@@ -789,11 +900,16 @@ def _assemble(
         packages = assign_major_zone(packages)
     else:
         packages["major_zone"] = pd.Series(dtype=object)
-    packages = packages.sort_values("package_id").reset_index(drop=True)
+    return packages.sort_values("package_id").reset_index(drop=True)
 
+
+def _piece_tables(
+    cand: gpd.GeoDataFrame, in_pkg: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
+    """The members, the excluded pieces (with their reason) and all candidate pieces."""
     described = [c for c in ("plan_no", "zone_label") if c in cand.columns]
     cols = ["package_id", "piece_id", "parcel_id", *described, "land_use", "tenure", "role"]
-    members = mem[[*cols, "area_m2"]].copy()
+    members = cand.loc[in_pkg, [*cols, "area_m2"]].copy()
     members = members.sort_values(["package_id", "role", "piece_id"], key=_sort_key)
     out_cols = ["piece_id", "parcel_id", "role", "reason", *described, "land_use", "tenure"]
     excluded = cand.loc[~in_pkg, [*out_cols, "area_m2"]].copy()
@@ -803,15 +919,7 @@ def _assemble(
     keep += ["ownership"] if "ownership" in cand.columns else []
     pieces = gpd.GeoDataFrame(cand[[*keep, "geometry"]], geometry="geometry", crs="EPSG:2326")
     pieces = pieces.sort_values("piece_id", key=_sort_key).reset_index(drop=True)
-    site_cols = ["site", "_key", "_group", "role", "land_use", "area_m2", "package_id", "reason"]
-    return PackageResult(
-        packages=packages,
-        members=members.reset_index(drop=True),
-        excluded=excluded.reset_index(drop=True),
-        parameters=params,
-        pieces=pieces,
-        sites=gpd.GeoDataFrame(sites[[*site_cols, "geometry"]], geometry="geometry"),
-    )
+    return members.reset_index(drop=True), excluded.reset_index(drop=True), pieces
 
 
 def _lot_counts(mem: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -879,6 +987,20 @@ def split_package(
         A new result where the package is replaced by sub-packages
         ``"<package_id>-1"``, ``"<package_id>-2"``… (largest first); other packages
         keep their ids.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> result = nmgeo.build_packages(nmgeo.load_sample().parcels)
+    >>> p001 = result.packages.iloc[0]  # P001 is the largest package
+    >>> p001["package_id"], round(float(p001["area_ha"]), 1)
+    ('P001', 13.1)
+    >>> split = nmgeo.split_package(result, "P001", target_area=4e4)  # parts of about 4 ha
+    >>> parts = split.packages[split.packages["package_id"].str.startswith("P001-")]
+    >>> parts["package_id"].tolist(), round(float(parts["area_ha"].sum()), 1)
+    (['P001-1', 'P001-2', 'P001-3'], 13.1)
+    >>> len(split) == len(result) + 2
+    True
     """
     if package_id not in set(result.packages["package_id"]):
         msg = f"no package {package_id!r}; choose one of result.packages['package_id']"

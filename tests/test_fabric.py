@@ -171,6 +171,15 @@ def test_lot_extent_draws_one_hull_per_district():
     assert shapely.contains(hull.geometry.iloc[0], b(1, 1, 9, 29))
 
 
+def test_lot_extent_takes_districts_in_any_row_order():
+    boxes = [b(0, 0, 10, 10), b(500, 0, 510, 10), b(0, 20, 10, 30), b(500, 20, 510, 30)]
+    lots = lots_of(["a", "c", "b", "d"], boxes, DD=["DD1", "DD2", "DD1", "DD2"])
+    hull = nmgeo.lot_extent(lots, by="DD", ratio=1.0)
+    assert hull["DD"].tolist() == ["DD1", "DD2"]
+    assert hull["area_ha"].tolist() == pytest.approx([0.03, 0.03])
+    assert shapely.contains(hull.geometry.iloc[1], b(501, 1, 509, 29))
+
+
 # --------------------------------------------------------------------------- invariants
 
 
