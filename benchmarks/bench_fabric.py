@@ -38,7 +38,7 @@ def prepare(n_lots: int, seed: int, folder: Path) -> Path:
     import nmgeo
 
     start = time.perf_counter()
-    metro = nmgeo.synthetic_metropolis(n_lots, seed)
+    metro = nmgeo.synthetic_metropolis(n_lots, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     lots = nmgeo.read_parcels(metro.lots)
     zones = nmgeo.read_zones(metro.zones)

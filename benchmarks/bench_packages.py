@@ -41,7 +41,7 @@ def prepare(n_lots: int, seed: int, folder: Path) -> Path:
         return path
     import nmgeo
 
-    metro = nmgeo.synthetic_metropolis(n_lots, seed)
+    metro = nmgeo.synthetic_metropolis(n_lots, seed=seed)
     parcels = nmgeo.read_parcels(metro.lots)
     zones = nmgeo.read_zones(metro.zones)
     fabric = nmgeo.land_fabric(zones, parcels)
@@ -56,7 +56,7 @@ def run_nmgeo(path: str) -> dict:
 
     parcels = gpd.read_parquet(path)
     start = time.perf_counter()
-    result = nmgeo.build_packages(parcels, gap_tolerance=GAP, min_package_area=MIN_AREA)
+    result = nmgeo.build_packages(parcels, gap_tolerance=GAP, min_area_ha=MIN_AREA / 1e4)
     elapsed = time.perf_counter() - start
     return {
         "seconds": elapsed,

@@ -92,7 +92,7 @@ def prepare(n_lots: int, seed: int, folder: Path) -> Path:
     import nmgeo
 
     start = time.perf_counter()
-    metro = nmgeo.synthetic_metropolis(n_lots, seed)
+    metro = nmgeo.synthetic_metropolis(n_lots, seed=seed)
     metro.write(out)
     print(
         f"  cached {len(metro.lots):,} lots, {len(metro.zones):,} zones in {gpkg} "
@@ -124,11 +124,11 @@ def run_nmgeo(gpkg: str) -> dict:
     fabric = nmgeo.land_fabric(zones, parcels, progress=False)
     fabric = nmgeo.assign_major_zone(fabric)
     t.lap("fabric")
-    result = nmgeo.build_packages(fabric, gap_tolerance=GAP, min_package_area=MIN_AREA)
+    result = nmgeo.build_packages(fabric, gap_tolerance=GAP, min_area_ha=MIN_AREA / 1e4)
     t.lap("packages")
     near = nmgeo.rail_proximity(nmgeo.bcp_proximity(parcels))
     t.lap("proximity")
-    table = nmgeo.package_report(result)
+    table = nmgeo.package_report(nmgeo.assign_access(result.packages))
     t.lap("report")
     nmgeo.package_map(result).save(str(out_html))
     t.lap("map")

@@ -26,7 +26,7 @@ import nmgeo
 def lots(n: int, seed: int, folder: Path) -> gpd.GeoDataFrame:
     path = folder / f"lots_{n}_{seed}.parquet"
     if not path.exists():
-        metro = nmgeo.synthetic_metropolis(n, seed)
+        metro = nmgeo.synthetic_metropolis(n, seed=seed)
         nmgeo.read_parcels(metro.lots)[["parcel_id", "geometry"]].to_parquet(path)
     return gpd.read_parquet(path)
 
@@ -69,7 +69,9 @@ def main() -> None:
     rows.append((f"nearest station ({len(stations)})", t_rail, t_sj, same))
     t_tl, _ = timed(lambda: nmgeo.proximity_timeline(parcels), repeat=1)
     rows.append(("rail timeline (4 years)", t_tl, float("nan"), None))
-    t_cs, _ = timed(lambda: nmgeo.catchment_share(parcels, stations, radius=500.0), repeat=1)
+    t_cs, _ = timed(
+        lambda: nmgeo.catchment_share(parcels, stations, catchment_radius=500.0), repeat=1
+    )
     rows.append(("500 m station catchment share", t_cs, float("nan"), None))
 
     print(f"{args.lots:,} lots")

@@ -2,7 +2,8 @@
 
 Everything is computed in EPSG:2326 (HK1980 Grid, metres). The public verbs are
 re-exported here; modules follow the data flow
-io -> zoning -> fabric -> packages / proximity / raster -> report / maps -> cli.
+io -> zoning / major_zone -> fabric -> packages / access / network / raster ->
+report / maps / plot -> cli. See the architecture page of the documentation.
 """
 
 from __future__ import annotations
@@ -11,16 +12,10 @@ import logging
 
 __version__ = "0.1.0"
 
-from nmgeo import errors, reference  # noqa: E402
-from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
-from nmgeo.errors import NmgeoError  # noqa: E402
-from nmgeo.fabric import land_fabric, lot_extent  # noqa: E402
-from nmgeo.io import read_extent, read_parcels, read_zones, write_geopackage  # noqa: E402
-from nmgeo.maps import package_map, parcel_map  # noqa: E402
-from nmgeo.network import network_distance  # noqa: E402
-from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
-from nmgeo.plot import plot_packages  # noqa: E402
-from nmgeo.proximity import (  # noqa: E402
+from nmgeo import errors, glossary, reference, settings  # noqa: E402
+from nmgeo.access import (  # noqa: E402
+    assign_access,
+    assign_rail_timeline,
     bcp_proximity,
     catchment_share,
     distance_matrix,
@@ -29,6 +24,15 @@ from nmgeo.proximity import (  # noqa: E402
     rail_proximity,
     rail_walk_year,
 )
+from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
+from nmgeo.errors import NmgeoError  # noqa: E402
+from nmgeo.fabric import land_fabric, lot_extent  # noqa: E402
+from nmgeo.io import read_extent, read_parcels, read_zones, write_geopackage  # noqa: E402
+from nmgeo.major_zone import assign_major_zone  # noqa: E402
+from nmgeo.maps import package_map, parcel_map  # noqa: E402
+from nmgeo.network import network_distance  # noqa: E402
+from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
+from nmgeo.plot import plot_packages  # noqa: E402
 from nmgeo.raster import (  # noqa: E402
     Raster,
     assign_terrain,
@@ -38,13 +42,16 @@ from nmgeo.raster import (  # noqa: E402
     zonal_stats,
 )
 from nmgeo.report import area_report, package_report, write_report  # noqa: E402
-from nmgeo.zoning import assign_major_zone, assign_zoning, classify_zone  # noqa: E402
+from nmgeo.zoning import assign_land_use, assign_zoning, classify_zone  # noqa: E402
 
 logging.getLogger("nmgeo").addHandler(logging.NullHandler())
 
 __all__ = [
     "area_report",
+    "assign_access",
+    "assign_land_use",
     "assign_major_zone",
+    "assign_rail_timeline",
     "assign_terrain",
     "assign_zoning",
     "bcp_proximity",
@@ -54,6 +61,7 @@ __all__ = [
     "distance_matrix",
     "distance_raster",
     "errors",
+    "glossary",
     "land_fabric",
     "load_sample",
     "lot_extent",
@@ -73,6 +81,7 @@ __all__ = [
     "read_parcels",
     "read_zones",
     "reference",
+    "settings",
     "slope_raster",
     "split_package",
     "synthetic_metropolis",

@@ -12,13 +12,14 @@ import branca.element
 import folium
 from folium.elements import JSCSSMixin
 
+from nmgeo import settings
 from nmgeo.errors import InputError
 
 __all__ = ["ASSETS_ENV", "NPM_PACKAGES", "asset_file", "assets_dir", "bundle"]
 
 logger = logging.getLogger("nmgeo.maps")
 
-ASSETS_ENV = "NMGEO_ASSETS"
+ASSETS_ENV = settings.ASSETS_ENV
 # The npm packages (exact versions folium 0.20 references) an offline page is built from.
 NPM_PACKAGES: tuple[str, ...] = (
     "leaflet@1.9.3",
@@ -59,7 +60,8 @@ def assets_dir(assets: str | os.PathLike | None = None) -> Path:
     Parameters
     ----------
     assets : str or path-like, optional
-        The folder; ``None`` reads the ``NMGEO_ASSETS`` environment variable.
+        The folder; ``None`` is :data:`nmgeo.settings.assets`, whose default is the
+        ``NMGEO_ASSETS`` environment variable.
 
     Returns
     -------
@@ -73,7 +75,7 @@ def assets_dir(assets: str | os.PathLike | None = None) -> Path:
         ``npm install`` command that creates it.
     """
     if assets is None:
-        assets = os.environ.get(ASSETS_ENV) or None
+        assets = settings.current_assets()
     if assets is None:
         msg = f"offline=True needs a node_modules folder with the map assets: {INSTALL_HINT}"
         raise InputError(msg)

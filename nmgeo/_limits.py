@@ -1,7 +1,7 @@
 """Plausible ranges of the distances and areas nmgeo takes, each with its planning reason.
 
 A value outside its plausible range but still meaningful is warned about; a value that
-can only give a meaningless answer (a gap wider than any road reserve, a "walk" wider
+can only give a meaningless answer (a gap wider than any road reserve, a walking radius wider
 than the whole Northern Metropolis) is refused.
 """
 
@@ -19,7 +19,7 @@ logger = logging.getLogger("nmgeo.limits")
 # The Northern Metropolis (nmgeo.reference.nm_outline) covers about 27,600 ha and spans
 # about 40 km east to west: a distance beyond that reaches everything in it.
 NM_SPAN_M = 50_000.0
-NM_AREA_M2 = 2.8e8
+NM_AREA_HA = 28_000.0
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,13 @@ LIMITS: dict[str, Limit] = {
         "it is wider than any road reserve a package spans (trunk road reserves are up "
         "to about 100 m)",
     ),
-    "walk": Limit(
+    "walk_radius": Limit(
         "m",
         2_000.0,
         NM_SPAN_M,
         "walking catchments of a station are 500-800 m; 2 km is about 25 minutes on foot",
     ),
-    "radius": Limit(
+    "catchment_radius": Limit(
         "m",
         2_000.0,
         NM_SPAN_M,
@@ -72,16 +72,16 @@ LIMITS: dict[str, Limit] = {
         "zonal statistics blur into their neighbours'",
         positive=True,
     ),
-    "min_package_area": Limit(
-        "m²",
-        NM_AREA_M2,
+    "min_area_ha": Limit(
+        "ha",
+        NM_AREA_HA,
         None,
         "it is larger than the whole Northern Metropolis (about 27,600 ha), so no "
         "package can reach it",
     ),
-    "max_package_area": Limit(
-        "m²",
-        NM_AREA_M2,
+    "max_area_ha": Limit(
+        "ha",
+        NM_AREA_HA,
         None,
         "it is larger than the whole Northern Metropolis (about 27,600 ha), so no "
         "package is ever split",
@@ -100,7 +100,7 @@ def check_limit(value: object, name: str, *, what: str | None = None) -> float:
     """
     limit = LIMITS[name]
     label = what or name
-    kind = "an area" if limit.unit == "m²" else "a distance"
+    kind = "an area" if limit.unit in ("m²", "ha") else "a distance"
     bound = "> 0" if limit.positive else ">= 0"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         msg = f"{label} must be {kind} {bound} {limit.unit}, not {value!r}"

@@ -6,12 +6,13 @@ threads (GEOS fills its indexes lazily), so callers that prepare give each piece
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
+
+from nmgeo import settings
 
 T = TypeVar("T")
 
@@ -20,11 +21,8 @@ MIN_PARALLEL = 20_000
 
 
 def n_threads() -> int:
-    """Threads to use: ``NMGEO_THREADS`` if set (1 turns threading off), else the CPU count."""
-    value = os.environ.get("NMGEO_THREADS", "")
-    if value.strip().isdigit() and int(value) > 0:
-        return int(value)
-    return max(1, os.cpu_count() or 1)
+    """Threads to use: see :func:`nmgeo.settings.current_threads` (1 turns threading off)."""
+    return settings.current_threads()
 
 
 def map_ranges(

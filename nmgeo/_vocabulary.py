@@ -19,6 +19,7 @@ __all__ = [
     "UNKNOWN",
     "UNZONED",
     "classify_zone",
+    "land_use_colours",
     "normalise_label",
     "vocabulary",
     "zone_family",
@@ -701,3 +702,25 @@ def classify_zone(
     return pd.Series(
         pair_class[pairs.inverse].astype(object), index=series.index, name="land_use", dtype=object
     )
+
+
+def land_use_colours() -> pd.DataFrame:
+    """The categorical colours of land-use classes (``nmgeo/data/land_use_colours.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``class``, ``colour`` (hex), ``label``, ``source``: the 13 land-use classes plus
+        ``unknown`` and ``unzoned``, in legend order.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> colours = nmgeo.zoning.land_use_colours().set_index("class")
+    >>> colours.loc["commercial", "colour"].startswith("#")
+    True
+    """
+    with (
+        resources.files("nmgeo.data").joinpath("land_use_colours.csv").open(encoding="utf-8") as f
+    ):
+        return pd.read_csv(f)

@@ -69,7 +69,7 @@ class _Group(click.Group):
     default=None,
     help="TOML file of option defaults: a [defaults] table for every command and "
     "per-command tables ([packages], [proximity], ...) keyed by option name, e.g. "
-    "gap = 20. Options given on the command line win.",
+    "gap_tolerance = 20. Options given on the command line win.",
 )
 @click.pass_context
 def main(ctx: click.Context, quiet: bool, debug: bool, config: Path | None) -> None:
@@ -105,13 +105,19 @@ def _say(ctx: click.Context, text: str = "") -> None:
     show_default=True,
     help="Output folder (created if needed; existing files of the same name are replaced).",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline the map's JavaScript and CSS so the page opens without internet (needs "
+    "the npm node_modules folder: nmgeo.settings.assets or NMGEO_ASSETS).",
+)
 @click.pass_context
-def demo(ctx: click.Context, out: Path) -> None:
+def demo(ctx: click.Context, out: Path, offline: bool) -> None:
     """Run nmgeo on the bundled synthetic sample and write the results to --out."""
     from nmgeo.datasets import load_sample
     from nmgeo.fabric import land_fabric
+    from nmgeo.major_zone import assign_major_zone
     from nmgeo.report import area_report
-    from nmgeo.zoning import assign_major_zone
 
     start = time.perf_counter()
     with _recording(ctx, 4) as run:
@@ -131,7 +137,7 @@ def demo(ctx: click.Context, out: Path) -> None:
             staged.add(csv, rows=len(table))
             _demo_summary(ctx, sample, fabric, table)
             with run.step("packages, report, map"):
-                for path in _demo_packages(ctx, sample, fabric, staged.stage):
+                for path in _demo_packages(ctx, sample, fabric, staged.stage, offline):
                     staged.add(path)
             written = staged.commit(run)
     for path in written:
@@ -163,22 +169,7 @@ def _demo_summary(ctx: click.Context, sample: Any, fabric: Any, table: Any) -> N
     _say(ctx, "")
 
 
-def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> list[Path]:
-    """Packages, their report, map and GeoPackage for the demo; returns the files written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nmgeo import reference
-    from nmgeo.io import write_geopackage
-    from nmgeo.maps import package_map
-    from nmgeo.packages import build_packages
-    from nmgeo.plot import plot_packages
-    from nmgeo.report import area_report, package_report, write_report
-
-    result = build_packages(fabric)
-    table = package_report(result, dem=sample.dem_path)
+def _say_largest_packages(ctx: click.Context, result: Any, table: Any) -> None:
     p = result.packages
     _say(
         ctx,
@@ -201,7 +192,28 @@ def _demo_packages(ctx: click.Context, sample: Any, fabric: Any, out: Path) -> l
     _say(ctx, top[[c for c in cols if c in top.columns]].round(2).to_string(index=False))
     _say(ctx, "")
 
-    offline = bool(os.environ.get("NMGEO_ASSETS"))
+
+def _demo_packages(
+    ctx: click.Context, sample: Any, fabric: Any, out: Path, offline: bool
+) -> list[Path]:
+    """Packages, their report, map and GeoPackage for the demo; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nmgeo import reference
+    from nmgeo.access import assign_access
+    from nmgeo.io import write_geopackage
+    from nmgeo.maps import package_map
+    from nmgeo.packages import build_packages
+    from nmgeo.plot import plot_packages
+    from nmgeo.raster import assign_terrain
+    from nmgeo.report import area_report, package_report, write_report
+
+    result = build_packages(fabric)
+    table = package_report(assign_terrain(assign_access(result.packages), sample.dem_path))
+    _say_largest_packages(ctx, result, table)
     fmap = package_map(result, parcels=sample.parcels, offline=offline)
     map_path = out / "package_map.html"
     _save_map(fmap, map_path)
@@ -261,7 +273,7 @@ def synth(ctx: click.Context, n_lots: int, seed: int, out: Path) -> None:
     start = time.perf_counter()
     with _recording(ctx, 2) as run:
         with run.step("generate"):
-            metro = synthetic_metropolis(n_lots, seed, progress=not ctx.obj.get("quiet"))
+            metro = synthetic_metropolis(n_lots, seed=seed, progress=not ctx.obj.get("quiet"))
         rows = {
             "gpkg": {
                 "lots": len(metro.lots),
@@ -420,8 +432,8 @@ def _recording(ctx: click.Context, n_steps: int) -> Iterator[Run]:
 
 
 def _write_csv(table: Any, path: Path, float_format: str) -> None:
-    """A table as CSV, whole (see nmgeo.report.write_csv: formulas neutralised, CRLF)."""
-    from nmgeo.report import write_csv
+    """A table as CSV, whole (see nmgeo._writers.write_csv: formulas neutralised, CRLF)."""
+    from nmgeo._writers import write_csv
 
     with replacing(path) as tmp:
         write_csv(table, tmp, float_format)
@@ -688,20 +700,35 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     "outside. Default: everywhere the zones are.",
 )
 @click.option(
+    "--gap-tolerance",
     "--gap",
+    "gap_tolerance",
     type=click.FloatRange(min=0),
     default=15.0,
     show_default=True,
     help="Largest road reserve or gap (m) bridged between sites of one package "
-    "(gap_tolerance, at most 200); 0 joins only land that touches.",
+    "(at most 200); 0 joins only land that touches.",
 )
 @click.option(
     "--min-area-ha",
     type=click.FloatRange(min=0),
     default=2.0,
     show_default=True,
-    help="Smallest land disposal package worth offering (ha, commercial plus facility land; "
-    "min_package_area in m² = 10,000 x this).",
+    help="Smallest land disposal package worth offering (ha, commercial plus facility land).",
+)
+@click.option(
+    "--walk-radius",
+    type=click.FloatRange(min=0),
+    default=800.0,
+    show_default=True,
+    help="Walking distance to a station (m) that counts as served by rail, for rail_walk_year.",
+)
+@click.option(
+    "--catchment-radius",
+    type=click.FloatRange(min=0, min_open=True),
+    default=500.0,
+    show_default=True,
+    help="Station catchment radius (m) for rail_catchment_share.",
 )
 @click.option(
     "--as-of",
@@ -718,6 +745,12 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     help="Elevation GeoTIFF (m) for the terrain columns (slope, site formation).",
 )
 @click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline the map's JavaScript and CSS so the page opens without internet (needs "
+    "the npm node_modules folder: nmgeo.settings.assets or NMGEO_ASSETS).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
@@ -732,34 +765,93 @@ def packages(
     layer: str | None,
     zones_layer: str | None,
     extent: Path | None,
-    gap: float,
+    gap_tolerance: float,
     min_area_ha: float,
+    walk_radius: float,
+    catchment_radius: float,
     as_of: int | None,
     dem: Path | None,
+    offline: bool,
     out: Path,
     **reading: Any,
 ) -> None:
     """Find land disposal packages on --zones (cut by --lots) and write a report and map.
 
     The OZP zones are cut by the leased lots into pieces of Government land, leased lots
-    and (outside --extent) land of unknown tenure. Commercial sites within --gap of each
-    other form a group, adjoining public facility and open space sites join it, and
-    groups of at least --min-area-ha are packages. Without --zones, the lots (PARCELS)
-    must carry land_use and are grouped lot by lot. Writes into --out: packages.gpkg
-    (layers packages, members, excluded, pieces, and fabric and parcels when built),
-    report.xlsx / report.html / report.md / report_*.csv, package_map.html and
-    manifest.json.
+    and (outside --extent) land of unknown tenure. Commercial sites within
+    --gap-tolerance of each other form a group, adjoining public facility and open space
+    sites join it, and groups of at least --min-area-ha are packages. Without --zones,
+    the lots (PARCELS) must carry land_use and are grouped lot by lot. Writes into
+    --out: packages.gpkg (layers packages, members, excluded, pieces, and fabric and
+    parcels when built), report.xlsx / report.html / report.md / report_*.csv,
+    package_map.html and manifest.json.
     """
     from nmgeo._limits import check_limit
-    from nmgeo.fabric import land_fabric
-    from nmgeo.io import read_extent, write_geopackage
+    from nmgeo.access import assign_access
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
+    from nmgeo.raster import assign_terrain
+    from nmgeo.report import area_report, package_report
 
-    gap = check_limit(gap, "gap_tolerance", what="--gap")  # before any file is read
-    from nmgeo.report import area_report, package_report, write_report
-    from nmgeo.zoning import assign_major_zone, assign_zoning
+    # checked before any file is read
+    gap_tolerance = check_limit(gap_tolerance, "gap_tolerance", what="--gap-tolerance")
+    walk_radius = check_limit(walk_radius, "walk_radius", what="--walk-radius")
+    catchment_radius = check_limit(catchment_radius, "catchment_radius", what="--catchment-radius")
+    lots_path = _packages_lots_path(parcels, lots_path, zones, extent)
+    _refuse_overwrite(_PACKAGES_OUTPUTS(out), [lots_path, *zones, dem, extent])
+    n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)
+    year = network_year(as_of)
+    with _recording(ctx, n_steps) as run:
+        run.extra["as_of"] = year
+        land, fabric, lots = _packages_land(
+            ctx, run, lots_path, layer, zones, zones_layer, extent, reading
+        )
+        with run.step("build packages"):
+            result = build_packages(land, gap_tolerance=gap_tolerance, min_area_ha=min_area_ha)
+        for name in ("packages", "members", "excluded"):
+            run.count(name, len(getattr(result, name)))
+        with run.step("access and terrain"):
+            sites = assign_access(
+                result.packages,
+                as_of=year,
+                walk_radius=walk_radius,
+                catchment_radius=catchment_radius,
+            )
+            if dem is not None:
+                sites = assign_terrain(sites, dem)
+        with run.step("package report"):
+            table = package_report(sites)
+            by = ("major_zone", "land_use", "tenure") if fabric is not None else None
+            areas = area_report(land, by=by or ("major_zone", "land_use"))
+        with run.step("package map"):
+            fmap = package_map(result, parcels=lots, as_of=year, offline=offline)
+        layers = {name: getattr(result, name) for name in ("packages", "members", "excluded")}
+        layers["pieces"] = result.pieces
+        if fabric is not None:
+            layers["fabric"] = land
+        if lots is not None:
+            layers["parcels"] = lots
+        written = _packages_write(
+            run, out, fmap, layers, {"packages": table, "area_by_zone": areas}
+        )
+    _say(ctx, result.summary())
+    _say(ctx, f"rail access counted on the network of {year} (--as-of)")
+    for path in written:
+        _say(ctx, f"wrote {path}")
 
+
+def _PACKAGES_OUTPUTS(out: Path) -> list[Path]:  # noqa: N802 - a fixed list of names
+    """The files `nmgeo packages` writes into --out."""
+    base = out / "report"
+    planned = [out / "packages.gpkg", out / "package_map.html", out / "manifest.json"]
+    planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
+    return [*planned, out / "report_packages.csv", out / "report_area_by_zone.csv"]
+
+
+def _packages_lots_path(
+    parcels: Path | None, lots_path: Path | None, zones: Sequence[Path], extent: Path | None
+) -> Path | None:
+    """The lots file of `nmgeo packages`, after checking the inputs fit together."""
     if parcels is not None and lots_path is not None:
         msg = "give the lots once: as the PARCELS argument or as --lots, not both"
         raise InputError(msg)
@@ -770,89 +862,82 @@ def packages(
     if extent is not None and (not zones or lots_path is None):
         msg = "--extent says where the lots are complete; it needs both --zones and --lots"
         raise InputError(msg)
-    gpkg = out / "packages.gpkg"
-    map_path = out / "package_map.html"
-    base = out / "report"
-    planned = [gpkg, map_path, out / "manifest.json"]
-    planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
-    planned += [out / "report_packages.csv", out / "report_area_by_zone.csv"]
-    _refuse_overwrite(planned, [lots_path, *zones, dem, extent])
-    n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)
-    year = network_year(as_of)
-    with _recording(ctx, n_steps) as run:
-        run.extra["as_of"] = year
-        lots = None if lots_path is None else _read_layer(ctx, run, lots_path, layer, "parcels")
-        fabric = None
-        if zones:
-            zone_frame = _read_zones(ctx, run, zones, zones_layer)
-            where = None
-            if extent is not None:
-                with run.step("read extent"), _flag_messages("extent"):
-                    where = read_extent(extent, crs=reading["crs"], encoding=reading["encoding"])
-                run.input(extent, role="extent", rows=len(where))
-            with run.step("land fabric"):
-                fabric = land_fabric(zone_frame, lots, extent=where, progress=_show_progress(ctx))
-            run.count("pieces", len(fabric))
-            land = fabric
-            if lots is not None:  # the lot-level dominant zone, for the parcels layer
-                with run.step("assign zoning"):
-                    lots = assign_major_zone(
-                        assign_zoning(lots, zone_frame, progress=_show_progress(ctx))
-                    )
-        else:
-            if "land_use" not in lots.columns:
-                msg = (
-                    f"lots in {str(lots_path)!r} have no land_use column; pass --zones with the "
-                    "OZP zoning layer so the packages are found on zoned land"
-                )
-                raise SchemaError(msg)
-            land = lots
-        with run.step("assign major zone"):
-            land = assign_major_zone(land)
-        with run.step("build packages"):
-            result = build_packages(land, gap_tolerance=gap, min_package_area=min_area_ha * 1e4)
-        run.count("packages", len(result.packages))
-        run.count("members", len(result.members))
-        run.count("excluded", len(result.excluded))
-        with run.step("package report"):
-            table = package_report(result, as_of=year, dem=dem)
-            by = ("major_zone", "land_use", "tenure") if fabric is not None else None
-            areas = area_report(land, by=by or ("major_zone", "land_use"))
-        with run.step("package map"):
-            offline = bool(os.environ.get("NMGEO_ASSETS"))
-            fmap = package_map(result, parcels=lots, as_of=year, offline=offline)
-        with StagedOutputs(out) as staged:  # the old set stays until the new one is whole
-            with run.step("write map"):
-                _save_map(fmap, staged.path(map_path.name))
-            staged.add(staged.path(map_path.name))
-            layers = {
-                "packages": result.packages,
-                "members": result.members,
-                "excluded": result.excluded,
-                "pieces": result.pieces,
-            }
-            if fabric is not None:
-                layers["fabric"] = land
-            if lots is not None:
-                layers["parcels"] = lots
-            with run.step("write geopackage"):
-                write_geopackage(staged.path(gpkg.name), keep_layers=False, **layers)
-            staged.add(staged.path(gpkg.name), rows={k: len(v) for k, v in layers.items()})
-            with run.step("write report"):
-                reports = write_report(
-                    {"packages": table, "area_by_zone": areas},
-                    staged.path(base.name),
-                    map=fmap,
-                    title="Northern Metropolis land disposal packages",
-                )
-            for path in reports.values():
-                n = len(areas) if "area_by_zone" in path.name else len(table)
-                staged.add(path, rows=n)
-            written = staged.commit(run)
-    _say(ctx, result.summary())
-    _say(ctx, f"rail access counted on the network of {year} (--as-of)")
-    for path in written:
-        _say(ctx, f"wrote {path}")
+    return lots_path
+
+
+def _packages_land(
+    ctx: click.Context,
+    run: Run,
+    lots_path: Path | None,
+    layer: str | None,
+    zones: Sequence[Path],
+    zones_layer: str | None,
+    extent: Path | None,
+    reading: dict[str, Any],
+) -> tuple[Any, Any, Any]:
+    """Read the inputs and return (land to group, fabric or None, lots or None)."""
+    from nmgeo.fabric import land_fabric
+    from nmgeo.io import read_extent
+    from nmgeo.major_zone import assign_major_zone
+    from nmgeo.zoning import assign_zoning
+
+    lots = None if lots_path is None else _read_layer(ctx, run, lots_path, layer, "parcels")
+    fabric = None
+    if zones:
+        zone_frame = _read_zones(ctx, run, zones, zones_layer)
+        where = None
+        if extent is not None:
+            with run.step("read extent"), _flag_messages("extent"):
+                where = read_extent(extent, crs=reading["crs"], encoding=reading["encoding"])
+            run.input(extent, role="extent", rows=len(where))
+        with run.step("land fabric"):
+            fabric = land_fabric(zone_frame, lots, extent=where, progress=_show_progress(ctx))
+        run.count("pieces", len(fabric))
+        if lots is not None:  # the lot-level dominant zone, for the parcels layer
+            with run.step("assign zoning"):
+                zoned = assign_zoning(lots, zone_frame, progress=_show_progress(ctx))
+                lots = assign_major_zone(zoned)
+        land = fabric
+    elif "land_use" not in lots.columns:
+        msg = (
+            f"lots in {str(lots_path)!r} have no land_use column; pass --zones with the "
+            "OZP zoning layer so the packages are found on zoned land"
+        )
+        raise SchemaError(msg)
+    else:
+        land = lots
+    with run.step("assign major zone"):
+        land = assign_major_zone(land)
+    if fabric is not None:
+        fabric = land
+    return land, fabric, lots
+
+
+def _packages_write(
+    run: Run, out: Path, fmap: Any, layers: dict[str, Any], tables: dict[str, Any]
+) -> list[Path]:
+    """Write the map, GeoPackage and report of `nmgeo packages` as one set."""
+    from nmgeo.io import write_geopackage
+    from nmgeo.report import write_report
+
+    with StagedOutputs(out) as staged:  # the old set stays until the new one is whole
+        with run.step("write map"):
+            _save_map(fmap, staged.path("package_map.html"))
+        staged.add(staged.path("package_map.html"))
+        with run.step("write geopackage"):
+            write_geopackage(staged.path("packages.gpkg"), keep_layers=False, **layers)
+        staged.add(staged.path("packages.gpkg"), rows={k: len(v) for k, v in layers.items()})
+        with run.step("write report"):
+            reports = write_report(
+                tables,
+                staged.path("report"),
+                map=fmap,
+                title="Northern Metropolis land disposal packages",
+            )
+        for path in reports.values():
+            name = "area_by_zone" if "area_by_zone" in path.name else "packages"
+            staged.add(path, rows=len(tables[name]))
+        return staged.commit(run)
 
 
 # --------------------------------------------------------------------------- proximity
@@ -910,7 +995,7 @@ def proximity_cmd(
     """
     import geopandas as gpd
 
-    from nmgeo.proximity import bcp_proximity, proximity, rail_proximity
+    from nmgeo.access import bcp_proximity, proximity, rail_proximity
 
     if out.suffix.lower() != ".csv":
         msg = f"--out must be a .csv file, not {str(out)!r}"
@@ -997,8 +1082,8 @@ def report_cmd(
 
     Writes the table and <stem>.manifest.json beside it.
     """
+    from nmgeo.major_zone import assign_major_zone
     from nmgeo.report import area_report, write_report
-    from nmgeo.zoning import assign_major_zone
 
     keys = _parse_by(by)
     fmt = out.suffix.lower().lstrip(".")
@@ -1048,7 +1133,8 @@ def report_cmd(
     "--offline",
     is_flag=True,
     help="Inline the map's JavaScript and CSS so the page opens without internet "
-    "(needs NMGEO_ASSETS, the npm node_modules folder); the base map still needs tiles.",
+    "(needs the npm node_modules folder: nmgeo.settings.assets or NMGEO_ASSETS); the base "
+    "map still needs tiles.",
 )
 @click.option(
     "--out",
@@ -1072,8 +1158,8 @@ def map_cmd(
 
     Writes the page and <stem>.manifest.json beside it.
     """
+    from nmgeo.major_zone import assign_major_zone
     from nmgeo.maps import parcel_map
-    from nmgeo.zoning import assign_major_zone
 
     if out.suffix.lower() not in (".html", ".htm"):
         msg = f"--out must be an .html file, not {str(out)!r}"

@@ -13,12 +13,13 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
-from nmgeo import __version__, reference
+from nmgeo import __version__, reference, settings
 from nmgeo._outputs import replacing, write_atomic
 from nmgeo._synth import Metropolis, generate
 from nmgeo.errors import InputError, SampleDataError
 from nmgeo.io import read_parcels, read_zones
-from nmgeo.zoning import assign_major_zone, assign_zoning
+from nmgeo.major_zone import assign_major_zone
+from nmgeo.zoning import assign_land_use, assign_zoning
 
 __all__ = [
     "SAMPLE_N_LOTS",
@@ -38,7 +39,7 @@ GPKG_NAME = "nm_sample.gpkg"
 DEM_NAME = "nm_dem.tif"
 META_NAME = "sample.json"
 LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
-SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
+SAMPLE_DIR_ENV = settings.SAMPLE_DIR_ENV
 MIN_LOTS = 10_000
 
 
@@ -155,7 +156,7 @@ def write_dem(elevation: np.ndarray, transform: object, path: str | os.PathLike)
 
 
 def synthetic_metropolis(
-    n_lots: int = SAMPLE_N_LOTS, seed: int = SAMPLE_SEED, *, progress: bool = False
+    n_lots: int = SAMPLE_N_LOTS, *, seed: int = SAMPLE_SEED, progress: bool = False
 ) -> SyntheticMetropolis:
     """Generate a realistic but synthetic Northern Metropolis.
 
@@ -191,6 +192,17 @@ def synthetic_metropolis(
     Returns
     -------
     SyntheticMetropolis
+        The layers (``lots``, ``zones``, ``roads``, ``boundary``, the DEM), with
+        ``write(folder)`` to save them as the sample's files.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> metro = nmgeo.synthetic_metropolis(10_000, seed=7)
+    >>> abs(len(metro.lots) - 10_000) <= 300
+    True
+    >>> {"PLAN_NO", "ZONE_LABEL", "SPUSE_ENG"} <= set(metro.zones.columns)
+    True
     """
     if int(n_lots) < MIN_LOTS:
         msg = (
@@ -234,7 +246,8 @@ class Sample:
         :func:`nmgeo.reference.major_zones`; missing for the few synthetic lots wholly
         outside the real districts).
     zones : geopandas.GeoDataFrame
-        OZP zones read with :func:`nmgeo.read_zones`, with ``major_zone``.
+        OZP zones read with :func:`nmgeo.read_zones`, classified with
+        :func:`nmgeo.assign_land_use` (``land_use``), with ``major_zone``.
     roads : geopandas.GeoDataFrame
         Road centrelines.
     boundary : geopandas.GeoDataFrame
@@ -265,8 +278,7 @@ def _repo_sample_dir() -> Path:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nmgeo" / f"sample-{SAMPLE_SEED}-{SAMPLE_N_LOTS}"
+    return settings.current_cache_dir() / f"sample-{SAMPLE_SEED}-{SAMPLE_N_LOTS}"
 
 
 def _is_sample(directory: Path) -> bool:
@@ -276,13 +288,15 @@ def _is_sample(directory: Path) -> bool:
 def sample_dir(*, create: bool = True) -> Path:
     """Folder holding the sample files.
 
-    Looked up in order: the ``NMGEO_SAMPLE_DIR`` environment variable, the
+    Looked up in order: :data:`nmgeo.settings.sample_dir` (default: the
+    ``NMGEO_SAMPLE_DIR`` environment variable), the
     ``sample_data/`` folder of a source checkout, then a per-user cache where
     the sample is generated on first use (same seed, so identical files).
     """
-    env = os.environ.get(SAMPLE_DIR_ENV)
-    if env:
-        directory = Path(env)
+    chosen = settings.current_sample_dir()
+    if chosen is not None:
+        env = str(chosen)
+        directory = chosen
         if not _is_sample(directory):
             msg = (
                 f"{SAMPLE_DIR_ENV}={env} holds no {GPKG_NAME} and {DEM_NAME}; "
@@ -300,7 +314,7 @@ def sample_dir(*, create: bool = True) -> Path:
         )
         raise SampleDataError(msg)
     logger.info("sample data not found; generating it once into %s", directory)
-    synthetic_metropolis(SAMPLE_N_LOTS, SAMPLE_SEED).write(directory)
+    synthetic_metropolis(SAMPLE_N_LOTS, seed=SAMPLE_SEED).write(directory)
     return directory
 
 
@@ -320,6 +334,15 @@ def load_sample(directory: str | os.PathLike | None = None) -> Sample:
     Returns
     -------
     Sample
+        ``parcels``, ``zones``, ``roads``, ``boundary`` and ``dem_path`` (see
+        :class:`Sample`).
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> s = nmgeo.load_sample()
+    >>> s.parcels.crs.to_epsg(), {"parcel_id", "land_use", "major_zone"} <= set(s.parcels)
+    (2326, True)
     """
     start = time.perf_counter()
     folder = Path(directory) if directory is not None else sample_dir()
@@ -330,13 +353,13 @@ def load_sample(directory: str | os.PathLike | None = None) -> Sample:
         )
         raise SampleDataError(msg)
     gpkg = folder / GPKG_NAME
-    zones = read_zones(gpkg, layer=LAYERS["zones"])
+    zones = assign_land_use(read_zones(gpkg, layer=LAYERS["zones"]))
     parcels = read_parcels(gpkg, layer=LAYERS["lots"])
     roads = gpd.read_file(gpkg, layer=LAYERS["roads"], engine="pyogrio")
     boundary = gpd.read_file(gpkg, layer=LAYERS["boundary"], engine="pyogrio")
     major = reference.major_zones()
-    parcels = assign_major_zone(assign_zoning(parcels, zones), major)
-    zones = assign_major_zone(zones, major)
+    parcels = assign_major_zone(assign_zoning(parcels, zones), major_zones=major)
+    zones = assign_major_zone(zones, major_zones=major)
     meta_path = folder / META_NAME
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     logger.info("loaded the sample from %s in %.1f s", folder, time.perf_counter() - start)

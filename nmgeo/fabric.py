@@ -23,7 +23,7 @@ from nmgeo.errors import (
     InputError,
     SchemaError,
 )
-from nmgeo.zoning import require_zone_columns
+from nmgeo.zoning import zones_with_land_use
 
 __all__ = [
     "FABRIC_ACCOUNT",
@@ -307,7 +307,7 @@ def lot_extent(
 
 
 def _check_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    require_zone_columns(zones)
+    zones = zones_with_land_use(zones)
     return as_hk80(zones, "zones")
 
 
@@ -534,7 +534,7 @@ def _resolve_overlaps(
     """Remove from each polygon its overlaps with better-ranked ones; pairs and m² moved.
 
     ``simple`` layers (lots: few vertices each) go through the separating-axis filter of
-    :func:`nmgeo._validate.find_overlaps`; others through prepared predicates.
+    :func:`nmgeo._overlaps.find_overlaps`; others through prepared predicates.
     """
     if simple:
         i, j, area = find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)

@@ -41,7 +41,6 @@ from nmgeo._validate import (
     check_on_invalid,
     report_rings_closed,
 )
-from nmgeo._vocabulary import classify_zone
 from nmgeo.errors import InputError, OutputError, SchemaError
 
 __all__ = ["read_extent", "read_parcels", "read_zones", "write_geopackage"]
@@ -242,89 +241,17 @@ def _read_source(
     are appended to ``rings_closed``.
     """
     if isinstance(source, gpd.GeoDataFrame):
-        if layer is not None or encoding is not None:
-            msg = "layer= and encoding= apply to files only, not to a GeoDataFrame."
-            raise InputError(msg)
-        if source._geometry_column_name not in source.columns:
-            msg = "<GeoDataFrame> has no active geometry column; call set_geometry(...) first."
-            raise InputError(msg)
-        return source.copy(deep=True), "<GeoDataFrame>", None
-    if isinstance(source, pd.DataFrame):
-        msg = "a pandas DataFrame has no geometry; pass a GeoDataFrame or a file path."
-        raise InputError(msg)
-    if not isinstance(source, (str, os.PathLike)):
-        msg = f"source must be a file path or a GeoDataFrame, not {type(source).__name__}."
-        raise InputError(msg)
-
-    path = os.fspath(source)
+        return _copy_frame(source, layer, encoding), "<GeoDataFrame>", None
+    path = _source_path(source)
     virtual = path.startswith("/vsi") or "://" in path
-    if not virtual and not os.path.exists(path):
-        msg = f"file not found: {path}"
-        raise InputError(msg)
-    remember_input(path)
-
     if Path(path).suffix.lower() in _PARQUET_SUFFIXES:
-        if layer is not None:
-            msg = f"{path} is GeoParquet, which has a single layer; drop layer=."
-            raise InputError(msg)
-        try:
-            gdf = gpd.read_parquet(path)
-        except Exception as err:  # pyarrow and geopandas raise many kinds
-            msg = f"cannot read {path}: {_short(err)}"
-            raise InputError(msg) from err
-        return gdf, path, None
-
+        return _read_parquet(path, layer), path, None
     name = _choose_layer(path, _list_layers(path), layer)
     _check_sidecars(path)
     requested = encoding
     if encoding is not None and not virtual:
         encoding = _encoding_to_use(path, encoding, notes)
-    try:
-        try:
-            gdf, closed = _read_ogr(path, name, encoding)
-        except UnicodeDecodeError:
-            if requested is None or encoding == requested:
-                raise
-            # The declared encoding is wrong (a .cpg saying UTF-8 over Big5 text, say).
-            note = f"its text does not decode as it declares; read as encoding={requested!r}"
-            logger.warning("%s: %s", path, note)
-            notes.append(note)
-            encoding = requested
-            gdf, closed = _read_ogr(path, name, encoding)
-        facts = inspect_geojson(path, len(gdf), encoding)
-        if facts is not None and facts.flat is not None:
-            gdf, closed = _read_flattened(path, name, facts, notes)
-        if facts is not None and facts.n_esri_curves and gdf.geometry.isna().any():
-            msg = (
-                f"{path} holds {facts.n_esri_curves} Esri curve geometries (curveRings), "
-                "which GDAL reads as empty; export the layer again with its curves "
-                "densified into straight segments (e.g. ArcGIS Densify) and read that."
-            )
-            raise InputError(msg)
-    except InputError:
-        raise
-    except UnicodeDecodeError as err:
-        declared = _declared_encoding(path) if not virtual else None
-        fix = (
-            f", or correct its .cpg (which says {declared})"
-            if declared and Path(path).suffix.lower() == ".shp"
-            else ""
-        )
-        msg = (
-            f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
-            f"({err.reason}); pass encoding=... with the file's real encoding, "
-            f"e.g. encoding='big5' for traditional Chinese{fix}."
-        )
-        raise InputError(msg) from err
-    except LookupError as err:  # unknown codec name
-        msg = f"cannot read {path}: unknown encoding={encoding!r}."
-        raise InputError(msg) from err
-    except (DataSourceError, DataLayerError) as err:
-        msg = f"cannot read {path}: {_short(err)}"
-        raise InputError(msg) from err
-    except Exception as err:  # any other driver failure
-        msg = f"cannot read {path}: {_short(err)}"
-        raise InputError(msg) from err
+    gdf, closed, facts, encoding = _read_layer_text(path, name, encoding, requested, notes)
     if not isinstance(gdf, gpd.GeoDataFrame):
         msg = f"{path} layer {name!r} has no geometry column; pass a polygon layer."
         raise InputError(msg)
@@ -342,6 +269,104 @@ def _read_source(
     if facts is not None and facts.implied_crs:
         gdf.attrs[IMPLIED_CRS] = "GeoJSON without a crs member, which RFC 7946 reads as WGS84"
     return gdf, path, name
+
+
+def _copy_frame(
+    source: gpd.GeoDataFrame, layer: str | int | None, encoding: str | None
+) -> gpd.GeoDataFrame:
+    if layer is not None or encoding is not None:
+        msg = "layer= and encoding= apply to files only, not to a GeoDataFrame."
+        raise InputError(msg)
+    if source._geometry_column_name not in source.columns:
+        msg = "<GeoDataFrame> has no active geometry column; call set_geometry(...) first."
+        raise InputError(msg)
+    return source.copy(deep=True)
+
+
+def _source_path(source: Any) -> str:
+    """The path of a file source, checked to exist (GDAL virtual paths are taken as given)."""
+    if isinstance(source, pd.DataFrame):
+        msg = "a pandas DataFrame has no geometry; pass a GeoDataFrame or a file path."
+        raise InputError(msg)
+    if not isinstance(source, (str, os.PathLike)):
+        msg = f"source must be a file path or a GeoDataFrame, not {type(source).__name__}."
+        raise InputError(msg)
+    path = os.fspath(source)
+    virtual = path.startswith("/vsi") or "://" in path
+    if not virtual and not os.path.exists(path):
+        msg = f"file not found: {path}"
+        raise InputError(msg)
+    remember_input(path)
+    return path
+
+
+def _read_parquet(path: str, layer: str | int | None) -> gpd.GeoDataFrame:
+    if layer is not None:
+        msg = f"{path} is GeoParquet, which has a single layer; drop layer=."
+        raise InputError(msg)
+    try:
+        return gpd.read_parquet(path)
+    except Exception as err:  # pyarrow and geopandas raise many kinds
+        msg = f"cannot read {path}: {_short(err)}"
+        raise InputError(msg) from err
+
+
+def _read_layer_text(
+    path: str, name: str | None, encoding: str | None, requested: str | None, notes: list[str]
+) -> tuple[gpd.GeoDataFrame, np.ndarray, GeoJSONFacts | None, str | None]:
+    """One layer read by GDAL, with the encoding that decoded it and the GeoJSON facts.
+
+    Every failure of the driver becomes one InputError naming the file and the fix.
+    """
+    try:
+        try:
+            gdf, closed = _read_ogr(path, name, encoding)
+        except UnicodeDecodeError:
+            if requested is None or encoding == requested:
+                raise
+            # The declared encoding is wrong (a .cpg saying UTF-8 over Big5 text, say).
+            note = f"its text does not decode as it declares; read as encoding={requested!r}"
+            logger.warning("%s: %s", path, note)
+            notes.append(note)
+            encoding = requested
+            gdf, closed = _read_ogr(path, name, encoding)
+        facts = inspect_geojson(path, len(gdf), encoding)
+        if facts is not None and facts.flat is not None:
+            gdf, closed = _read_flattened(path, name, facts, notes)
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - GDAL, codecs and pyogrio raise many kinds
+        raise _read_error(err, path, encoding) from err
+    if facts is not None and facts.n_esri_curves and gdf.geometry.isna().any():
+        msg = (
+            f"{path} holds {facts.n_esri_curves} Esri curve geometries (curveRings), "
+            "which GDAL reads as empty; export the layer again with its curves "
+            "densified into straight segments (e.g. ArcGIS Densify) and read that."
+        )
+        raise InputError(msg)
+    return gdf, closed, facts, encoding
+
+
+def _read_error(err: Exception, path: str, encoding: str | None) -> InputError:
+    """The one-line error for a failed read, naming the file and the fix."""
+    if isinstance(err, UnicodeDecodeError):
+        virtual = path.startswith("/vsi") or "://" in path
+        declared = _declared_encoding(path) if not virtual else None
+        fix = (
+            f", or correct its .cpg (which says {declared})"
+            if declared and Path(path).suffix.lower() == ".shp"
+            else ""
+        )
+        msg = (
+            f"cannot decode the text of {path} as {encoding or 'its declared encoding'} "
+            f"({err.reason}); pass encoding=... with the file's real encoding, "
+            f"e.g. encoding='big5' for traditional Chinese{fix}."
+        )
+    elif isinstance(err, LookupError):  # unknown codec name
+        msg = f"cannot read {path}: unknown encoding={encoding!r}."
+    else:  # DataSourceError, DataLayerError and any other driver failure
+        msg = f"cannot read {path}: {_short(err)}"
+    return InputError(msg)
 
 
 # Formats whose text is UTF-8 by their specification.
@@ -744,7 +769,7 @@ def read_parcels(
           column is replaced);
         - the source's columns, including the source id column (e.g. ``LOTCSUID``).
 
-        ``attrs["nmgeo_account"]`` holds a :class:`~nmgeo._validate.ReadAccount` dict of
+        ``attrs["nmgeo_account"]`` holds a :class:`~nmgeo._accounts.ReadAccount` dict of
         what was transformed, repaired and dropped.
 
     Raises
@@ -780,6 +805,19 @@ def read_parcels(
     text are read as text, with a warning: ``1`` and ``"1"`` are then one id, as they
     would be once written. Two columns that differ only in case and could both hold
     the id (``LOTID`` and ``lotid``) are refused unless ``id_column`` names one.
+
+    Examples
+    --------
+    LandsD lots of Demarcation District 95 (the extract in the repository's
+    ``tests/data/north``), with the read account:
+
+    >>> import nmgeo
+    >>> lots = nmgeo.read_parcels("tests/data/north/lots_dd95.gpkg", layer="LOT")
+    >>> lots.crs.to_epsg(), lots["parcel_id"].is_unique, bool((lots["area_m2"] > 0).all())
+    (2326, True, True)
+    >>> account = lots.attrs["nmgeo_account"]
+    >>> account["n_input"] >= account["n_output"] == len(lots)
+    True
     """
     gdf, label, account, mapped = _open(source, layer, encoding, columns, on_invalid)
 
@@ -1063,15 +1101,18 @@ def read_zones(
     layer: str | int | None = None,
     crs: Any = None,
     columns: Mapping[str, str] | None = None,
-    mapping: Mapping[str, str] | pd.DataFrame | None = None,
     on_invalid: str = "repair",
     encoding: str | None = None,
     plan_versions: str = "latest",
 ) -> gpd.GeoDataFrame:
-    """Read OZP zoning, check it, classify its zones and return it in EPSG:2326.
+    """Read OZP zoning, check it and return it in EPSG:2326, ready to classify.
 
     One layer, or TPB's per-plan downloads (one file per plan) read in one call: a
-    folder, a glob pattern or a list of files, merged into one frame.
+    folder, a glob pattern or a list of files, merged into one frame. Reading does not
+    classify: :func:`nmgeo.assign_land_use` gives each zone its land-use class, and
+    :func:`nmgeo.land_fabric`, :func:`nmgeo.build_packages` and
+    :func:`nmgeo.assign_zoning` call it on zones that carry no ``land_use`` column (a
+    ``land_use`` column of the source is kept and used as the class).
 
     Parameters
     ----------
@@ -1107,9 +1148,6 @@ def read_zones(
         recognised without it. Two columns that differ only in case (``ZONE_LABEL`` and
         ``zone_label``) are refused as ambiguous; rename the one not to use here, e.g.
         ``{"zone_label": "zone_label_2"}``.
-    mapping : mapping or pandas.DataFrame, optional
-        ``{zone label or family: land-use class}`` overrides (or a replacement vocabulary
-        table), passed to ``classify_zone``.
     on_invalid : {"repair", "drop", "raise"}, default "repair"
         As in :func:`read_parcels` (zones carry no id, so rows are named by their 0-based
         position in their file).
@@ -1139,11 +1177,6 @@ def read_zones(
         - ``description``: the English zone name (TPB ``DESC_ENG``), None if absent;
         - ``specified_use``: the specified use of an "OU" zone (TPB ``SPUSE_ENG``), None
           if absent;
-        - ``land_use``: the land-use class a planner works with (one of
-          :data:`nmgeo.zoning.LAND_USE_CLASSES`: commercial, mixed_use, residential,
-          village, industrial, public_facility, open_space, transport, conservation,
-          agriculture, open_storage, undetermined, other), ``"unknown"`` for an
-          unmatched label;
         - ``source_file`` (several files only): the file the zone comes from, by name
           (with its folder, relative to the files' common folder, when two files share
           a name, e.g. ``"KTN/ZONE.json"``);
@@ -1208,22 +1241,8 @@ def read_zones(
         gdf, account, names, file_of_row = _read_zone_files(entries, label, options)
     gdf = _select_plan_versions(gdf, file_of_row, names, plan_versions, label, account)
 
-    if "land_use" in gdf.columns:
-        note = "existing land_use column replaced by classify_zone"
-        account.notes.append(note)
-        logger.info("%s: %s", label, note)
-    labels = gdf["zone_label"].reset_index(drop=True)
-    specified = gdf["specified_use"].reset_index(drop=True)
-    land_use = classify_zone(
-        labels, specified_use=specified, mapping=mapping, area_m2=gdf.geometry.area.to_numpy()
-    )
-    land_use = np.asarray(land_use)
-    if land_use.shape != (len(gdf),):  # pragma: no cover - guards the vocabulary contract
-        msg = f"classify_zone returned {land_use.shape[0]} classes for {len(gdf)} zones."
-        raise AssertionError(msg)
-    gdf["land_use"] = land_use
-
-    first = ["zone_label", "plan_no", "description", "specified_use", "land_use"]
+    first = ["zone_label", "plan_no", "description", "specified_use"]
+    first += ["land_use"] if "land_use" in gdf.columns else []
     if plan_files is not None:
         first.append("source_file")
     rest = [c for c in gdf.columns if c not in first and c != "geometry"]
@@ -1513,13 +1532,43 @@ def _select_plan_versions(
     account: ZoneReadAccount,
 ) -> gpd.GeoDataFrame:
     """Report plans found in more than one version or file; keep the copies ``how`` says."""
+    rows, table = _plan_copies(gdf, file_of_row)
+    if table is None:
+        return gdf
+    keys = ["family", "plan", "file"]
+    copies = table.groupby(keys, sort=False).agg(
+        number=("number", "first"), suffix=("suffix", "first"), n_zones=("plan", "size")
+    )
+    copies = copies.reset_index()
+    repeated = copies[copies.duplicated("family", keep=False)]
+    if repeated.empty:
+        return gdf
+    dropped_copies = []
+    for family, group in repeated.groupby("family", sort=False):  # one per repeated plan
+        dropped = _choose_plan_copy(str(family), group, names, how, label, account)
+        if dropped is not None:
+            dropped_copies.append(dropped[keys])
+    if not dropped_copies:
+        return gdf
+    gone = pd.concat(dropped_copies, ignore_index=True).assign(_gone=True)
+    drop = table.merge(gone, on=keys, how="left")["_gone"].eq(True).to_numpy()
+    keep = np.ones(len(gdf), dtype=bool)
+    keep[rows[drop]] = False
+    account.n_dropped_superseded = int((~keep).sum())
+    return gdf.iloc[np.flatnonzero(keep)]
+
+
+def _plan_copies(
+    gdf: gpd.GeoDataFrame, file_of_row: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """Rows with a plan number, and their plan family, number, version and file."""
     plan = pd.Series(gdf["plan_no"].to_numpy(dtype=object))
     rows = np.flatnonzero(plan.notna().to_numpy())
     text = plan.iloc[rows].astype(str).str.upper().str.replace(r"\s+", "", regex=True)
     keep_text = text.ne("").to_numpy()
     rows, text = rows[keep_text], text[keep_text]
     if not len(rows):
-        return gdf
+        return rows, None
     parts = text.str.extract(_PLAN_NO)
     table = pd.DataFrame(
         {
@@ -1530,64 +1579,59 @@ def _select_plan_versions(
             "suffix": parts["suffix"].fillna("").to_numpy(),
         }
     )
-    keys = ["family", "plan", "file"]
-    copies = table.groupby(keys, sort=False).agg(
-        number=("number", "first"), suffix=("suffix", "first"), n_zones=("plan", "size")
+    return rows, table
+
+
+def _choose_plan_copy(
+    family: str,
+    group: pd.DataFrame,
+    names: list[str],
+    how: str,
+    label: str,
+    account: ZoneReadAccount,
+) -> pd.DataFrame | None:
+    """Record one plan found in several copies; return the copies to drop (or None)."""
+    described = ", ".join(
+        f"{r.plan} in {names[r.file]} ({r.n_zones} zones)" for r in group.itertuples()
     )
-    copies = copies.reset_index()
-    repeated = copies[copies.duplicated("family", keep=False)]
-    if repeated.empty:
-        return gdf
-    dropped_copies = []
-    for family, group in repeated.groupby("family", sort=False):
-        described = ", ".join(
-            f"{r.plan} in {names[r.file]} ({r.n_zones} zones)" for r in group.itertuples()
+    entry = {
+        "family": family,
+        "plan_nos": group["plan"].tolist(),
+        "files": [names[i] for i in group["file"]],
+        "n_zones": [int(n) for n in group["n_zones"]],
+    }
+    if how == "raise":
+        msg = (
+            f"{label}: plan {family} comes in {len(group)} copies ({described}); remove "
+            "the superseded files, or pass plan_versions='latest' to keep the highest "
+            "version or plan_versions='all' to keep every copy."
         )
-        entry = {
-            "family": str(family),
-            "plan_nos": group["plan"].tolist(),
-            "files": [names[i] for i in group["file"]],
-            "n_zones": [int(n) for n in group["n_zones"]],
-        }
-        if how == "raise":
-            msg = (
-                f"{label}: plan {family} comes in {len(group)} copies ({described}); remove "
-                "the superseded files, or pass plan_versions='latest' to keep the highest "
-                "version or plan_versions='all' to keep every copy."
-            )
-            raise InputError(msg)
-        if how == "latest":
-            order = list(zip(group["number"], group["suffix"], strict=True))
-            best = order.index(max(order))  # the highest version, the first file holding it
-            kept = group.iloc[[best]]
-            dropped = group.drop(index=group.index[best])
-            dropped_copies.append(dropped[keys])
-            n_dropped = int(dropped["n_zones"].sum())
-            kept_text = f"{kept['plan'].iloc[0]} in {names[kept['file'].iloc[0]]}"
-            note = (
-                f"plan {family} comes in {len(group)} copies ({described}); kept {kept_text} "
-                f"and dropped the other {n_dropped} zones (plan_versions='latest'; pass "
-                "plan_versions='all' to keep every copy)"
-            )
-        else:
-            kept, n_dropped = group, 0
-            note = (
-                f"plan {family} comes in {len(group)} copies ({described}); kept them all "
-                "(plan_versions='all'): their zones overlap, so land is counted once per copy"
-            )
-        entry["kept"] = [f"{r.plan} ({names[r.file]})" for r in kept.itertuples()]
-        entry["n_dropped"] = n_dropped
-        account.plan_versions.append(entry)
-        account.notes.append(note)
-        logger.warning("%s: %s", label, note)
-    if not dropped_copies:
-        return gdf
-    gone = pd.concat(dropped_copies, ignore_index=True).assign(_gone=True)
-    drop = table.merge(gone, on=keys, how="left")["_gone"].eq(True).to_numpy()
-    keep = np.ones(len(gdf), dtype=bool)
-    keep[rows[drop]] = False
-    account.n_dropped_superseded = int((~keep).sum())
-    return gdf.iloc[np.flatnonzero(keep)]
+        raise InputError(msg)
+    dropped = None
+    if how == "latest":
+        order = list(zip(group["number"], group["suffix"], strict=True))
+        best = order.index(max(order))  # the highest version, the first file holding it
+        kept = group.iloc[[best]]
+        dropped = group.drop(index=group.index[best])
+        n_dropped = int(dropped["n_zones"].sum())
+        kept_text = f"{kept['plan'].iloc[0]} in {names[kept['file'].iloc[0]]}"
+        note = (
+            f"plan {family} comes in {len(group)} copies ({described}); kept {kept_text} "
+            f"and dropped the other {n_dropped} zones (plan_versions='latest'; pass "
+            "plan_versions='all' to keep every copy)"
+        )
+    else:
+        kept, n_dropped = group, 0
+        note = (
+            f"plan {family} comes in {len(group)} copies ({described}); kept them all "
+            "(plan_versions='all'): their zones overlap, so land is counted once per copy"
+        )
+    entry["kept"] = [f"{r.plan} ({names[r.file]})" for r in kept.itertuples()]
+    entry["n_dropped"] = n_dropped
+    account.plan_versions.append(entry)
+    account.notes.append(note)
+    logger.warning("%s: %s", label, note)
+    return dropped
 
 
 def read_extent(
@@ -1704,7 +1748,7 @@ def write_geopackage(
     >>> import tempfile, pyogrio
     >>> from pathlib import Path
     >>> import nmgeo
-    >>> zones = nmgeo.read_zones("tests/data/north/KTN.json")
+    >>> zones = nmgeo.assign_land_use(nmgeo.read_zones("tests/data/north/KTN.json"))
     >>> folder = tempfile.TemporaryDirectory()
     >>> out = Path(folder.name) / "nm.gpkg"
     >>> plans = zones[["plan_no"]].drop_duplicates()

@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,11 @@ from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
 from nmgeo._crs import as_hk80
+from nmgeo._limits import check_limit
 from nmgeo._outputs import write_atomic
 from nmgeo._sources import refuse_input
 from nmgeo._time import network_year
-from nmgeo._vocabulary import UNKNOWN, UNZONED
+from nmgeo._vocabulary import UNKNOWN, UNZONED, land_use_colours
 from nmgeo.errors import InputError, SchemaError
 from nmgeo.packages import PackageResult
 
@@ -44,7 +44,6 @@ SIMPLIFY_TOLERANCE = 0.5
 # Layers of plain quadrilateral lots (about 5 coordinates per ring) gain nothing from
 # simplification; only layers with more detail than this per feature are simplified.
 MIN_MEAN_COORDS = 8
-CATCHMENT_RADIUS = 500.0
 _PACKAGE_COLORS = ("#fff7bc", "#fec44f", "#d95f0e", "#7f2704")
 _NUMERIC_COLORS = ("#f7fbff", "#6baed6", "#08306b")
 _CATEGORY_COLORS = (
@@ -89,23 +88,9 @@ _TOOLTIP_FIELDS = (
     "n_lots",
     "major_zone",
 )
-_COLOURS_FILE = "land_use_colours.csv"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def land_use_colours() -> pd.DataFrame:
-    """The categorical colours of land-use classes (``nmgeo/data/land_use_colours.csv``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``class``, ``colour`` (hex), ``label``, ``source``: the 13 land-use classes plus
-        ``unknown`` and ``unzoned``, in legend order.
-    """
-    with resources.files("nmgeo").joinpath("data", _COLOURS_FILE).open(encoding="utf-8") as f:
-        return pd.read_csv(f)
 
 
 def _text(value: Any, digits: int = 2) -> str:
@@ -505,7 +490,14 @@ def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
     return out
 
 
-def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> None:
+def _reference_layers(m: folium.Map, as_of: int | None, catchment_radius: float | None) -> None:
+    """Major zones, control points and stations (with catchments when given a radius)."""
+    _major_zone_layer(m)
+    _control_point_layer(m)
+    _station_layers(m, network_year(as_of), catchment_radius)
+
+
+def _major_zone_layer(m: folium.Map) -> None:
     zones = reference.major_zones().to_crs("EPSG:4326")
     zone_props = pd.DataFrame(
         {
@@ -529,6 +521,8 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
         show=True,
     ).add_to(m)
 
+
+def _control_point_layer(m: folium.Map) -> None:
     bcps = folium.FeatureGroup(name="Boundary control points", show=True)
     for row in reference.control_points().to_crs("EPSG:4326").itertuples():
         folium.CircleMarker(
@@ -543,10 +537,11 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
         ).add_to(bcps)
     bcps.add_to(m)
 
-    year = network_year(as_of)
+
+def _station_layers(m: folium.Map, year: int, catchment_radius: float | None) -> None:
     stations = reference.rail_stations().to_crs("EPSG:4326")
     rail = folium.FeatureGroup(name=f"Rail stations (network of {year})")
-    ring = folium.FeatureGroup(name=f"Rail catchments ({CATCHMENT_RADIUS:.0f} m)", show=True)
+    ring = folium.FeatureGroup(name=f"Rail catchments ({catchment_radius or 0:.0f} m)", show=True)
     for row in stations.itertuples():
         where = [row.geometry.y, row.geometry.x]
         opens = int(row.opening_year)
@@ -569,20 +564,11 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
             tooltip=folium.Tooltip(label),
         ).add_to(rail)
         if planned:
-            folium.Marker(
-                where,
-                icon=folium.DivIcon(
-                    html=(
-                        "<div style='font:11px sans-serif;color:#084594;white-space:nowrap;"
-                        f"margin:-6px 0 0 9px'>{_text(row.name)} ({opens})</div>"
-                    ),
-                    icon_size=(0, 0),
-                ),
-            ).add_to(rail)
-        if catchments:
+            _target_year_label(where, row.name, opens).add_to(rail)
+        if catchment_radius is not None:
             folium.Circle(
                 where,
-                radius=CATCHMENT_RADIUS,
+                radius=catchment_radius,
                 color="#2171b5",
                 weight=1,
                 fill=True,
@@ -590,8 +576,21 @@ def _reference_layers(m: folium.Map, as_of: int | None, catchments: bool) -> Non
                 dash_array="4 4" if planned else None,
             ).add_to(ring)
     rail.add_to(m)
-    if catchments:
+    if catchment_radius is not None:
         ring.add_to(m)
+
+
+def _target_year_label(where: list[float], name: str, opens: int) -> folium.Marker:
+    return folium.Marker(
+        where,
+        icon=folium.DivIcon(
+            html=(
+                "<div style='font:11px sans-serif;color:#084594;white-space:nowrap;"
+                f"margin:-6px 0 0 9px'>{_text(name)} ({opens})</div>"
+            ),
+            icon_size=(0, 0),
+        ),
+    )
 
 
 def package_map(
@@ -602,6 +601,7 @@ def package_map(
     reference: bool = True,
     as_of: int | None = None,
     catchments: bool = False,
+    catchment_radius: float = 500.0,
     tiles: str | None = DEFAULT_TILES,
     offline: bool = False,
     assets: str | os.PathLike | None = None,
@@ -618,7 +618,7 @@ def package_map(
     and, with ``reference``, the NM major-zone outlines, the boundary control points and
     the rail stations (in the network of ``as_of``: filled; later: hollow and labelled
     with the target year),
-    optionally with 500 m catchment circles. The view is fitted to the packages.
+    optionally with station catchment circles. The view is fitted to the packages.
 
     Every attribute text is HTML-escaped before it reaches the page. Polygon layers are
     simplified as a coverage (0.5 m) and rounded to 1e-6 degrees, and the parcel layers
@@ -646,14 +646,17 @@ def package_map(
         current calendar year, as in :func:`nmgeo.rail_proximity` and
         :func:`nmgeo.package_report`.
     catchments : bool
-        Draw 500 m circles around the stations shown.
+        Draw a circle of ``catchment_radius`` around each station shown.
+    catchment_radius : float
+        Station catchment radius, metres (as in :func:`nmgeo.assign_access`).
     tiles : str or None
         A folium tile name or URL template; ``None`` for no base map.
     offline : bool
         Inline all JavaScript and CSS from local files (see ``assets``).
     assets : str or path-like, optional
         The ``node_modules`` folder with ``leaflet``, ``leaflet.fullscreen`` and
-        ``leaflet-measure`` (``.ci/assets.sh``); defaults to ``$NMGEO_ASSETS``.
+        ``leaflet-measure`` (``.ci/assets.sh``); defaults to
+        :data:`nmgeo.settings.assets`.
 
     Returns
     -------
@@ -667,6 +670,18 @@ def package_map(
         If ``color_by`` is not a numeric column of the packages.
     InputError
         If ``offline`` and the assets are missing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nmgeo
+    >>> s = nmgeo.load_sample()
+    >>> result = nmgeo.build_packages(s.zones, s.parcels)
+    >>> m = nmgeo.package_map(result, as_of=2034, catchments=True, tiles=None)
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "packages.html"
+    >>> m.save(out)
+    >>> "window.nmgeo" in out.read_text(encoding="utf-8")
+    True
     """
     if not isinstance(result, PackageResult):
         msg = f"package_map needs a PackageResult from build_packages, not {type(result).__name__}"
@@ -700,7 +715,8 @@ def package_map(
         for role_layer in _role_layers(result):
             role_layer.add_to(m)
     if reference:
-        _reference_layers(m, as_of, catchments)
+        radius = check_limit(catchment_radius, "catchment_radius") if catchments else None
+        _reference_layers(m, as_of, radius)
     if len(packages):
         bounds = np.asarray(packages.to_crs("EPSG:4326").total_bounds)
     elif len(result.pieces):
@@ -754,7 +770,7 @@ def parcel_map(
     offline : bool
         Inline all JavaScript and CSS from local files (see ``assets``).
     assets : str or path-like, optional
-        The npm ``node_modules`` folder; defaults to ``$NMGEO_ASSETS``.
+        The npm ``node_modules`` folder; defaults to :data:`nmgeo.settings.assets`.
 
     Returns
     -------
@@ -767,6 +783,14 @@ def parcel_map(
         If ``color_by`` is not a column of ``parcels``.
     InputError
         If ``offline`` and the assets are missing.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> s = nmgeo.load_sample()
+    >>> m = nmgeo.parcel_map(s.parcels.head(500), color_by="land_use", tiles=None)
+    >>> type(m).__name__
+    'Map'
     """
     _check_column(parcels, color_by, "parcels")
     tip_cols = [c for c in tooltip if c in parcels.columns]

@@ -458,13 +458,13 @@ def _warn_unmeasured(
     n_cut_off = int((p_near & ~reached).sum())
     if n_missing:
         logger.warning(
-            "network_distance: %d of %d rows of gdf have null or empty geometry (NaN)",
+            "network_distance: %d of %d rows of parcels have null or empty geometry (NaN)",
             n_missing,
             n,
         )
     if n_far:
         logger.warning(
-            "network_distance: %d of %d rows of gdf are more than %g m from the nearest "
+            "network_distance: %d of %d rows of parcels are more than %g m from the nearest "
             "road (NaN); raise max_snap to attach them",
             n_far,
             n,
@@ -472,7 +472,7 @@ def _warn_unmeasured(
         )
     if n_cut_off:
         logger.warning(
-            "network_distance: %d of %d rows of gdf are on parts of the road network that "
+            "network_distance: %d of %d rows of parcels are on parts of the road network that "
             "no target reaches (NaN); check the road layer for gaps",
             n_cut_off,
             n,
@@ -637,7 +637,7 @@ def network_distance(
     max_snap = check_limit(max_snap, "max_snap")
     _check_targets(targets, name_column)
     prefix = DEFAULT_PREFIX if prefix is None else prefix
-    parcels = as_hk80(parcels, "gdf")
+    parcels = as_hk80(parcels, "parcels")
     targets = as_hk80(targets, "targets")
     roads = as_hk80(roads, "roads")
     located = _located_targets(targets, name_column)

@@ -30,7 +30,7 @@ from nmgeo.fabric import (
     is_fabric,
     land_fabric,
 )
-from nmgeo.zoning import assign_major_zone
+from nmgeo.major_zone import assign_major_zone
 
 __all__ = ["PackageResult", "build_packages", "split_package"]
 
@@ -65,7 +65,7 @@ class PackageResult:
         ``piece_id``, ``parcel_id``, ``role``, ``reason``, ``plan_no``, ``zone_label``,
         ``land_use``, ``tenure``, ``area_m2``: every commercial or facility piece not in a
         package, with the reason (``below_min_area``: its group is smaller than
-        ``min_package_area``; ``facility_not_adjacent``: no commercial land within
+        ``min_area_ha``; ``facility_not_adjacent``: no commercial land within
         ``gap_tolerance``).
     parameters : dict
         The parameters used (``input`` says whether the land was a fabric, zones alone
@@ -118,7 +118,7 @@ class PackageResult:
             f"PackageResult({len(self.packages)} packages, {total:,.1f} ha, "
             f"{len(self.members)} member pieces, {len(self.excluded)} excluded; "
             f"gap_tolerance={self.parameters['gap_tolerance']} m, "
-            f"min_package_area={self.parameters['min_package_area']:,.0f} m²)"
+            f"min_area_ha={self.parameters['min_area_ha']:g})"
         )
 
     def summary(self) -> str:
@@ -126,7 +126,7 @@ class PackageResult:
 
         With packages: their number and land by tenure. Without: the reason, e.g. no
         commercial-zoned land among the candidates, commercial land but every group of
-        it (with its facilities) smaller than ``min_package_area``.
+        it (with its facilities) smaller than ``min_area_ha``.
 
         Examples
         --------
@@ -134,12 +134,12 @@ class PackageResult:
         >>> lots = nmgeo.load_sample().parcels
         >>> nmgeo.build_packages(lots).summary().split(" (")[0]
         '91 land disposal packages, 430.4 ha'
-        >>> nothing = nmgeo.build_packages(lots, min_package_area=1e8)  # 10 km²
+        >>> nothing = nmgeo.build_packages(lots, min_area_ha=1_000)  # 10 km²
         >>> nothing.summary().startswith("no land disposal package qualified")
         True
         """
         p = self.packages
-        min_ha = self.parameters["min_package_area"] / 1e4
+        min_ha = self.parameters["min_area_ha"]
         if len(p):
             return (
                 f"{len(p)} land disposal packages, {p['area_ha'].sum():,.1f} ha "
@@ -161,7 +161,7 @@ class PackageResult:
         return (
             f"no land disposal package qualified: {n_groups:,} groups of commercial land "
             f"(within {self.parameters['gap_tolerance']:g} m, with their facilities), the "
-            f"largest {largest:,.2f} ha, all below min_package_area {min_ha:g} ha"
+            f"largest {largest:,.2f} ha, all below min_area_ha {min_ha:g} ha"
         )
 
     def _repr_html_(self) -> str:
@@ -176,7 +176,7 @@ class PackageResult:
             f"{len(self.members):,} member pieces; excluded: "
             + (", ".join(f"{html.escape(str(r))} {n:,}" for r, n in reasons.items()) or "none")
             + f". gap_tolerance {self.parameters['gap_tolerance']:g} m, "
-            f"min_package_area {self.parameters['min_package_area'] / 1e4:g} ha."
+            f"min_area_ha {self.parameters['min_area_ha']:g} ha."
         )
         cols = [
             "package_id",
@@ -330,10 +330,10 @@ def build_packages(
     facilities: Sequence[str] = ("public_facility", "open_space"),
     land_use_column: str = "land_use",
     gap_tolerance: float = 15.0,
-    min_package_area: float = 20_000.0,
+    min_area_ha: float = 2.0,
     earmarked_column: str | None = None,
     bridge_via_facilities: bool = False,
-    max_package_area: float | None = None,
+    max_area_ha: float | None = None,
     ownership_column: str | None = None,
 ) -> PackageResult:
     """Find land disposal packages: contiguous commercial land plus adjoining facilities.
@@ -353,7 +353,7 @@ def build_packages(
     within ``gap_tolerance`` of the group), then the nearest, then the lowest group,
     or, with ``bridge_via_facilities``, merges them into one package. Facilities that
     adjoin only other facilities do not join. Groups whose total area (commercial +
-    facilities) is below ``min_package_area`` are not packages.
+    facilities) is below ``min_area_ha`` are not packages.
 
     Parameters
     ----------
@@ -382,16 +382,16 @@ def build_packages(
         only (boundaries within 1 µm, so coordinate round-off from a CRS round trip
         does not split them). At most 200 m (``MAX_GAP``): a wider gap would join
         land across a district, not across a road.
-    min_package_area : float
-        Smallest package (m², commercial + facilities); default 2 ha.
+    min_area_ha : float
+        Smallest package worth offering, hectares (commercial + facilities).
     earmarked_column : str, optional
         Boolean column (of the fabric, the zones or the lots) marking the facility land
         earmarked for disposal with commercial land; replaces the ``facilities`` classes.
     bridge_via_facilities : bool
         Merge commercial groups that a facility site adjoins together.
-    max_package_area : float, optional
-        Split packages larger than this (m²) into contiguous sub-packages of balanced
-        area (see :func:`split_package`).
+    max_area_ha : float, optional
+        Split packages larger than this (hectares) into contiguous sub-packages of
+        balanced area (see :func:`split_package`).
     ownership_column : str, optional
         Column of the lots saying who holds each lot (see :func:`nmgeo.land_fabric`).
 
@@ -399,45 +399,16 @@ def build_packages(
     -------
     PackageResult
         ``.packages`` has one row per package (EPSG:2326), geometry = union of its
-        land, and columns:
-
-        ``package_id``
-            ``"P001"``, ``"P002"``… by decreasing area (ties by the first member's id):
-            the same input in any row order gives the same ids.
-        ``area_ha``
-            Total land of the package, ha (= sum of its pieces' areas).
-        ``commercial_ha``, ``facility_ha``
-            Commercial land and earmarked facility land, ha.
-        ``<class>_ha``
-            Facility land of each facility class (e.g. ``public_facility_ha``,
-            ``open_space_ha``), ha.
-        ``facility_share``
-            ``facility_ha / area_ha``: the share of the disposal the developer must
-            deliver as public facilities.
-        ``n_sites``, ``n_pieces``
-            Number of zoned sites (zone parts, or lots for lot input) and of pieces
-            (zone x tenure x lot) in the package.
-        ``government_ha``, ``government_share``
-            Unleased Government land (no lot) in the package, ha and share of
-            ``area_ha``: land the Government can grant without resuming anything.
-        ``leased_ha``, ``leased_share``
-            Land of leased lots in the package, ha and share: land to be resumed or
-            surrendered before the package can be granted.
-        ``unknown_tenure_ha``
-            Land without a lot outside the lot data's extent (tenure not known), ha.
-        ``n_lots``, ``n_lots_cut``
-            Leased lots holding land in the package (more than a sliver), and how many
-            of those the package boundary cuts (part of the lot lies outside): lots
-            with owners to deal with, and lots whose resumption splits a holding.
-        ``compactness``
-            Polsby-Popper score ``4 pi A / P^2`` of the site outline (1 = circle,
-            ~0.785 = square; low values mean a straggling site that is hard to plan
-            as one development).
-        ``site_outline_ha``
-            Area of the site with the bridged gaps (roads between members) closed, ha:
-            the land a master plan for the package covers.
-        ``major_zone``
-            The NM major zone holding most of the package.
+        land: ``package_id`` (``"P001"``, ``"P002"``… by decreasing area; the same
+        input in any row order gives the same ids), its land (``area_ha``,
+        ``commercial_ha``, ``facility_ha``, ``<class>_ha`` per facility class,
+        ``facility_share``), its sites and pieces (``n_sites``, ``n_commercial``,
+        ``n_facility``, ``n_pieces``), its land assembly (``government_ha``,
+        ``government_share``, ``leased_ha``, ``leased_share``, ``unknown_tenure_ha``,
+        ``n_lots``, ``n_lots_cut``), its shape (``compactness``, ``site_outline_ha``)
+        and ``major_zone``. The unit and planning meaning of each column are in the
+        column glossary: ``nmgeo.glossary.columns("packages")`` (and the data model
+        page of the documentation).
 
         ``.members`` lists every piece of every package, ``.excluded`` every candidate
         piece left out, with its reason.
@@ -468,7 +439,7 @@ def build_packages(
     ['P001', 'P002', 'P003', 'P004', 'P005']
     >>> bool((p["government_ha"] + p["leased_ha"] - p["area_ha"]).abs().max() < 1e-6)
     True
-    >>> bool(p["area_ha"].ge(2).all())  # min_package_area: 2 ha
+    >>> bool(p["area_ha"].ge(2).all())  # min_area_ha: 2 ha
     True
 
     Zoned lots alone (see :func:`nmgeo.assign_zoning`) hold no Government land:
@@ -482,12 +453,10 @@ def build_packages(
         "facilities": tuple(facilities) if earmarked_column is None else None,
         "land_use_column": land_use_column,
         "gap_tolerance": check_limit(gap_tolerance, "gap_tolerance"),
-        "min_package_area": check_limit(min_package_area, "min_package_area"),
+        "min_area_ha": check_limit(min_area_ha, "min_area_ha"),
         "earmarked_column": earmarked_column,
         "bridge_via_facilities": bool(bridge_via_facilities),
-        "max_package_area": None
-        if max_package_area is None
-        else check_limit(max_package_area, "max_package_area"),
+        "max_area_ha": None if max_area_ha is None else check_limit(max_area_ha, "max_area_ha"),
     }
     _check_numbers(params)
     pieces, kind = _pieces(land, lots, extent, params, ownership_column)
@@ -686,12 +655,12 @@ def _group(units: gpd.GeoDataFrame, params: dict[str, Any]) -> gpd.GeoDataFrame:
 
     grouped = units[units["_group"] >= 0]
     total = grouped.groupby("_group")["area_m2"].sum()
-    big = total.index[total.to_numpy() >= params["min_package_area"]]
+    big = total.index[total.to_numpy() >= params["min_area_ha"] * 1e4]
     in_package = units["_group"].isin(big).to_numpy()
     reason = np.where(units["_group"].to_numpy() < 0, FACILITY_NOT_ADJACENT, BELOW_MIN_AREA)
     units["reason"] = np.where(in_package, None, reason)
-    if params["max_package_area"] is not None:
-        units = _split_oversize(units, params["max_package_area"], gap)
+    if params["max_area_ha"] is not None:
+        units = _split_oversize(units, params["max_area_ha"] * 1e4, gap)
     return units
 
 
@@ -956,14 +925,14 @@ def _sort_key(col: pd.Series) -> pd.Series:
 def split_package(
     result: PackageResult,
     package_id: str,
-    target_area: float,
     *,
-    tolerance: float = 0.25,
+    target_area_ha: float,
+    area_tolerance: float = 0.25,
 ) -> PackageResult:
-    """Split one oversize package into contiguous sub-packages of about ``target_area``.
+    """Split one oversize package into contiguous sub-packages of about ``target_area_ha``.
 
     The package's commercial parcels are partitioned on their contiguity graph
-    (parcels within ``gap_tolerance``) into ``k = round(area / target_area)`` parts by
+    (parcels within ``gap_tolerance``) into ``k = round(area / target_area_ha)`` parts by
     seeded region growing followed by boundary swaps that even out the areas while
     keeping every part contiguous (a greedy relative of ArcGIS "Build Balanced Zones"
     and of PySAL's max-p regions); each facility parcel then goes to the part it shares
@@ -975,11 +944,12 @@ def split_package(
         Output of :func:`build_packages`.
     package_id : str
         The package to split.
-    target_area : float
-        Wanted sub-package area (m², commercial + facilities).
-    tolerance : float
-        Accepted relative deviation from ``target_area``; parts outside it are
-        reported in a warning (the parcels may be too coarse to do better).
+    target_area_ha : float
+        Wanted sub-package area, hectares (commercial + facilities).
+    area_tolerance : float
+        Accepted deviation from ``target_area_ha``, as a fraction of it (0.25: 25 %);
+        parts outside it are reported in a warning (the parcels may be too coarse to do
+        better).
 
     Returns
     -------
@@ -995,7 +965,7 @@ def split_package(
     >>> p001 = result.packages.iloc[0]  # P001 is the largest package
     >>> p001["package_id"], round(float(p001["area_ha"]), 1)
     ('P001', 13.1)
-    >>> split = nmgeo.split_package(result, "P001", target_area=4e4)  # parts of about 4 ha
+    >>> split = nmgeo.split_package(result, "P001", target_area_ha=4)  # parts of about 4 ha
     >>> parts = split.packages[split.packages["package_id"].str.startswith("P001-")]
     >>> parts["package_id"].tolist(), round(float(parts["area_ha"].sum()), 1)
     (['P001-1', 'P001-2', 'P001-3'], 13.1)
@@ -1005,9 +975,10 @@ def split_package(
     if package_id not in set(result.packages["package_id"]):
         msg = f"no package {package_id!r}; choose one of result.packages['package_id']"
         raise InputError(msg)
-    if not (math.isfinite(target_area) and target_area > 0):
-        msg = f"target_area must be an area > 0 m², not {target_area}"
+    if not (math.isfinite(target_area_ha) and target_area_ha > 0):
+        msg = f"target_area_ha must be an area > 0 ha, not {target_area_ha}"
         raise InputError(msg)
+    target_area = target_area_ha * 1e4
     sites = result.sites.copy()
     idx = sites.index[sites["package_id"].to_numpy() == package_id]
     members = sites.loc[idx]
@@ -1023,7 +994,7 @@ def split_package(
     order = sizes.sort_values(ascending=False, kind="stable").index
     rank = {part: n + 1 for n, part in enumerate(order)}
     sites.loc[idx, "package_id"] = [f"{package_id}-{rank[p]}" for p in labels]
-    off = sizes[(sizes - target_area).abs() > tolerance * target_area]
+    off = sizes[(sizes - target_area).abs() > area_tolerance * target_area]
     if len(off):
         logger.warning(
             "split_package: %d of %d parts of %s are outside %.0f %% of the target %.1f ha "
@@ -1031,8 +1002,8 @@ def split_package(
             len(off),
             k,
             package_id,
-            100 * tolerance,
-            target_area / 1e4,
+            100 * area_tolerance,
+            target_area_ha,
         )
     return _reassemble(result, sites)
 

@@ -38,8 +38,8 @@ MISSING_COLOUR = "#f0f0f0"
 
 def plot_packages(
     result: PackageResult,
-    ax: Axes | None = None,
     *,
+    ax: Axes | None = None,
     parcels: gpd.GeoDataFrame | None = None,
     color_by: str = "area_ha",
     reference: bool = True,
@@ -86,6 +86,17 @@ def plot_packages(
         ``color_by`` is not a column of the packages.
     InputError
         ``result`` is not a PackageResult.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import nmgeo
+    >>> s = nmgeo.load_sample()
+    >>> result = nmgeo.build_packages(s.zones, s.parcels)
+    >>> ax = nmgeo.plot_packages(result, title="Packages")
+    >>> ax.get_title()
+    'Packages'
     """
     import matplotlib.pyplot as plt
 

@@ -104,11 +104,20 @@ def control_points() -> gpd.GeoDataFrame:
           Shenzhen Bay control point is the Hong Kong Port Area co-located in the
           Shenzhen Bay Port on the Shenzhen side, across Deep Bay and outside
           :func:`nm_boundary`.
+
+    Examples
+    --------
+    >>> from nmgeo import reference
+    >>> bcp = reference.control_points()
+    >>> len(bcp), bcp.crs.to_epsg()
+    (7, 2326)
+    >>> int(bcp.set_index("name").loc["Lo Wu", "accuracy_m"])
+    100
     """
     return _points("control_points.csv").copy()
 
 
-def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.GeoDataFrame:
+def rail_stations(*, as_of: int | None = None, status: str | None = None) -> gpd.GeoDataFrame:
     """Open and planned heavy-rail stations in and around the Northern Metropolis.
 
     Positions are stored in HK1980 Grid metres in ``nmgeo/data/rail_stations.csv``:
@@ -158,6 +167,14 @@ def rail_stations(as_of: int | None = None, status: str | None = None) -> gpd.Ge
     ------
     InputError
         If ``as_of`` is not an integer year or ``status`` is not one of the valid values.
+
+    Examples
+    --------
+    >>> from nmgeo import reference
+    >>> today = reference.rail_stations(as_of=2026)
+    >>> later = reference.rail_stations(as_of=2034)
+    >>> "San Tin" in set(later["name"]) - set(today["name"])
+    True
     """
     if as_of is not None:
         as_of = network_year(as_of)  # the one check of a year, shared with every verb
@@ -197,6 +214,13 @@ def nm_boundary() -> gpd.GeoDataFrame:
         - ``area_note`` -- its area in hectares, by district.
         - ``accuracy_m`` -- positional accuracy of the edge, metres.
         - ``source`` -- the datasets it is built from.
+
+    Examples
+    --------
+    >>> from nmgeo import reference
+    >>> outline = reference.nm_boundary()
+    >>> bool(25_000 < outline.area.sum() / 1e4 < 32_000)  # hectares
+    True
     """
     return _polygons("nm_boundary.geojson").copy()
 
@@ -227,5 +251,11 @@ def major_zones() -> gpd.GeoDataFrame:
         - ``areas`` -- the named sub-areas in the zone, separated by ``"; "``.
         - ``accuracy_m`` -- positional accuracy of the edges between zones, metres.
         - ``source`` -- how they were drawn.
+
+    Examples
+    --------
+    >>> from nmgeo import reference
+    >>> sorted(reference.major_zones()["short_name"])
+    ['blue_green', 'boundary_commerce', 'innovation_technology', 'professional_logistics']
     """
     return _polygons("major_zones.geojson").copy()

@@ -1,14 +1,14 @@
-"""OZP zoning: classify zone labels into land-use classes and overlay zones onto parcels."""
+"""OZP zoning: classify zones into land-use classes and give parcels their dominant zone."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from nmgeo import reference
 from nmgeo._crs import as_hk80
 from nmgeo._overlay import dominant_overlap
 from nmgeo._vocabulary import (
@@ -16,6 +16,7 @@ from nmgeo._vocabulary import (
     UNKNOWN,
     UNZONED,
     classify_zone,
+    land_use_colours,
     normalise_label,
     vocabulary,
     zone_family,
@@ -26,9 +27,10 @@ __all__ = [
     "LAND_USE_CLASSES",
     "UNKNOWN",
     "UNZONED",
-    "assign_major_zone",
+    "assign_land_use",
     "assign_zoning",
     "classify_zone",
+    "land_use_colours",
     "normalise_label",
     "vocabulary",
     "zone_family",
@@ -39,15 +41,81 @@ logger = logging.getLogger("nmgeo.zoning")
 ZONING_COLUMNS = ("zone_label", "land_use", "zoning_share", "n_zones")
 
 
-def require_zone_columns(zones: pd.DataFrame) -> None:
-    """Raise SchemaError unless ``zones`` has ``zone_label`` and ``land_use``."""
-    missing = [c for c in ("zone_label", "land_use") if c not in zones.columns]
-    if missing:
+def assign_land_use(
+    zones: gpd.GeoDataFrame,
+    *,
+    mapping: Mapping[str, str] | pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Give every OZP zone its land-use class, from its label and specified use.
+
+    The classes are the ones a planner works with (commercial, public facility, open
+    space …): see :func:`classify_zone` for the rules and the vocabulary they come from.
+    :func:`nmgeo.land_fabric`, :func:`nmgeo.build_packages` and
+    :func:`nmgeo.assign_zoning` call it on zones that carry no ``land_use``; call it
+    yourself to pass your own ``mapping`` or to look at the classes first.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        OZP zones with ``zone_label`` (and, for "OU" zones, ``specified_use``), e.g.
+        from :func:`nmgeo.read_zones`.
+    mapping : mapping or pandas.DataFrame, optional
+        ``{zone label or family: land-use class}`` overrides, or a replacement
+        vocabulary table (see :func:`classify_zone`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``zones`` with ``land_use``: one of :data:`LAND_USE_CLASSES`, or
+        ``"unknown"`` for a label the vocabulary does not know. An existing
+        ``land_use`` column is replaced (logged).
+
+    Raises
+    ------
+    nmgeo.errors.SchemaError
+        ``zones`` has no ``zone_label`` column.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> zones = gpd.GeoDataFrame(
+    ...     {"zone_label": ["C(1)", "G/IC", "OU"], "specified_use": [None, None, "Business"]},
+    ...     geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)], crs=2326)
+    >>> assign_land_use(zones)["land_use"].tolist()
+    ['commercial', 'public_facility', 'commercial']
+    """
+    if "zone_label" not in zones.columns:
         msg = (
-            f"zones layer lacks column(s) {missing}; read it with nmgeo.read_zones() "
-            "or add zone_label and land_use (nmgeo.classify_zone)"
+            "zones layer lacks column 'zone_label'; read it with nmgeo.read_zones() or "
+            "rename the column holding the OZP zone labels"
         )
         raise SchemaError(msg)
+    if "land_use" in zones.columns:
+        logger.info("assign_land_use: existing land_use column replaced")
+    labels = zones["zone_label"].reset_index(drop=True)
+    specified = (
+        zones["specified_use"].reset_index(drop=True) if "specified_use" in zones.columns else None
+    )
+    area = as_hk80(zones, "zones").geometry.area.to_numpy()
+    land_use = classify_zone(labels, specified_use=specified, mapping=mapping, area_m2=area)
+    out = zones.copy()
+    out["land_use"] = np.asarray(land_use)
+    return out
+
+
+def zones_with_land_use(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``zones`` itself when it has ``land_use``, else classified by :func:`assign_land_use`."""
+    if "land_use" in zones.columns:
+        if "zone_label" not in zones.columns:
+            msg = (
+                "zones layer lacks column 'zone_label'; read it with nmgeo.read_zones() "
+                "or rename the column holding the OZP zone labels"
+            )
+            raise SchemaError(msg)
+        return zones
+    logger.info("zones carry no land_use: classified with the default vocabulary")
+    return assign_land_use(zones)
 
 
 def assign_zoning(
@@ -70,8 +138,8 @@ def assign_zoning(
         Lots, e.g. from :func:`nmgeo.read_parcels`. Any CRS; the overlay is done in
         EPSG:2326 (HK1980 Grid, metres).
     zones : geopandas.GeoDataFrame
-        OZP zones with ``zone_label`` and ``land_use`` columns, e.g. from
-        :func:`nmgeo.read_zones`.
+        OZP zones with ``zone_label``, e.g. from :func:`nmgeo.read_zones`; classified
+        by :func:`assign_land_use` when they carry no ``land_use``.
     progress : bool, optional
         Show a progress bar; by default only for large layers.
 
@@ -98,11 +166,19 @@ def assign_zoning(
     Raises
     ------
     nmgeo.errors.SchemaError
-        If ``zones`` lacks ``zone_label`` or ``land_use``.
+        If ``zones`` lacks ``zone_label``.
     nmgeo.errors.MissingCRSError
         If either layer has no CRS.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> s = nmgeo.load_sample()
+    >>> lots = nmgeo.assign_zoning(s.parcels.drop(columns=["zone_label", "land_use"]), s.zones)
+    >>> bool(lots["zoning_share"].between(0, 1).all()), len(lots) == len(s.parcels)
+    (True, True)
     """
-    require_zone_columns(zones)
+    zones = zones_with_land_use(zones)
     left = as_hk80(parcels, "parcels").geometry.to_numpy()
     right = as_hk80(zones, "zones").geometry.to_numpy()
     overlap = dominant_overlap(
@@ -130,51 +206,4 @@ def assign_zoning(
         n_unzoned,
         n_split,
     )
-    return out
-
-
-def assign_major_zone(
-    gdf: gpd.GeoDataFrame,
-    major_zones: gpd.GeoDataFrame | None = None,
-    *,
-    name_column: str = "short_name",
-) -> gpd.GeoDataFrame:
-    """Tag every polygon with the Northern Metropolis major zone covering most of it.
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        Parcels, zones or packages, in any CRS.
-    major_zones : geopandas.GeoDataFrame, optional
-        The major zones; defaults to :func:`nmgeo.reference.major_zones` (the four
-        zones of the NM Action Agenda, approximate outlines).
-    name_column : str
-        Column of ``major_zones`` giving the zone's name.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        A copy of ``gdf`` with ``major_zone`` (the dominant zone's name: one of
-        ``professional_logistics``, ``innovation_technology``,
-        ``boundary_commerce``, ``blue_green`` with the reference layer; missing
-        for polygons outside the NM).
-    """
-    if major_zones is None:
-        major_zones = reference.major_zones()
-    if name_column not in major_zones.columns:
-        msg = (
-            f"major_zones has no column {name_column!r}; "
-            f"pass name_column= one of {list(major_zones.columns)}"
-        )
-        raise SchemaError(msg)
-    left = as_hk80(gdf, "layer").geometry.to_numpy()
-    right = as_hk80(major_zones, "major_zones").geometry.to_numpy()
-    overlap = dominant_overlap(
-        left, right, tie_key=major_zones[name_column].to_numpy(dtype=object)
-    )
-    names = np.full(len(gdf), None, dtype=object)
-    hit = overlap.index >= 0
-    names[hit] = major_zones[name_column].to_numpy(dtype=object)[overlap.index[hit]]
-    out = gdf.copy()
-    out["major_zone"] = pd.array(names, dtype=object)
     return out

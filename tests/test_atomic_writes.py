@@ -114,7 +114,7 @@ def _tiny_result() -> nmgeo.PackageResult:
         geometry=[box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0, X0 + 200, Y0 + 100)],
         crs="EPSG:2326",
     )
-    return nmgeo.build_packages(nmgeo.read_zones(zones), min_package_area=1000.0)
+    return nmgeo.build_packages(nmgeo.read_zones(zones), min_area_ha=0.1)
 
 
 def test_a_failed_map_render_leaves_the_previous_page(tmp_path, monkeypatch):

@@ -277,10 +277,10 @@ def test_packages_manifest_records_versions_inputs_counts_and_timings(packages_r
     for name in ("python", "geopandas", "shapely", "pyproj", "pyogrio", "gdal", "pandas"):
         assert versions[name], name
     assert versions["numpy"] and versions["folium"]
-    assert man["parameters"]["gap"] == 15.0
+    assert man["parameters"]["gap_tolerance"] == 15.0
     assert man["parameters"]["min_area_ha"] == 2.0
     assert man["parameters"]["parcels"] == str(gpkg)
-    assert man["parameter_sources"]["gap"] == "default"
+    assert man["parameter_sources"]["gap_tolerance"] == "default"
     by_path = {(e["path"], e.get("role")): e for e in man["inputs"]}
     lots_entry = by_path[(str(gpkg), "parcels")]
     assert lots_entry["sha256"] == hashlib.sha256(gpkg.read_bytes()).hexdigest()
@@ -310,17 +310,22 @@ def test_config_file_sets_defaults_and_the_command_line_wins(packages_run, metro
     )
     assert run.exit_code == 0, run.output
     man = _manifest(tmp_path / "cfg" / "manifest.json")
-    assert man["parameters"]["gap"] == 30.0
-    assert man["parameter_sources"]["gap"] == "default_map"
+    assert man["parameters"]["gap_tolerance"] == 30.0
+    assert man["parameter_sources"]["gap_tolerance"] == "default_map"
     assert man["global_options"]["config"] == str(config)
     assert man["counts"]["packages"] != default_count  # wider road reserves merge packages
     cli = CliRunner().invoke(
-        main, ["--config", str(config), *_packages_args(gpkg, tmp_path / "cli", "--gap", "15")]
+        main,
+        [
+            "--config",
+            str(config),
+            *_packages_args(gpkg, tmp_path / "cli", "--gap-tolerance", "15"),
+        ],
     )
     assert cli.exit_code == 0, cli.output
     man = _manifest(tmp_path / "cli" / "manifest.json")
-    assert man["parameters"]["gap"] == 15.0
-    assert man["parameter_sources"]["gap"] == "commandline"
+    assert man["parameters"]["gap_tolerance"] == 15.0
+    assert man["parameter_sources"]["gap_tolerance"] == "commandline"
     assert man["counts"]["packages"] == default_count
 
 

@@ -184,7 +184,7 @@ def test_commercial_land_below_the_minimum_says_how_large_the_largest_group_is(t
     # C (3 ha) and the G/IC beside it 10 m away (3 ha) form one group of 6 ha.
     largest = zones.area.iloc[:2].sum() / 1e4
     assert f"the largest {largest:,.2f} ha" in result.stdout
-    assert "below min_package_area 50 ha" in result.stdout
+    assert "below min_area_ha 50 ha" in result.stdout
     assert (out / "package_map.html").stat().st_size > 0
 
 

@@ -68,7 +68,7 @@ def test_lot_count_is_near_the_request(n_lots, small):
 
 def test_committed_sample_is_what_the_generator_makes(sample):
     """sample_data/ must be regenerable: same seed, same files."""
-    metro = nmgeo.synthetic_metropolis(datasets.SAMPLE_N_LOTS, datasets.SAMPLE_SEED)
+    metro = nmgeo.synthetic_metropolis(datasets.SAMPLE_N_LOTS, seed=datasets.SAMPLE_SEED)
     assert sample.meta["seed"] == datasets.SAMPLE_SEED
     assert len(sample.parcels) == len(metro.lots)
     assert len(sample.zones) == len(metro.zones)

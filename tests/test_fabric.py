@@ -152,7 +152,7 @@ def test_lot_fields_travel_with_their_pieces_and_missing_values_stay_missing(two
 
 def test_bad_inputs_name_the_fix(two_zones):
     with pytest.raises(SchemaError, match="read_zones"):
-        nmgeo.land_fabric(two_zones.drop(columns="land_use"))
+        nmgeo.land_fabric(two_zones.drop(columns=["zone_label", "land_use"]))
     with pytest.raises(SchemaError, match="parcel_id"):
         nmgeo.land_fabric(two_zones, two_zones)
     with pytest.raises(GeometryTypeError, match="polygon"):

@@ -109,7 +109,7 @@ def packages_of(uses: list[str]) -> nmgeo.PackageResult:
         geometry=geoms,
         crs=2326,
     )
-    return nmgeo.build_packages(frame, min_package_area=1_000.0)
+    return nmgeo.build_packages(frame, min_area_ha=0.1)
 
 
 def report_cell(folder: Path, value: str, fmt: str) -> Any:
@@ -649,21 +649,21 @@ CASES = [
     Case(
         "parameters",
         "walk 1,000 km",
-        lambda d: nmgeo.rail_walk_year(site(), stations=stations(), walk=1e6),
+        lambda d: nmgeo.rail_walk_year(site(), stations=stations(), walk_radius=1e6),
         "error",
-        ("walk", "refused"),
+        ("walk_radius", "refused"),
     ),
     Case(
         "parameters",
         "walk 5 km",
-        lambda d: nmgeo.rail_walk_year(site(), stations=stations(), walk=5_000),
+        lambda d: nmgeo.rail_walk_year(site(), stations=stations(), walk_radius=5_000),
         "account",
-        ("walk=5,000", "25 minutes"),
+        ("walk_radius=5,000", "25 minutes"),
     ),
     Case(
         "parameters",
         "catchment radius 0",
-        lambda d: nmgeo.catchment_share(site(), stations(), 0.0),
+        lambda d: nmgeo.catchment_share(site(), stations(), catchment_radius=0.0),
         "error",
         ("radius", "> 0"),
     ),
@@ -688,9 +688,9 @@ CASES = [
     Case(
         "parameters",
         "minimum package larger than the NM",
-        lambda d: nmgeo.build_packages(zoned(["C"]), min_package_area=1e9),
+        lambda d: nmgeo.build_packages(zoned(["C"]), min_area_ha=100000),
         "account",
-        ("min_package_area",),
+        ("min_area_ha",),
     ),
     Case(
         "parameters",
@@ -698,7 +698,7 @@ CASES = [
         lambda d: nmgeo.build_packages(
             zoned(["C", "C"], [sq(0, 0, 100), sq(150, 150, 100)]),
             gap_tolerance=200,
-            min_package_area=0,
+            min_area_ha=0,
         ),
         "correct",
         check=lambda r: bool(

@@ -101,7 +101,7 @@ def hostile():
         crs="EPSG:2326",
     )
     fabric = nmgeo.land_fabric(zones, lots)
-    result = nmgeo.build_packages(fabric, min_package_area=1_000.0)
+    result = nmgeo.build_packages(fabric, min_area_ha=0.1)
     assert len(result.packages) == 1
     return zones, lots, fabric, result
 
@@ -163,7 +163,7 @@ def test_a_parcel_map_coloured_and_labelled_by_hostile_columns_runs_nothing(
 
 
 def _report_tables(result) -> dict[str, pd.DataFrame]:
-    table = nmgeo.package_report(result, proximity=False)
+    table = nmgeo.package_report(result)
     hostile = pd.DataFrame({HOSTILE_COLUMN: [payload("cell")], "n": [1]})
     return {"packages": table, "members": result.members, payload("table name"): hostile}
 

@@ -182,14 +182,14 @@ GAP_TOLERANCES = st.sampled_from([0.0, 5.0, 12.0, 15.0, 30.0])
 GAP_PAIRS = st.lists(
     st.sampled_from([0.0, 3.0, 8.0, 12.0, 15.0, 25.0, 40.0]), min_size=2, max_size=2, unique=True
 ).map(sorted)
-MIN_AREAS = st.sampled_from([0.0, 5_000.0, 20_000.0])
+MIN_AREAS = st.sampled_from([0.0, 0.5, 2.0])  # ha
 
 
 @st.composite
 def package_params(draw, gaps: st.SearchStrategy[float] = GAP_TOLERANCES) -> dict:
     return {
         "gap_tolerance": draw(gaps),
-        "min_package_area": draw(MIN_AREAS),
+        "min_area_ha": draw(MIN_AREAS),
         "bridge_via_facilities": draw(st.booleans()),
     }
 
@@ -436,7 +436,7 @@ def test_touching_lots_stay_one_package_after_a_wgs84_round_trip_at_gap_zero():
         geometry=[box(x - 100, y - 100, x + 5_500, y + 4_500)],
         crs="EPSG:2326",
     )
-    kw = {"gap_tolerance": 0.0, "min_package_area": 0.0}
+    kw = {"gap_tolerance": 0.0, "min_area_ha": 0.0}
     _, hk80 = run(raw, zones, **kw)
     assert len(hk80.packages) == 20
     _, trip = run(raw.to_crs("EPSG:4326"), zones.to_crs("EPSG:4326"), **kw)
@@ -457,9 +457,9 @@ def test_a_larger_gap_never_splits_commercial_land_or_detaches_a_facility(cad, g
     """For gaps g1 < g2 and the default facility rule (longest frontage wins):
 
     - the commercial lots of a g1 package whose *commercial* area alone reaches
-      ``min_package_area`` lie together in one g2 package: a commercial link at g1 is one
+      ``min_area_ha`` lie together in one g2 package: a commercial link at g1 is one
       at g2, so commercial groups only merge, and the merged group is at least as large;
-    - with ``min_package_area=0`` every commercial lot is packaged at both gaps (so the g1
+    - with ``min_area_ha=0`` every commercial lot is packaged at both gaps (so the g1
       commercial partition refines the g2 one, by the point above);
     - a facility within reach of commercial land at g1 is so at g2: the
       ``facility_not_adjacent`` exclusions at g2 are a subset of those at g1.
@@ -470,12 +470,12 @@ def test_a_larger_gap_never_splits_commercial_land_or_detaches_a_facility(cad, g
     test_a_larger_gap_never_splits_a_package_with_facilities).
     """
     g1, g2 = gaps
-    zoned, small = run(cad.lots, cad.zones, gap_tolerance=g1, min_package_area=min_area)
-    large = nmgeo.build_packages(zoned, gap_tolerance=g2, min_package_area=min_area)
+    zoned, small = run(cad.lots, cad.zones, gap_tolerance=g1, min_area_ha=min_area)
+    large = nmgeo.build_packages(zoned, gap_tolerance=g2, min_area_ha=min_area)
     at_large = package_of(large)
     com = small.members[small.members["role"] == "commercial"]
     for _, lots in com.groupby("package_id"):
-        if lots["area_m2"].sum() >= min_area:
+        if lots["area_m2"].sum() >= min_area * 1e4:
             found = _packaged(at_large, lots["parcel_id"])
             assert len(found) == 1 and None not in found
     if min_area == 0:
@@ -497,10 +497,10 @@ def test_with_bridging_a_larger_gap_never_splits_a_package(cad, gaps, min_area):
     Every link at g1 (commercial-commercial, facility-group, both within the gap) is a
     link at g2, and a facility within reach of several groups merges them instead of
     choosing one; so each g2 group is a union of g1 groups plus lots, never smaller in
-    area, and a g1 group at or above ``min_package_area`` stays a package.
+    area, and a g1 group at or above ``min_area_ha`` stays a package.
     """
     g1, g2 = gaps
-    kw = {"min_package_area": min_area, "bridge_via_facilities": True}
+    kw = {"min_area_ha": min_area, "bridge_via_facilities": True}
     zoned, small = run(cad.lots, cad.zones, gap_tolerance=g1, **kw)
     large = nmgeo.build_packages(zoned, gap_tolerance=g2, **kw)
     at_large = package_of(large)
@@ -532,17 +532,13 @@ def test_a_larger_gap_may_move_a_facility_to_a_longer_frontage_but_bridging_neve
         {"A": (-100, 0, 0, 50), "F": (0, 0, 60, 200), "B": (70, 0, 170, 200)},
         {"A": "C", "F": "G/IC", "B": "OU(Business)"},
     )
-    _, small = run(lots, zones, gap_tolerance=5.0, min_package_area=0.0)
-    _, large = run(lots, zones, gap_tolerance=15.0, min_package_area=0.0)
+    _, small = run(lots, zones, gap_tolerance=5.0, min_area_ha=0)
+    _, large = run(lots, zones, gap_tolerance=15.0, min_area_ha=0)
     assert package_of(small)["A"] == package_of(small)["F"] != package_of(small)["B"]
     assert package_of(large)["B"] == package_of(large)["F"] != package_of(large)["A"]
 
-    _, small = run(
-        lots, zones, gap_tolerance=5.0, min_package_area=0.0, bridge_via_facilities=True
-    )
-    _, large = run(
-        lots, zones, gap_tolerance=15.0, min_package_area=0.0, bridge_via_facilities=True
-    )
+    _, small = run(lots, zones, gap_tolerance=5.0, min_area_ha=0, bridge_via_facilities=True)
+    _, large = run(lots, zones, gap_tolerance=15.0, min_area_ha=0, bridge_via_facilities=True)
     assert package_of(small)["A"] == package_of(small)["F"] != package_of(small)["B"]
     assert package_of(large)["A"] == package_of(large)["F"] == package_of(large)["B"]
 
@@ -604,7 +600,7 @@ def test_every_lot_is_accounted_for_once_and_areas_add_up(cad, params):
     for share in ("facility_share", "government_share", "leased_share"):
         assert packages[share].between(0.0, 1.0).all(), share
     assert packages["compactness"].between(0.0, 1.0).all()
-    assert (area >= params["min_package_area"]).all()
+    assert (area >= params["min_area_ha"] * 1e4).all()
     counts = members.groupby("package_id").size().loc[packages.index]
     assert (packages["n_pieces"] == counts).all()
 
@@ -628,7 +624,7 @@ def test_proximity_matches_closed_form_distances(cad_targets, k, radius):
     point-to-rectangle distance to 1e-6 m, and the k nearest come in ascending order.
     catchment_share is 0 beyond the radius and > 0 well inside it."""
     cad, targets = cad_targets
-    zoned, result = run(cad.lots, cad.zones, gap_tolerance=15.0, min_package_area=0.0)
+    zoned, result = run(cad.lots, cad.zones, gap_tolerance=15.0, min_area_ha=0)
     xy = shapely.get_coordinates(targets.geometry.to_numpy())
     rects = [cad.rects[p] for p in zoned["parcel_id"]]
     oracle = np.array([[rect_point_distance(r, x, y) for x, y in xy] for r in rects])
@@ -668,7 +664,9 @@ def test_proximity_matches_closed_form_distances(cad_targets, k, radius):
         np.testing.assert_allclose(got, expected, rtol=0, atol=DISTANCE_ATOL)
         assert (got[np.asarray(expected) == 0] == 0).all()
 
-    share = nmgeo.catchment_share(zoned, targets, radius=radius)["catchment_share"].to_numpy()
+    share = nmgeo.catchment_share(zoned, targets, catchment_radius=radius)[
+        "catchment_share"
+    ].to_numpy()
     nearest = oracle.min(axis=1)
     assert ((share >= 0) & (share <= 1)).all()
     assert (share[nearest > radius] == 0).all()

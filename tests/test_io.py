@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-import nmgeo.io
 from nmgeo._accounts import ReadAccount
 from nmgeo.errors import (
     CoordinateRangeError,
@@ -225,13 +224,8 @@ def test_tpb_zoning_fields_are_recognised_in_any_case(write_layer, case):
     source.columns = [c if c == "geometry" else case(c) for c in source.columns]
     source = source.set_geometry("geometry")
     out = read_zones(write_layer(source, "geojson"))
-    assert list(out.columns[:5]) == [
-        "zone_label",
-        "plan_no",
-        "description",
-        "specified_use",
-        "land_use",
-    ]
+    assert list(out.columns[:4]) == ["zone_label", "plan_no", "description", "specified_use"]
+    assert "land_use" not in out.columns  # reading never classifies
     assert out["zone_label"].tolist() == ["R(B)1", "OU", "GB"]
     assert out["plan_no"].tolist() == ["S/NE-KTN/2"] * 3
     assert out["description"].tolist()[2] == "Green Belt"
@@ -270,48 +264,10 @@ def test_columns_naming_a_missing_source_column_is_a_schema_error():
     assert "'ZONE_LABEL'" in str(err.value)
 
 
-@pytest.fixture
-def classify_spy(monkeypatch):
-    """Replace classify_zone with a recorder that classes every zone 'spy'."""
-    calls = []
-
-    def classify_zone(labels, *, specified_use=None, mapping=None, area_m2=None):
-        calls.append(
-            {
-                "labels": list(labels),
-                "specified_use": None if specified_use is None else list(specified_use),
-                "mapping": mapping,
-            }
-        )
-        return pd.Series(["spy"] * len(labels), name="land_use")
-
-    monkeypatch.setattr(nmgeo.io, "classify_zone", classify_zone)
-    return calls
-
-
-def test_land_use_comes_from_classify_zone_with_specified_use_and_mapping(classify_spy):
-    mapping = {"GB": "green"}
-    out = read_zones(tpb_zones(), mapping=mapping)
-    assert len(classify_spy) == 1
-    call = classify_spy[0]
-    assert call["labels"] == ["R(B)1", "OU", "GB"]
-    assert call["specified_use"][1] == "Business"
-    assert pd.isna(call["specified_use"][0])
-    assert call["mapping"] is mapping
-    assert out["land_use"].tolist() == ["spy", "spy", "spy"]
-
-
-def test_land_use_with_the_bundled_vocabulary():
-    pytest.importorskip("nmgeo._vocabulary")
+def test_reading_keeps_a_land_use_column_of_the_source_as_it_is():
     source = tpb_zones()
-    source["ZONE_LABEL"] = ["OU", "OU", "NOT-A-ZONE"]
-    source["SPUSE_ENG"] = ["Business", None, None]
-    out = read_zones(source)
-    # the specified use reaches the classifier: an OU(Business) is not a bare OU
-    assert out["land_use"][0] != out["land_use"][1]
-    assert out["land_use"][2] == "unknown"
-    mapped = read_zones(source, mapping={"NOT-A-ZONE": "commercial"})
-    assert mapped["land_use"][2] == "commercial"
+    source["land_use"] = ["mine", "mine", "mine"]
+    assert read_zones(source)["land_use"].tolist() == ["mine"] * 3
 
 
 # --------------------------------------------------------------------------- parcel ids

@@ -46,11 +46,18 @@ def _roads() -> gpd.GeoDataFrame:
 # Each call takes (site, zones, value) and passes value to the parameter under test.
 CALLS = {
     "gap_tolerance": lambda s, z, v: nmgeo.build_packages(z, gap_tolerance=v),
-    "min_package_area": lambda s, z, v: nmgeo.build_packages(z, min_package_area=v),
-    "max_package_area": lambda s, z, v: nmgeo.build_packages(z, max_package_area=v),
-    "walk": lambda s, z, v: nmgeo.rail_walk_year(s, stations=_stations(), walk=v),
-    "timeline walk": lambda s, z, v: nmgeo.proximity_timeline(s, stations=_stations(), walk=v),
-    "radius": lambda s, z, v: nmgeo.catchment_share(s, _stations(), v),
+    "min_area_ha": lambda s, z, v: nmgeo.build_packages(z, min_area_ha=v),
+    "max_area_ha": lambda s, z, v: nmgeo.build_packages(z, max_area_ha=v),
+    "walk_radius": lambda s, z, v: nmgeo.rail_walk_year(s, stations=_stations(), walk_radius=v),
+    "timeline walk": lambda s, z, v: nmgeo.proximity_timeline(
+        s, stations=_stations(), walk_radius=v
+    ),
+    "wide timeline walk": lambda s, z, v: nmgeo.assign_rail_timeline(
+        s, stations=_stations(), walk_radius=v
+    ),
+    "catchment_radius": lambda s, z, v: nmgeo.catchment_share(s, _stations(), catchment_radius=v),
+    "access walk": lambda s, z, v: nmgeo.assign_access(s, walk_radius=v),
+    "access catchment": lambda s, z, v: nmgeo.assign_access(s, catchment_radius=v),
     "max_snap": lambda s, z, v: nmgeo.network_distance(
         s, _stations(), _roads(), max_snap=v, name_column="name"
     ),
@@ -58,7 +65,12 @@ CALLS = {
         _stations(), bounds=(X0, Y0, X0 + 60_000, Y0 + 60_000), resolution=v
     ),
 }
-LIMIT_OF = {"timeline walk": "walk"}
+LIMIT_OF = {
+    "timeline walk": "walk_radius",
+    "wide timeline walk": "walk_radius",
+    "access walk": "walk_radius",
+    "access catchment": "catchment_radius",
+}
 
 
 def _limit(case: str):
@@ -103,11 +115,14 @@ def test_a_value_above_the_plausible_bound_is_warned_about_and_still_computed(
 def test_a_plausible_value_gives_no_warning(site, zones, case, caplog):
     plausible = {
         "gap_tolerance": 15.0,
-        "min_package_area": 20_000.0,
-        "max_package_area": 100_000.0,
-        "walk": 800.0,
+        "min_area_ha": 2.0,
+        "max_area_ha": 10.0,
+        "walk_radius": 800.0,
         "timeline walk": 800.0,
-        "radius": 500.0,
+        "wide timeline walk": 800.0,
+        "catchment_radius": 500.0,
+        "access walk": 800.0,
+        "access catchment": 500.0,
         "max_snap": 500.0,
         "resolution": 250.0,
     }[case]
@@ -119,7 +134,7 @@ def test_a_plausible_value_gives_no_warning(site, zones, case, caplog):
 @pytest.mark.parametrize("case", list(CALLS))
 @pytest.mark.parametrize("bad", [-1.0, math.nan, "800", None])
 def test_a_value_that_is_no_distance_is_refused(site, zones, case, bad):
-    if bad is None and case == "max_package_area":
+    if bad is None and case == "max_area_ha":
         pytest.skip("None means: never split")
     with pytest.raises(InputError, match=LIMIT_OF.get(case, case)):
         CALLS[case](site, zones, bad)
@@ -127,23 +142,32 @@ def test_a_value_that_is_no_distance_is_refused(site, zones, case, bad):
 
 def test_inf_is_allowed_only_where_it_means_no_limit(site, zones):
     assert len(CALLS["max_snap"](site, zones, math.inf)) == 1
-    with pytest.raises(InputError, match="walk must be a finite"):
-        CALLS["walk"](site, zones, math.inf)
+    with pytest.raises(InputError, match="walk_radius must be a finite"):
+        CALLS["walk_radius"](site, zones, math.inf)
 
 
 def test_zero_is_refused_where_it_means_nothing():
-    with pytest.raises(InputError, match="radius must be a distance > 0 m"):
-        check_limit(0.0, "radius")
-    assert check_limit(0.0, "walk") == 0.0
+    with pytest.raises(InputError, match="catchment_radius must be a distance > 0 m"):
+        check_limit(0.0, "catchment_radius")
+    assert check_limit(0.0, "walk_radius") == 0.0
 
 
-def test_the_report_names_its_own_parameter(zones):
-    result = nmgeo.build_packages(zones, min_package_area=1_000.0)
+def test_the_map_names_its_own_parameter(zones):
+    result = nmgeo.build_packages(zones, min_area_ha=0.1)
     with pytest.raises(InputError, match=r"^catchment_radius=75,000 m is refused"):
-        nmgeo.package_report(result, catchment_radius=1.5 * NM_SPAN_M)
+        nmgeo.package_map(result, catchments=True, catchment_radius=1.5 * NM_SPAN_M)
 
 
-def test_the_cli_gap_flag_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("flag", "value", "bound"),
+    [
+        ("--gap-tolerance", "1e9", "200"),
+        ("--gap", "1e9", "200"),
+        ("--walk-radius", "1e9", "50,000"),
+        ("--catchment-radius", "1e9", "50,000"),
+    ],
+)
+def test_the_cli_distance_flags_are_refused_in_one_line(tmp_path, flag, value, bound):
     from click.testing import CliRunner
 
     from nmgeo.cli import main
@@ -154,9 +178,10 @@ def test_the_cli_gap_flag_is_refused_in_one_line(tmp_path):
     path = tmp_path / "z.gpkg"
     zones.to_file(path, engine="pyogrio")
     run = CliRunner().invoke(
-        main, ["packages", "--zones", str(path), "--gap", "1e9", "--out", str(tmp_path / "o")]
+        main, ["packages", "--zones", str(path), flag, value, "--out", str(tmp_path / "o")]
     )
     assert run.exit_code == 2
     lines = [line for line in run.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "--gap" in lines[0] and "200" in lines[0]
+    shown = "--gap-tolerance" if flag == "--gap" else flag
+    assert len(lines) == 1 and shown in lines[0] and bound in lines[0]
     assert not (tmp_path / "o" / "manifest.json").exists()

@@ -235,7 +235,7 @@ def test_bad_color_by_is_a_schema_error(result, layout):
 
 
 def test_colour_table_covers_every_land_use_class():
-    table = maps.land_use_colours()
+    table = nmgeo.zoning.land_use_colours()
     assert list(table["class"]) == [*LAND_USE_CLASSES, UNKNOWN, UNZONED]
     assert table["colour"].str.fullmatch(r"#[0-9a-f]{6}").all()
     assert table["colour"].is_unique
@@ -246,7 +246,9 @@ def test_colour_table_covers_every_land_use_class():
 def test_parcel_map_colours_follow_the_csv(layout):
     text = page(maps.parcel_map(layout, tiles=None))
     data = payload(text, "parcels")
-    colour = dict(zip(*maps.land_use_colours()[["class", "colour"]].T.to_numpy(), strict=True))
+    colour = dict(
+        zip(*nmgeo.zoning.land_use_colours()[["class", "colour"]].T.to_numpy(), strict=True)
+    )
     drawn = [data["styles"][c]["fillColor"] for c in data["classes"]]
     assert drawn == [colour[u] for u in layout["land_use"]]
     for cls in set(layout["land_use"]):
@@ -256,7 +258,7 @@ def test_parcel_map_colours_follow_the_csv(layout):
 def test_unknown_land_use_is_drawn_as_unknown(layout):
     odd = layout.assign(land_use=["mystery", *layout["land_use"][1:]])
     data = payload(page(maps.parcel_map(odd, tiles=None)), "parcels")
-    unknown = maps.land_use_colours().set_index("class").loc[UNKNOWN, "colour"]
+    unknown = nmgeo.zoning.land_use_colours().set_index("class").loc[UNKNOWN, "colour"]
     assert data["styles"][data["classes"][0]]["fillColor"] == unknown
 
 
@@ -430,7 +432,7 @@ def test_text_in_the_data_is_never_run_as_a_template(make, tmp_path):
     if make == "parcel_map":
         m = maps.parcel_map(lots, tiles=None)
     else:
-        result = nmgeo.build_packages(lots, min_package_area=1_000.0)
+        result = nmgeo.build_packages(lots, min_area_ha=0.1)
         m = maps.package_map(result, parcels=lots, tiles=None)
     path = tmp_path / "page.html"
     m.save(path)  # an unbalanced {% would fail here if the text were parsed

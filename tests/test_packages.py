@@ -64,7 +64,7 @@ def test_two_touching_commercial_lots_are_one_package():
 @pytest.mark.parametrize(("gap", "n_packages"), [(15.0, 1), (12.0, 1), (10.0, 2)])
 def test_a_12_m_road_is_bridged_at_15_m_not_at_10_m(gap, n_packages):
     lots = layout(("a", "commercial", (0, 0, 150, 100)), ("b", "commercial", (162, 0, 312, 100)))
-    result = nmgeo.build_packages(lots, gap_tolerance=gap, min_package_area=10_000)
+    result = nmgeo.build_packages(lots, gap_tolerance=gap, min_area_ha=1)
     assert len(result.packages) == n_packages
     if n_packages == 1:
         # The site outline closes the road: 312 m x 100 m.
@@ -145,7 +145,7 @@ def test_a_small_group_is_below_min_area_with_its_facilities():
         ("small", "commercial", (500, 0, 600, 100)),
         ("small_g", "public_facility", (600, 0, 650, 100)),
     )
-    result = nmgeo.build_packages(lots, min_package_area=20_000)
+    result = nmgeo.build_packages(lots, min_area_ha=2)
     assert reason_of(result) == {"small": "below_min_area", "small_g": "below_min_area"}
     assert list(result.packages["package_id"]) == ["P001"]
     assert result.packages["area_ha"].iloc[0] == pytest.approx(3.0)
@@ -216,8 +216,8 @@ def test_row_order_never_changes_packages_or_ids(seed, rnd):
     lots = _grid(seed=seed)
     order = list(range(len(lots)))
     rnd.shuffle(order)
-    a = nmgeo.build_packages(lots, min_package_area=15_000)
-    b = nmgeo.build_packages(lots.iloc[order], min_package_area=15_000)
+    a = nmgeo.build_packages(lots, min_area_ha=1.5)
+    b = nmgeo.build_packages(lots.iloc[order], min_area_ha=1.5)
     assert package_of(a) == package_of(b)
     pd.testing.assert_frame_equal(
         a.packages.drop(columns="geometry"), b.packages.drop(columns="geometry")
@@ -247,8 +247,8 @@ def test_every_candidate_is_accounted_for_and_areas_add_up(seed, gap):
 @given(st.integers(0, 10_000))
 def test_a_larger_gap_never_splits_a_package(seed):
     lots = _grid(seed=seed)
-    small = package_of(nmgeo.build_packages(lots, gap_tolerance=5.0, min_package_area=0))
-    large = package_of(nmgeo.build_packages(lots, gap_tolerance=15.0, min_package_area=0))
+    small = package_of(nmgeo.build_packages(lots, gap_tolerance=5.0, min_area_ha=0))
+    large = package_of(nmgeo.build_packages(lots, gap_tolerance=15.0, min_area_ha=0))
     together: dict[str, set[str]] = {}
     for pid, pk in small.items():
         if pk is not None:
@@ -296,7 +296,7 @@ def _row(n: int, facility_at: int | None = None) -> gpd.GeoDataFrame:
 
 def test_split_package_makes_contiguous_parts_near_the_target():
     result = nmgeo.build_packages(_row(6, facility_at=5))
-    split = nmgeo.split_package(result, "P001", target_area=25_000)
+    split = nmgeo.split_package(result, "P001", target_area_ha=2.5)
     parts = split.packages.set_index("package_id")
     assert list(parts.index) == ["P001-1", "P001-2", "P001-3"]
     assert parts["area_ha"].sum() == pytest.approx(6.5)
@@ -313,7 +313,7 @@ def test_splitting_one_package_leaves_the_others_alone():
     other = layout(("x1", "commercial", (0, 1000, 150, 1150)))  # 2.25 ha, P002
     result = nmgeo.build_packages(pd.concat([row, other], ignore_index=True))
     assert package_of(result)["x1"] == "P002"
-    split = nmgeo.split_package(result, "P001", target_area=30_000)
+    split = nmgeo.split_package(result, "P001", target_area_ha=3)
     ids = list(split.packages["package_id"])
     assert ids == ["P001-1", "P001-2", "P002"]
     p2 = split.packages.set_index("package_id").loc["P002"]
@@ -324,7 +324,7 @@ def test_splitting_one_package_leaves_the_others_alone():
 
 
 def test_build_packages_can_split_oversize_groups():
-    result = nmgeo.build_packages(_row(6), max_package_area=25_000)
+    result = nmgeo.build_packages(_row(6), max_area_ha=2.5)
     assert len(result.packages) == 3
     assert result.packages["area_ha"].to_numpy() == pytest.approx([2.0, 2.0, 2.0])
 
@@ -332,7 +332,7 @@ def test_build_packages_can_split_oversize_groups():
 def test_split_package_rejects_unknown_ids():
     result = nmgeo.build_packages(_row(3))
     with pytest.raises(InputError, match="P999"):
-        nmgeo.split_package(result, "P999", target_area=10_000)
+        nmgeo.split_package(result, "P999", target_area_ha=1)
 
 
 def test_groups_agree_with_libpysal_fuzzy_contiguity_on_the_sample():
@@ -341,9 +341,7 @@ def test_groups_agree_with_libpysal_fuzzy_contiguity_on_the_sample():
 
     sample = nmgeo.load_sample()
     gap = 15.0
-    result = nmgeo.build_packages(
-        sample.parcels, facilities=(), gap_tolerance=gap, min_package_area=0.0
-    )
+    result = nmgeo.build_packages(sample.parcels, facilities=(), gap_tolerance=gap, min_area_ha=0)
     com = sample.parcels[sample.parcels["land_use"] == "commercial"].reset_index(drop=True)
     graph = Graph.build_fuzzy_contiguity(com.geometry, buffer=gap / 2, quad_segs=64)
     oracle = pd.Series(graph.component_labels.to_numpy(), index=com["parcel_id"])
@@ -417,7 +415,7 @@ def test_lots_are_refused_with_a_ready_fabric():
 @given(cadastres(), st.sampled_from([0.0, 5.0, 15.0]), st.randoms(use_true_random=False))
 def test_packages_on_random_cadastres_account_for_every_piece_in_any_row_order(data, gap, rnd):
     zones, lots = data
-    result = nmgeo.build_packages(zones, lots, gap_tolerance=gap, min_package_area=1_000)
+    result = nmgeo.build_packages(zones, lots, gap_tolerance=gap, min_area_ha=0.1)
     fabric = nmgeo.land_fabric(zones, lots)
     cand = fabric[fabric["land_use"].isin(["commercial", "public_facility", "open_space"])]
     ids = [*result.members["piece_id"], *result.excluded["piece_id"]]
@@ -437,7 +435,7 @@ def test_packages_on_random_cadastres_account_for_every_piece_in_any_row_order(d
     lot_order = list(range(len(lots)))
     rnd.shuffle(lot_order)
     again = nmgeo.build_packages(
-        zones.iloc[order], lots.iloc[lot_order], gap_tolerance=gap, min_package_area=1_000
+        zones.iloc[order], lots.iloc[lot_order], gap_tolerance=gap, min_area_ha=0.1
     )
     pd.testing.assert_frame_equal(
         again.packages.drop(columns="geometry"), p.drop(columns="geometry"), rtol=1e-9
@@ -455,7 +453,7 @@ def test_a_gap_wider_than_any_road_reserve_is_refused(gap):
     )
     with pytest.raises(InputError, match="wider than any road reserve"):
         nmgeo.build_packages(land, gap_tolerance=gap)
-    assert len(nmgeo.build_packages(land, gap_tolerance=200.0, min_package_area=0).packages) == 1
+    assert len(nmgeo.build_packages(land, gap_tolerance=200.0, min_area_ha=0).packages) == 1
 
 
 def test_the_site_outline_never_exceeds_the_convex_hull_of_its_land():
@@ -466,7 +464,7 @@ def test_the_site_outline_never_exceeds_the_convex_hull_of_its_land():
         geometry=strips,
         crs="EPSG:2326",
     )
-    result = nmgeo.build_packages(land, gap_tolerance=200.0, min_package_area=0)
+    result = nmgeo.build_packages(land, gap_tolerance=200.0, min_area_ha=0)
     outline = result.site_outlines().geometry.iloc[0]
     hull = shapely.convex_hull(shapely.union_all(strips))
     assert shapely.area(shapely.difference(outline, hull)) < 1e-6
@@ -482,7 +480,7 @@ def test_land_use_values_outside_the_vocabulary_are_never_silently_ignored(caplo
         geometry=[box(0, 0, 150, 150), box(155, 0, 300, 150), box(0, 155, 150, 305)],
         crs="EPSG:2326",
     )
-    result = nmgeo.build_packages(land, min_package_area=0)
+    result = nmgeo.build_packages(land, min_area_ha=0)
     # "COMMERCIAL" and " Open Space " are the classes but for case and spaces.
     assert len(result.packages) == 1
     assert result.packages["commercial_ha"].iloc[0] == pytest.approx(150 * 150 / 1e4)

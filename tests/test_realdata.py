@@ -39,7 +39,7 @@ EXTRACT = Path(__file__).resolve().parent / "data" / "north"
 FULL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "north"
 
 GAP = 15.0  # m, build_packages' default gap_tolerance
-MIN_AREA = 20_000.0  # m², build_packages' default min_package_area
+MIN_AREA = 20_000.0  # m², build_packages' default min_area_ha of 2 ha
 COMMERCIAL = ("commercial",)
 FACILITIES = ("public_facility", "open_space")
 RATIO = 0.3  # concave hull ratio of lot_extent
@@ -75,6 +75,7 @@ def _sources(name: str) -> tuple[list[Path], Path]:
 def _layers(name: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     plans, lot_file = _sources(name)
     zones = pd.concat([nmgeo.read_zones(p) for p in plans], ignore_index=True)
+    zones = nmgeo.assign_land_use(gpd.GeoDataFrame(zones, geometry="geometry", crs="EPSG:2326"))
     lots = nmgeo.read_parcels(lot_file, layer="LOT")
     return gpd.GeoDataFrame(zones, geometry="geometry", crs="EPSG:2326"), lots
 
@@ -239,7 +240,7 @@ def _case(name: str) -> Case:
         lots,
         extent=frame,
         gap_tolerance=GAP,
-        min_package_area=MIN_AREA,
+        min_area_ha=MIN_AREA / 1e4,
         commercial=COMMERCIAL,
         facilities=FACILITIES,
     )
@@ -443,7 +444,7 @@ def test_zones_alone_give_the_same_packages_all_of_unknown_tenure(case):
     alone = nmgeo.build_packages(
         case.zones,
         gap_tolerance=GAP,
-        min_package_area=MIN_AREA,
+        min_area_ha=MIN_AREA / 1e4,
         commercial=COMMERCIAL,
         facilities=FACILITIES,
     )
@@ -481,7 +482,7 @@ def test_recorded_totals(case):
 
 def test_all_plans_read_in_one_call_have_no_unknown_label(case):
     plans, _ = _sources(case.name)
-    zones = nmgeo.read_zones(plans[0].parent)
+    zones = nmgeo.assign_land_use(nmgeo.read_zones(plans[0].parent))
     # Independent: every plan file read with plain geopandas.
     plain = pd.concat([gpd.read_file(p) for p in plans], ignore_index=True)
     assert len(zones) == len(plain)

@@ -75,8 +75,13 @@ def packages_result(sample):
     return nmgeo.build_packages(sample.parcels)
 
 
+def _with_access(result, **options):
+    """The package report with the access columns, as a planner builds it."""
+    return package_report(nmgeo.assign_access(result.packages, **options))
+
+
 def test_package_report_has_one_row_per_package_in_id_order(packages_result):
-    table = package_report(packages_result, proximity=False)
+    table = package_report(packages_result)
     assert list(table["package_id"]) == sorted(packages_result.packages["package_id"])
     assert "geometry" not in table.columns
     expected = packages_result.packages.set_index("package_id")
@@ -109,7 +114,7 @@ def test_package_report_has_one_row_per_package_in_id_order(packages_result):
 def test_package_report_access_figures_match_the_proximity_functions(
     sample, packages_result, as_of
 ):
-    table = package_report(packages_result, as_of=as_of, years=(2026, 2034))
+    table = _with_access(packages_result, as_of=as_of, years=(2026, 2034))
     table = table.set_index("package_id")
     year = datetime.date.today().year if as_of is None else as_of
     assert table.attrs["as_of"] == year
@@ -119,7 +124,7 @@ def test_package_report_access_figures_match_the_proximity_functions(
     counted = stations[stations["opening_year"] <= year]
     bcp = nmgeo.bcp_proximity(packages)
     rail = nmgeo.proximity(packages, counted, prefix="rail_")
-    share = nmgeo.catchment_share(packages, counted, 500.0)
+    share = nmgeo.catchment_share(packages, counted, catchment_radius=500.0)
     ids = table.index
     assert list(table["bcp_name"]) == list(bcp.loc[ids, "bcp_name"])
     np.testing.assert_allclose(table["bcp_distance_m"], bcp.loc[ids, "bcp_distance_m"])
@@ -145,7 +150,7 @@ def test_package_report_access_figures_match_the_proximity_functions(
 
 
 def test_package_report_timeline_defaults_to_every_change_from_as_of(packages_result):
-    table = package_report(packages_result, as_of=2026)
+    table = _with_access(packages_result, as_of=2026)
     opening = nmgeo.reference.rail_stations()["opening_year"]
     years = [2026, *sorted(set(opening[opening > 2026]))]
     assert [c for c in table.columns if c.startswith("rail_distance_m_")] == [
@@ -154,24 +159,25 @@ def test_package_report_timeline_defaults_to_every_change_from_as_of(packages_re
 
 
 def test_package_report_as_of_counts_stations_open_by_that_year(sample, packages_result):
-    table = package_report(packages_result, as_of=2034, catchment_radius=800.0)
+    table = _with_access(packages_result, as_of=2034, catchment_radius=800.0)
     table = table.set_index("package_id")
     packages = nmgeo.build_packages(sample.parcels).packages.set_index("package_id")
     rail = nmgeo.rail_proximity(packages, as_of=2034).loc[table.index]
     np.testing.assert_allclose(table["rail_distance_m"], rail["rail_distance_m"])
-    share = nmgeo.catchment_share(packages, nmgeo.reference.rail_stations(as_of=2034), 800.0)
+    stations = nmgeo.reference.rail_stations(as_of=2034)
+    share = nmgeo.catchment_share(packages, stations, catchment_radius=800.0)
     np.testing.assert_allclose(
         table["rail_catchment_share"], share.loc[table.index, "catchment_share"]
     )
     # A later network can only bring stations closer.
-    today = package_report(packages_result).set_index("package_id")
+    today = _with_access(packages_result).set_index("package_id")
     assert (table["rail_distance_m"] <= today["rail_distance_m"] + 1e-9).all()
 
 
 def test_package_report_terrain_matches_zonal_stats_of_dem_and_slope(
     sample, packages_result, tmp_path
 ):
-    table = package_report(packages_result, proximity=False, dem=sample.dem_path)
+    table = package_report(nmgeo.assign_terrain(packages_result.packages, sample.dem_path))
     packages = packages_result.packages.sort_values("package_id").reset_index(drop=True)
     elevation = nmgeo.zonal_stats(packages, sample.dem_path, stats=("mean",))["mean"]
     slope_path = nmgeo.write_raster(nmgeo.slope_raster(sample.dem_path), tmp_path / "slope.tif")
@@ -390,7 +396,9 @@ def test_area_report_counts_a_straddling_lot_in_each_zone_it_lies_in():
     assert lots["land_use"].tolist() == ["commercial"]  # the dominant zone, for display
     whole = nmgeo.area_report(lots, by="land_use")
     assert whole.set_index("land_use")["area_ha"].to_dict() == pytest.approx({"commercial": 0.1})
-    cut = nmgeo.area_report(lots, by="land_use", zones=zones).set_index("land_use")
+    fabric = nmgeo.land_fabric(zones, lots.drop(columns=["zone_label", "land_use"]))
+    leased = fabric[fabric["parcel_id"].notna()]
+    cut = nmgeo.area_report(leased, by="land_use").set_index("land_use")
     assert cut["area_ha"].to_dict() == pytest.approx({"agriculture": 0.03, "commercial": 0.07})
     assert cut["share"].sum() == pytest.approx(1.0)
     # On the fabric, the zones' Government land is counted too.

@@ -9,7 +9,8 @@ import re
 import pandas as pd
 import pytest
 
-from nmgeo.report import neutralise_formulas, write_report
+from nmgeo._writers import neutralise_formulas
+from nmgeo.report import write_report
 
 openpyxl = pytest.importorskip("openpyxl")
 

@@ -1,4 +1,4 @@
-"""Specification of nmgeo._validate: CRS, geometry and id checks, and the read account."""
+"""Specification of nmgeo._validate: geometry checks and repairs, and id checks."""
 
 from __future__ import annotations
 

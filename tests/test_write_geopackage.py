@@ -43,7 +43,7 @@ def parcels() -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def result(parcels) -> nmgeo.PackageResult:
-    return nmgeo.build_packages(parcels, min_package_area=10_000)
+    return nmgeo.build_packages(parcels, min_area_ha=1)
 
 
 def _layers(path) -> dict[str, str | None]:
@@ -226,7 +226,7 @@ def test_empty_frames_write_valid_empty_layers_with_their_schema(tmp_path):
 
 
 def test_a_run_that_finds_no_package_still_writes_a_complete_geopackage(parcels, tmp_path):
-    result = nmgeo.build_packages(parcels, min_package_area=1e9)  # nothing is that large
+    result = nmgeo.build_packages(parcels, min_area_ha=100000)  # nothing is that large
     assert len(result.packages) == 0
     layers = {
         "packages": result.packages,

@@ -1,4 +1,4 @@
-"""assign_zoning and assign_major_zone: the dominant zone of every lot, by true area."""
+"""assign_land_use, assign_zoning and assign_major_zone: classes and dominant zones."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
+from test_io import tpb_zones
 
 import nmgeo
 from nmgeo.errors import MissingCRSError, SchemaError
+from nmgeo.io import read_zones
 
 # A origin inside the Northern Metropolis (HK1980 Grid, metres).
 X0, Y0 = 825_000.0, 838_000.0
@@ -132,8 +134,12 @@ def test_zones_in_wgs84_give_the_same_answer(parcels, zones):
 
 
 def test_missing_columns_and_crs_are_clear_errors(parcels, zones):
-    with pytest.raises(SchemaError, match="land_use"):
-        nmgeo.assign_zoning(parcels, zones.drop(columns="land_use"))
+    with pytest.raises(SchemaError, match="zone_label"):
+        nmgeo.assign_zoning(parcels, zones.drop(columns=["zone_label", "land_use"]))
+    # zones without land use are classified first, as assign_land_use does
+    unclassified = nmgeo.assign_zoning(parcels, zones.drop(columns="land_use"))
+    classified = nmgeo.assign_zoning(parcels, nmgeo.assign_land_use(zones))
+    assert unclassified["land_use"].tolist() == classified["land_use"].tolist()
     with pytest.raises(MissingCRSError, match="parcels"):
         nmgeo.assign_zoning(parcels.set_crs(None, allow_override=True), zones)
 
@@ -211,3 +217,63 @@ def test_major_zone_of_known_places(lat, lon, expected):
     out = nmgeo.assign_major_zone(_site(lat, lon))
     got = out["major_zone"].iloc[0]
     assert (got is None or pd.isna(got)) if expected is None else got == expected
+
+
+# --------------------------------------------------------------------------- assign_land_use
+
+
+@pytest.fixture
+def classify_spy(monkeypatch):
+    """Replace classify_zone with a recorder that classes every zone 'spy'."""
+    calls = []
+
+    def classify_zone(labels, *, specified_use=None, mapping=None, area_m2=None):
+        calls.append(
+            {
+                "labels": list(labels),
+                "specified_use": None if specified_use is None else list(specified_use),
+                "mapping": mapping,
+            }
+        )
+        return pd.Series(["spy"] * len(labels), name="land_use")
+
+    monkeypatch.setattr(nmgeo.zoning, "classify_zone", classify_zone)
+    return calls
+
+
+def test_land_use_comes_from_classify_zone_with_specified_use_and_mapping(classify_spy):
+    mapping = {"GB": "green"}
+    out = nmgeo.assign_land_use(read_zones(tpb_zones()), mapping=mapping)
+    assert len(classify_spy) == 1
+    call = classify_spy[0]
+    assert call["labels"] == ["R(B)1", "OU", "GB"]
+    assert call["specified_use"][1] == "Business"
+    assert pd.isna(call["specified_use"][0])
+    assert call["mapping"] is mapping
+    assert out["land_use"].tolist() == ["spy", "spy", "spy"]
+
+
+def test_land_use_with_the_bundled_vocabulary():
+    pytest.importorskip("nmgeo._vocabulary")
+    source = tpb_zones()
+    source["ZONE_LABEL"] = ["OU", "OU", "NOT-A-ZONE"]
+    source["SPUSE_ENG"] = ["Business", None, None]
+    out = nmgeo.assign_land_use(read_zones(source))
+    # the specified use reaches the classifier: an OU(Business) is not a bare OU
+    assert out["land_use"][0] != out["land_use"][1]
+    assert out["land_use"][2] == "unknown"
+    mapped = nmgeo.assign_land_use(read_zones(source), mapping={"NOT-A-ZONE": "commercial"})
+    assert mapped["land_use"][2] == "commercial"
+
+
+def test_assign_land_use_needs_zone_labels():
+    with pytest.raises(SchemaError, match="zone_label"):
+        nmgeo.assign_land_use(gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)], crs=2326))
+
+
+def test_verbs_classify_zones_read_without_land_use_as_assign_land_use_does():
+    zones = read_zones(tpb_zones())
+    classified = nmgeo.assign_land_use(zones)
+    fabric = nmgeo.land_fabric(zones)
+    expected = classified["land_use"].to_numpy()[fabric["zone_row"].to_numpy()]
+    assert fabric["land_use"].tolist() == expected.tolist()

@@ -163,7 +163,7 @@ def test_timeline_default_years_are_every_year_the_network_changes():
 
 
 def test_timeline_wide_view_shows_when_the_site_gains_rail():
-    out = nmgeo.proximity_timeline(_san_tin_site(), years=(2026, 2030, 2034), wide=True)
+    out = nmgeo.assign_rail_timeline(_san_tin_site(), years=(2026, 2030, 2034))
     assert isinstance(out, gpd.GeoDataFrame)
     d = [out[f"rail_distance_m_{y}"].iloc[0] for y in (2026, 2030, 2034)]
     assert d[0] == pytest.approx(d[1]) and d[2] < d[1]
@@ -171,9 +171,7 @@ def test_timeline_wide_view_shows_when_the_site_gains_rail():
     assert out["rail_walk_year"].iloc[0] == 2034
     far = squares((0, 0, 10, 10))
     far = far.set_geometry(far.translate(-20_000, -30_000))
-    assert pd.isna(
-        nmgeo.proximity_timeline(far, years=(2026,), wide=True)["rail_walk_year"].iloc[0]
-    )
+    assert pd.isna(nmgeo.assign_rail_timeline(far, years=(2026,))["rail_walk_year"].iloc[0])
 
 
 def test_rail_walk_year_is_the_exact_opening_year_of_the_first_station_in_reach():
@@ -188,8 +186,8 @@ def test_rail_walk_year_is_the_exact_opening_year_of_the_first_station_in_reach(
     assert walk.name == "rail_walk_year" and list(walk.index) == [7, 3]
     assert walk.loc[7] == 2031  # B (2029) is beyond 800 m; A is the first within reach
     assert pd.isna(walk.loc[3])
-    assert nmgeo.rail_walk_year(site, stations=stations, walk=1_000.0).loc[7] == 2029
-    assert nmgeo.rail_walk_year(site, stations=stations, walk=50.0).isna().all()
+    assert nmgeo.rail_walk_year(site, stations=stations, walk_radius=1_000.0).loc[7] == 2029
+    assert nmgeo.rail_walk_year(site, stations=stations, walk_radius=50.0).isna().all()
 
 
 def test_a_kwu_tung_north_site_is_walkable_to_rail_from_the_stations_target_year():
@@ -204,7 +202,7 @@ def test_catchment_share_of_a_square_half_inside_a_circle():
     r = 500.0
     lots = squares((-50, r - 50, 50, r + 50), (-20, -20, 20, 20), (2000, 0, 2100, 100))
     target = points(station=(0, 0))
-    out = nmgeo.catchment_share(lots, target, radius=r)
+    out = nmgeo.catchment_share(lots, target, catchment_radius=r)
     # Area of the square under the arc, by quadrature: y from 450 to min(sqrt(r²-x²), 550).
     inside, _ = quad(lambda x: min(np.sqrt(r**2 - x**2), r + 50) - (r - 50), -50, 50)
     assert out["catchment_share"].iloc[0] == pytest.approx(inside / 10_000, rel=2e-3)
@@ -215,7 +213,7 @@ def test_catchment_share_of_a_square_half_inside_a_circle():
 def test_catchment_of_two_overlapping_discs_is_not_counted_twice():
     lots = squares((-10, -10, 10, 10))
     two = points(a=(0, 0), b=(5, 0))
-    assert nmgeo.catchment_share(lots, two, radius=100)["catchment_share"].iloc[0] == 1.0
+    assert nmgeo.catchment_share(lots, two, catchment_radius=100)["catchment_share"].iloc[0] == 1.0
 
 
 @settings(max_examples=30, deadline=None)
@@ -258,7 +256,7 @@ def test_bad_targets_are_clear_errors():
     with pytest.raises(InputError, match="k must"):
         nmgeo.proximity(lots, points(a=(0, 0)), k=0)
     with pytest.raises(InputError, match="radius"):
-        nmgeo.catchment_share(lots, points(a=(0, 0)), radius=0)
+        nmgeo.catchment_share(lots, points(a=(0, 0)), catchment_radius=0)
 
 
 def test_wgs84_targets_give_the_same_distances():

@@ -1,0 +1,102 @@
+"""Library-wide settings: threads, offline map assets, sample and cache folders.
+
+Set them in code (``nmgeo.settings.threads = 1``); each one left at ``None`` falls back
+to its environment variable, read when it is used, then to the built-in default:
+
+============== ===================== ======================================================
+setting        environment variable  default
+============== ===================== ======================================================
+``threads``    ``NMGEO_THREADS``     the CPU count; 1 turns threading off
+``assets``     ``NMGEO_ASSETS``      none: offline maps need a ``node_modules`` folder
+``sample_dir`` ``NMGEO_SAMPLE_DIR``  ``sample_data/`` of a source checkout, else the cache
+``cache_dir``  ``XDG_CACHE_HOME``    ``~/.cache``; nmgeo keeps its files in ``nmgeo/``
+============== ===================== ======================================================
+
+Nothing else changes behaviour behind the caller's back: in particular, a folder of map
+assets does not make maps offline by itself; pass ``offline=True`` (``--offline`` on the
+command line) for that.
+
+Examples
+--------
+>>> import nmgeo
+>>> nmgeo.settings.threads = 1
+>>> nmgeo.settings.current_threads()
+1
+>>> nmgeo.settings.threads = None
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nmgeo.errors import InputError
+
+__all__ = [
+    "assets",
+    "cache_dir",
+    "current_assets",
+    "current_cache_dir",
+    "current_sample_dir",
+    "current_threads",
+    "sample_dir",
+    "threads",
+]
+
+#: Threads for the vectorised GEOS calls that nmgeo splits (None: ``NMGEO_THREADS``).
+threads: int | None = None
+#: The npm ``node_modules`` folder offline maps inline Leaflet from (None: ``NMGEO_ASSETS``).
+assets: str | os.PathLike | None = None
+#: The folder of the bundled sample (None: ``NMGEO_SAMPLE_DIR``, then the defaults).
+sample_dir: str | os.PathLike | None = None
+#: The base folder for generated files kept between runs (None: ``XDG_CACHE_HOME``).
+cache_dir: str | os.PathLike | None = None
+
+THREADS_ENV = "NMGEO_THREADS"
+ASSETS_ENV = "NMGEO_ASSETS"
+SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
+
+
+def current_threads() -> int:
+    """Threads to use now: :data:`threads`, else ``NMGEO_THREADS``, else the CPU count.
+
+    Returns
+    -------
+    int
+        At least 1. An environment value that is not a whole number above 0 is ignored.
+
+    Raises
+    ------
+    InputError
+        :data:`threads` is set to something other than a whole number above 0.
+    """
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            msg = f"nmgeo.settings.threads must be a whole number >= 1 or None, not {threads!r}"
+            raise InputError(msg)
+        return threads
+    value = os.environ.get(THREADS_ENV, "")
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, os.cpu_count() or 1)
+
+
+def current_assets() -> Path | None:
+    """The offline map assets folder: :data:`assets`, else ``NMGEO_ASSETS``, else None."""
+    value = assets if assets is not None else os.environ.get(ASSETS_ENV) or None
+    return None if value is None else Path(value)
+
+
+def current_sample_dir() -> Path | None:
+    """The sample folder asked for: :data:`sample_dir`, else ``NMGEO_SAMPLE_DIR``, else None.
+
+    None means the defaults of :func:`nmgeo.datasets.sample_dir` apply.
+    """
+    value = sample_dir if sample_dir is not None else os.environ.get(SAMPLE_DIR_ENV) or None
+    return None if value is None else Path(value)
+
+
+def current_cache_dir() -> Path:
+    """nmgeo's cache folder: ``<cache_dir or XDG_CACHE_HOME or ~/.cache>/nmgeo``."""
+    base = cache_dir if cache_dir is not None else os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "nmgeo"
