@@ -15,15 +15,49 @@ UNITS: tuple[tuple[str, str], ...] = (
 )
 
 
-def column_unit(column: str) -> str | None:
-    """The unit of a report column from its name (``"area_ha"`` -> ``"ha"``), or None."""
+def column_unit(name: str) -> str | None:
+    """The unit of a report column from its name (``"area_ha"`` -> ``"ha"``), or None.
+
+    Parameters
+    ----------
+    name : str
+        A column name.
+
+    Returns
+    -------
+    str or None
+        ``"ha"``, ``"m²"``, ``"m"``, ``"0-1"`` or ``"°"``; None for a unitless name.
+
+    Examples
+    --------
+    >>> from nmgeo.report import column_unit
+    >>> column_unit("area_ha"), column_unit("rail_distance_m_2034"), column_unit("n_lots")
+    ('ha', 'm', None)
+    """
     for pattern, unit in UNITS:
-        if re.search(pattern, str(column)):
+        if re.search(pattern, str(name)):
             return unit
     return None
 
 
-def with_units(column: str) -> str:
-    """A header with its unit: ``"area_ha"`` -> ``"area_ha (ha)"``; unitless names unchanged."""
-    unit = column_unit(column)
-    return str(column) if unit is None else f"{column} ({unit})"
+def with_units(name: str) -> str:
+    """A header with its unit: ``"area_ha"`` -> ``"area_ha (ha)"``; unitless names unchanged.
+
+    Parameters
+    ----------
+    name : str
+        A column name.
+
+    Returns
+    -------
+    str
+        The header shown in the XLSX, Markdown and HTML reports.
+
+    Examples
+    --------
+    >>> from nmgeo.report import with_units
+    >>> with_units("facility_share"), with_units("package_id")
+    ('facility_share (0-1)', 'package_id')
+    """
+    unit = column_unit(name)
+    return str(name) if unit is None else f"{name} ({unit})"

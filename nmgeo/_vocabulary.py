@@ -112,6 +112,13 @@ def vocabulary() -> pd.DataFrame:
     ------
     VocabularyError
         If the bundled file names an unknown kind or land-use class or repeats a key.
+
+    Examples
+    --------
+    >>> from nmgeo.zoning import vocabulary
+    >>> table = vocabulary()
+    >>> table.set_index(["kind", "key"]).loc[("family", "G/IC"), "land_use"]
+    'public_facility'
     """
     return _load_vocabulary().copy()
 
@@ -274,6 +281,12 @@ def normalise_label(labels: LabelsLike) -> pd.Series:
     pandas.Series
         Object-dtype canonical labels, with the index and name of ``labels`` if
         it is a Series (else a RangeIndex). Null and blank labels are ``None``.
+
+    Examples
+    --------
+    >>> from nmgeo.zoning import normalise_label
+    >>> normalise_label(["c (1)", " R(A)3 ", "g/ic"]).tolist()
+    ['C(1)', 'R(A)3', 'G/IC']
     """
     series = _as_series(labels, "labels")
     codes, uniques = _factorized(series)
@@ -310,6 +323,12 @@ def zone_family(labels: LabelsLike) -> pd.Series:
     pandas.Series
         Object-dtype family keys with the index of ``labels``; ``None`` where the
         label is null or has no recognisable family part.
+
+    Examples
+    --------
+    >>> from nmgeo.zoning import zone_family
+    >>> zone_family(["C(1)", "R(A)3", "OU(Business)2", "G/IC(2)"]).tolist()
+    ['C', 'R(A)', 'OU', 'G/IC']
     """
     series = _as_series(labels, "labels")
     codes, uniques = _factorized(series)

@@ -78,6 +78,15 @@ class SyntheticMetropolis:
         Long and North district land and the Lok Ma Chau Loop).
     seed, n_lots : int
         The generator's arguments.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from nmgeo.datasets import SyntheticMetropolis
+    >>> [f.name for f in dataclasses.fields(SyntheticMetropolis)][:3]
+    ['zones', 'lots', 'roads']
+
+    See :func:`synthetic_metropolis` for one generated and written.
     """
 
     zones: gpd.GeoDataFrame
@@ -237,6 +246,13 @@ def synthetic_metropolis(
 class Sample:
     """The bundled sample, loaded and ready for analysis (all EPSG:2326).
 
+    Examples
+    --------
+    >>> import nmgeo
+    >>> sample = nmgeo.load_sample()
+    >>> sample.dem_path.name, len(sample.zones) > 4_000
+    ('nm_dem.tif', True)
+
     Attributes
     ----------
     parcels : geopandas.GeoDataFrame
@@ -292,14 +308,32 @@ def sample_dir(*, create: bool = True) -> Path:
     ``NMGEO_SAMPLE_DIR`` environment variable), the
     ``sample_data/`` folder of a source checkout, then a per-user cache where
     the sample is generated on first use (same seed, so identical files).
+
+    Parameters
+    ----------
+    create : bool
+        Generate the sample into the cache when it is nowhere (takes about a minute);
+        with False that is a :class:`~nmgeo.errors.SampleDataError`.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder holding ``nm_sample.gpkg`` and ``nm_dem.tif``.
+
+    Examples
+    --------
+    >>> from nmgeo.datasets import sample_dir
+    >>> (sample_dir() / "nm_sample.gpkg").is_file()
+    True
     """
     chosen = settings.current_sample_dir()
     if chosen is not None:
-        env = str(chosen)
         directory = chosen
         if not _is_sample(directory):
+            # The message names what pointed here: the setting or the environment variable.
+            which = "nmgeo.settings.sample_dir" if settings.sample_dir else SAMPLE_DIR_ENV
             msg = (
-                f"{SAMPLE_DIR_ENV}={env} holds no {GPKG_NAME} and {DEM_NAME}; "
+                f"{which}={chosen} holds no {GPKG_NAME} and {DEM_NAME}; "
                 "unset it or point it at the sample folder"
             )
             raise SampleDataError(msg)

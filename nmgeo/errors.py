@@ -24,6 +24,18 @@ class NmgeoError(Exception):
 
     The message is one sentence that names the file, row or column at fault and
     says what to do about it.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import nmgeo
+    >>> no_crs = gpd.GeoDataFrame({"LOTID": ["A"]}, geometry=[box(0, 0, 1, 1)])
+    >>> try:
+    ...     nmgeo.read_parcels(no_crs)
+    ... except nmgeo.NmgeoError as err:
+    ...     print(type(err).__name__)
+    MissingCRSError
     """
 
 

@@ -67,8 +67,18 @@ def government_held(ownership: pd.Series) -> np.ndarray:
     return own.isin(GOVERNMENT_VALUES).fillna(False).to_numpy(dtype=bool)
 
 
-def is_fabric(gdf: pd.DataFrame) -> bool:
-    """True if ``gdf`` looks like the output of :func:`land_fabric`.
+def is_fabric(parcels: pd.DataFrame) -> bool:
+    """True if ``parcels`` looks like the output of :func:`land_fabric`.
+
+    Parameters
+    ----------
+    parcels : pandas.DataFrame
+        Any frame.
+
+    Returns
+    -------
+    bool
+        Whether it has the fabric's ``piece_id``, ``tenure`` and ``zone_row`` columns.
 
     Examples
     --------
@@ -80,7 +90,7 @@ def is_fabric(gdf: pd.DataFrame) -> bool:
     >>> is_fabric(nmgeo.land_fabric(sample.zones.cx[826_000:830_000, 832_000:836_000]))
     True
     """
-    return {"piece_id", "tenure", "zone_row"} <= set(gdf.columns)
+    return {"piece_id", "tenure", "zone_row"} <= set(parcels.columns)
 
 
 def land_fabric(

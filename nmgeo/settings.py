@@ -69,6 +69,12 @@ def current_threads() -> int:
     ------
     InputError
         :data:`threads` is set to something other than a whole number above 0.
+
+    Examples
+    --------
+    >>> from nmgeo import settings
+    >>> settings.current_threads() >= 1
+    True
     """
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -82,7 +88,21 @@ def current_threads() -> int:
 
 
 def current_assets() -> Path | None:
-    """The offline map assets folder: :data:`assets`, else ``NMGEO_ASSETS``, else None."""
+    """The offline map assets folder: :data:`assets`, else ``NMGEO_ASSETS``, else None.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The ``node_modules`` folder offline maps inline Leaflet from, if one is set.
+
+    Examples
+    --------
+    >>> from nmgeo import settings
+    >>> settings.assets = "/opt/map-assets/node_modules"
+    >>> settings.current_assets().name
+    'node_modules'
+    >>> settings.assets = None
+    """
     value = assets if assets is not None else os.environ.get(ASSETS_ENV) or None
     return None if value is None else Path(value)
 
@@ -90,13 +110,36 @@ def current_assets() -> Path | None:
 def current_sample_dir() -> Path | None:
     """The sample folder asked for: :data:`sample_dir`, else ``NMGEO_SAMPLE_DIR``, else None.
 
-    None means the defaults of :func:`nmgeo.datasets.sample_dir` apply.
+    Returns
+    -------
+    pathlib.Path or None
+        The folder; None means the defaults of :func:`nmgeo.datasets.sample_dir` apply.
+
+    Examples
+    --------
+    >>> from nmgeo import settings
+    >>> settings.sample_dir = "my_sample"
+    >>> str(settings.current_sample_dir())
+    'my_sample'
+    >>> settings.sample_dir = None
     """
     value = sample_dir if sample_dir is not None else os.environ.get(SAMPLE_DIR_ENV) or None
     return None if value is None else Path(value)
 
 
 def current_cache_dir() -> Path:
-    """nmgeo's cache folder: ``<cache_dir or XDG_CACHE_HOME or ~/.cache>/nmgeo``."""
+    """nmgeo's cache folder: ``<cache_dir or XDG_CACHE_HOME or ~/.cache>/nmgeo``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+
+    Examples
+    --------
+    >>> from nmgeo import settings
+    >>> settings.current_cache_dir().name
+    'nmgeo'
+    """
     base = cache_dir if cache_dir is not None else os.environ.get("XDG_CACHE_HOME")
     return Path(base or Path.home() / ".cache") / "nmgeo"

@@ -40,16 +40,15 @@ FLOW = [
 
 
 def _public_callables() -> list[tuple[str, object]]:
-    out = []
-    for name in nmgeo.__all__:
-        obj = getattr(nmgeo, name)
-        if inspect.isfunction(obj):
-            out.append((name, obj))
-    for module in (nmgeo.reference, nmgeo.glossary):
-        for name in module.__all__:
+    """Every public function of every public module (``__all__``), once each."""
+    out, seen = [], set()
+    for module_name in (*BASE, *FLOW):
+        module = importlib.import_module(f"nmgeo.{module_name}")
+        for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
-            if inspect.isfunction(obj):
-                out.append((f"{module.__name__.split('.')[-1]}.{name}", obj))
+            if inspect.isfunction(obj) and obj not in seen:
+                seen.add(obj)
+                out.append((f"{module_name}.{name}", obj))
     return out
 
 
@@ -119,7 +118,14 @@ def test_every_public_verb_has_an_examples_section(name, func):
 
 
 def test_public_classes_have_examples_too():
-    for cls in (nmgeo.PackageResult, nmgeo.raster.Raster):
+    classes = (
+        nmgeo.PackageResult,
+        nmgeo.raster.Raster,
+        nmgeo.datasets.Sample,
+        nmgeo.datasets.SyntheticMetropolis,
+        nmgeo.NmgeoError,
+    )
+    for cls in classes:
         assert "Examples\n--------" in (inspect.getdoc(cls) or ""), cls.__name__
 
 
@@ -268,3 +274,10 @@ def test_the_glossary_has_one_entry_per_table_and_column():
     assert isinstance(glossary.columns("packages"), pd.DataFrame)
     with pytest.raises(nmgeo.errors.InputError, match="packages"):
         glossary.columns("nope")
+
+
+def test_the_proximity_verb_and_the_access_module_do_not_clash():
+    import nmgeo.access
+
+    assert callable(nmgeo.proximity) and nmgeo.proximity is nmgeo.access.proximity
+    assert nmgeo.access.rail_proximity is nmgeo.rail_proximity
