@@ -798,7 +798,7 @@ def packages(
     walk_radius = check_limit(walk_radius, "walk_radius", what="--walk-radius")
     catchment_radius = check_limit(catchment_radius, "catchment_radius", what="--catchment-radius")
     lots_path = _packages_lots_path(parcels, lots_path, zones, extent)
-    _refuse_overwrite(_PACKAGES_OUTPUTS(out), [lots_path, *zones, dem, extent])
+    _refuse_overwrite(_packages_outputs(out), [lots_path, *zones, dem, extent])
     n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)
     year = network_year(as_of)
     with _recording(ctx, n_steps) as run:
@@ -840,7 +840,7 @@ def packages(
         _say(ctx, f"wrote {path}")
 
 
-def _PACKAGES_OUTPUTS(out: Path) -> list[Path]:  # noqa: N802 - a fixed list of names
+def _packages_outputs(out: Path) -> list[Path]:
     """The files `nmgeo packages` writes into --out."""
     base = out / "report"
     planned = [out / "packages.gpkg", out / "package_map.html", out / "manifest.json"]
