@@ -90,13 +90,14 @@ LIMITS: dict[str, Limit] = {
 }
 
 
-def check_limit(value: object, name: str, *, what: str | None = None) -> float:
+def check_limit(value: object, name: str, *, what: str | None = None, warn: bool = True) -> float:
     """Return ``value`` as a float after checking it against ``LIMITS[name]``.
 
     Raises InputError for a non-number, NaN, a negative value (or zero where it must be
     positive), infinity where not allowed, or a value above the refusal bound; logs a
     warning above the warning bound. ``what`` names the parameter in messages (default
-    ``name``), e.g. ``"catchment_radius"``.
+    ``name``), e.g. ``"catchment_radius"``. ``warn=False`` checks refusals only, for a
+    caller (the CLI) whose verb checks the same value again later and warns then.
     """
     limit = LIMITS[name]
     label = what or name
@@ -120,7 +121,7 @@ def check_limit(value: object, name: str, *, what: str | None = None) -> float:
             f"{limit.refuse_above:,g} {limit.unit}"
         )
         raise InputError(msg)
-    if limit.warn_above is not None and number > limit.warn_above:
+    if warn and limit.warn_above is not None and number > limit.warn_above:
         logger.warning(
             "%s=%s %s is beyond the plausible %s %s: %s",
             label,

@@ -207,6 +207,14 @@ def _default_compiled() -> _Compiled:
     return _compile(_load_vocabulary())
 
 
+def _one_per_label(values: pd.Series, n: int, name: str, what: str) -> pd.Series:
+    """``values`` if it has one entry per label, else InputError naming ``name``."""
+    if len(values) != n:
+        msg = f"{name} has {len(values)} values but labels has {n}; give one {what} per label."
+        raise InputError(msg)
+    return values
+
+
 def _as_series(values: LabelsLike, name: str) -> pd.Series:
     if isinstance(values, pd.Series):
         return values
@@ -455,13 +463,7 @@ def _report_unknown(labels: np.ndarray, counts: np.ndarray, area_m2: np.ndarray 
 
 def _as_areas(area_m2: LabelsLike, n: int) -> np.ndarray:
     """Validate ``area_m2`` (one non-negative number or null per label) as float64."""
-    series = _as_series(area_m2, "area_m2")
-    if len(series) != n:
-        msg = (
-            f"area_m2 has {len(series)} values but labels has {n}; give one area (m2, or "
-            "null) per label."
-        )
-        raise InputError(msg)
+    series = _one_per_label(_as_series(area_m2, "area_m2"), n, "area_m2", "area (m2, or null)")
     try:
         values = pd.to_numeric(series.astype(object), errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError) as error:
@@ -507,13 +509,7 @@ def _specified_use_factors(
     if specified_use is None:
         return np.full(n_labels, -1, dtype=np.int64), pd.Series([], dtype=object)
     uses = _as_series(specified_use, "specified_use")
-    if len(uses) != n_labels:
-        msg = (
-            f"specified_use has {len(uses)} values but labels has {n_labels}; "
-            "give one specified use (or null) per label."
-        )
-        raise InputError(msg)
-    return _factorized(uses)
+    return _factorized(_one_per_label(uses, n_labels, "specified_use", "specified use (or null)"))
 
 
 def _distinct_pairs(

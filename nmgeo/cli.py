@@ -793,10 +793,13 @@ def packages(
     from nmgeo.raster import assign_terrain
     from nmgeo.report import area_report, package_report
 
-    # checked before any file is read
-    gap_tolerance = check_limit(gap_tolerance, "gap_tolerance", what="--gap-tolerance")
-    walk_radius = check_limit(walk_radius, "walk_radius", what="--walk-radius")
-    catchment_radius = check_limit(catchment_radius, "catchment_radius", what="--catchment-radius")
+    # Refused before any file is read; a plausibility warning comes once, from the verb.
+    for value, name in (
+        (gap_tolerance, "gap_tolerance"),
+        (walk_radius, "walk_radius"),
+        (catchment_radius, "catchment_radius"),
+    ):
+        check_limit(value, name, what="--" + name.replace("_", "-"), warn=False)
     lots_path = _packages_lots_path(parcels, lots_path, zones, extent)
     _refuse_overwrite(_packages_outputs(out), [lots_path, *zones, dem, extent])
     n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)

@@ -85,12 +85,7 @@ def assign_land_use(
     >>> assign_land_use(zones)["land_use"].tolist()
     ['commercial', 'public_facility', 'commercial']
     """
-    if "zone_label" not in zones.columns:
-        msg = (
-            "zones layer lacks column 'zone_label'; read it with nmgeo.read_zones() or "
-            "rename the column holding the OZP zone labels"
-        )
-        raise SchemaError(msg)
+    _require_zone_label(zones)
     if "land_use" in zones.columns:
         logger.info("assign_land_use: existing land_use column replaced")
     labels = zones["zone_label"].reset_index(drop=True)
@@ -104,15 +99,19 @@ def assign_land_use(
     return out
 
 
+def _require_zone_label(zones: pd.DataFrame) -> None:
+    if "zone_label" not in zones.columns:
+        msg = (
+            "zones layer lacks column 'zone_label'; read it with nmgeo.read_zones() or "
+            "rename the column holding the OZP zone labels"
+        )
+        raise SchemaError(msg)
+
+
 def zones_with_land_use(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``zones`` itself when it has ``land_use``, else classified by :func:`assign_land_use`."""
     if "land_use" in zones.columns:
-        if "zone_label" not in zones.columns:
-            msg = (
-                "zones layer lacks column 'zone_label'; read it with nmgeo.read_zones() "
-                "or rename the column holding the OZP zone labels"
-            )
-            raise SchemaError(msg)
+        _require_zone_label(zones)
         return zones
     logger.info("zones carry no land_use: classified with the default vocabulary")
     return assign_land_use(zones)

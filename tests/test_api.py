@@ -100,8 +100,10 @@ def split_top_level(text: str) -> list[str]:
     """``"A | tuple[B | C, D]"`` -> ``["A", "tuple[B | C, D]"]``."""
     parts, depth, current = [], 0, ""
     for ch in text:
-        depth += ch in "[(" and 1 or 0
-        depth -= ch in "])" and 1 or 0
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
         if ch == "|" and depth == 0:
             parts.append(current)
             current = ""

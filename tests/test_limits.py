@@ -185,3 +185,36 @@ def test_the_cli_distance_flags_are_refused_in_one_line(tmp_path, flag, value, b
     shown = "--gap-tolerance" if flag == "--gap" else flag
     assert len(lines) == 1 and shown in lines[0] and bound in lines[0]
     assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_the_cli_warns_once_about_an_implausible_radius(tmp_path, caplog):
+    from click.testing import CliRunner
+
+    from nmgeo.cli import main
+
+    zones = gpd.GeoDataFrame(
+        {"ZONE_LABEL": ["C"]}, geometry=[box(X0, Y0, X0 + 200, Y0 + 200)], crs=2326
+    )
+    path = tmp_path / "z.gpkg"
+    zones.to_file(path, engine="pyogrio")
+    args = [
+        "packages",
+        "--zones",
+        str(path),
+        "--walk-radius",
+        "3000",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert len(_warned(caplog, "walk_radius")) == 1
+
+
+def test_warn_false_checks_refusals_only(caplog):
+    with caplog.at_level(logging.WARNING, logger="nmgeo"):
+        assert check_limit(3_000.0, "walk_radius", warn=False) == 3_000.0
+    assert _warned(caplog, "walk_radius") == []
+    with pytest.raises(InputError, match="refused"):
+        check_limit(1e9, "walk_radius", warn=False)
