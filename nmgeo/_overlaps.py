@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from nmgeo._ids import _N_MESSAGE_IDS, N_ACCOUNT_IDS, ids_at
-from nmgeo._threads import n_threads
+from nmgeo._threads import n_threads, query_tree
 
 logger = logging.getLogger("nmgeo.io")
 
@@ -83,7 +83,7 @@ def _candidate_pairs(
     none = np.empty(0, dtype=np.intp)
     if len(geoms) < 2:
         return none, none, np.empty(0)
-    i, j = shapely.STRtree(geoms).query(geoms)
+    i, j = query_tree(shapely.STRtree(geoms), geoms)
     keep = i < j
     i, j = i[keep], j[keep]
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
+import shapely
 
 from nmgeo import settings
 
@@ -18,6 +19,9 @@ T = TypeVar("T")
 
 # Below this many elements a call runs in the caller's thread: pool overhead would dominate.
 MIN_PARALLEL = 20_000
+# Ranges per thread when threaded: GEOS costs vary between rows (a zone of 20 vertices, one
+# of 20,000), so equal halves leave one thread idle; smaller ranges balance the load.
+_RANGES_PER_THREAD = 8
 
 
 def n_threads() -> int:
@@ -38,10 +42,13 @@ def map_ranges(
 
     Ranges hold at most ``piece`` elements, and at least ``min_piece`` when split for
     threads (lower it for elements that each cost much, such as overlays of whole zones).
-    They run in a pool of :func:`n_threads` threads; results keep range order.
+    They run in a pool of :func:`n_threads` threads, several ranges per thread so that a
+    costly stretch of rows does not hold up the others; results keep range order.
     """
     threads = min(n_threads(), max(1, n // max(min_piece, 1)))
-    count = max(threads, -(-n // piece)) if n else 1
+    count = -(-n // piece) if n else 1
+    if threads > 1:
+        count = max(count, min(threads * _RANGES_PER_THREAD, n // max(min_piece, 1)))
     bounds = np.linspace(0, n, count + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
     bar = None
@@ -82,3 +89,25 @@ def map_chunks(
         min_piece=min_piece,
     )
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def query_tree(
+    tree: shapely.STRtree, geoms: np.ndarray, *, min_piece: int = MIN_PARALLEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(geoms)`` (bounding boxes only), split over threads.
+
+    Returns the positions in ``geoms`` and in the tree of every pair whose boxes meet,
+    ordered as a single call orders them. The tree is built by a first query in the
+    calling thread, so the threads only read it.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    tree.query(geoms[:1])
+
+    def run(a: int, b: int) -> np.ndarray:
+        hits = tree.query(geoms[a:b])
+        hits[0] += a
+        return hits
+
+    parts = map_ranges(run, len(geoms), piece=max(len(geoms), 1), min_piece=min_piece)
+    hits = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+    return hits[0], hits[1]

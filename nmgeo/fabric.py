@@ -719,28 +719,34 @@ def _assemble(
     geoms = pieces["geometry"]
     area = shapely.area(geoms)
     lot = pieces["lot"]
-    tenure = pieces["tenure"]
+    tenure = _tenure_codes(pieces["tenure"])
     order = _piece_order(geoms, area, lot, tenure, lot_rank)
     geoms, area, lot, tenure = geoms[order], area[order], lot[order], tenure[order]
     zone = pieces["zone"][order]
     on_lot, zoned = lot >= 0, zone >= 0
+    zone_at = np.where(zoned, zrow[np.maximum(zone, 0)], -1)
 
+    # Columns are taken from the inputs' own arrays (no object arrays to re-infer).
     width = max(7, len(str(len(geoms))))
     ids = pd.Series(np.arange(1, len(geoms) + 1)).astype(str).str.zfill(width)
-    data: dict[str, Any] = {"piece_id": ("F" + ids).to_numpy(), "tenure": tenure}
-    parcel = np.full(len(geoms), None, dtype=object)
+    data: dict[str, Any] = {
+        "piece_id": "F" + ids,
+        "tenure": pd.Series(list(TENURES)).take(tenure).reset_index(drop=True),
+    }
     if lgdf is not None:
-        parcel[on_lot] = lgdf["parcel_id"].to_numpy(dtype=object)[lot[on_lot]]
-    data["parcel_id"] = parcel
+        data["parcel_id"] = _take(lgdf["parcel_id"], lot)
+    else:
+        data["parcel_id"] = pd.Series(np.full(len(geoms), None, dtype=object))
     for col in ZONE_COLUMNS:
         if col not in zgdf.columns:
             continue
-        values = np.full(len(geoms), None, dtype=object)
-        values[zoned] = zgdf[col].to_numpy(dtype=object)[zrow[zone[zoned]]]
+        values = zgdf[col]
+        at = zone_at
         if col == "land_use":
-            values[~zoned] = UNZONED
-        data[col] = values
-    data["zone_row"] = np.where(zoned, zrow[np.maximum(zone, 0)], -1)
+            values = pd.concat([values.reset_index(drop=True), pd.Series([UNZONED])])
+            at = np.where(zoned, zone_at, len(zgdf))
+        data[col] = _take(values, at)
+    data["zone_row"] = zone_at
     data["zone_part"] = np.where(zoned, zpart[np.maximum(zone, 0)], -1)
     data["area_m2"] = area
     lot_area = np.full(len(geoms), np.nan)
@@ -756,6 +762,14 @@ def _assemble(
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:2326")
 
 
+def _tenure_codes(tenure: np.ndarray) -> np.ndarray:
+    """Positions of the pieces' tenures in :data:`TENURES`."""
+    codes = np.full(len(tenure), -1, dtype=np.int64)
+    for code, name in enumerate(TENURES):  # a loop over the three tenures, not the rows
+        codes[tenure == name] = code
+    return codes
+
+
 def _piece_order(
     geoms: np.ndarray,
     area: np.ndarray,
@@ -767,10 +781,7 @@ def _piece_order(
     lot, so that the row order of the input never matters."""
     b = np.round(shapely.bounds(geoms), 3)
     lot_key = np.where(lot >= 0, lot_rank[np.maximum(lot, 0)], -1) if lot_rank is not None else lot
-    tenure_key = np.full(len(tenure), -1, dtype=np.int8)
-    for code, name in enumerate(TENURES):  # a loop over the three tenures, not the rows
-        tenure_key[tenure == name] = code
-    return _lexsort((np.round(area, 3), lot_key, tenure_key, b[:, 3], b[:, 2], b[:, 1], b[:, 0]))
+    return _lexsort((np.round(area, 3), lot_key, tenure, b[:, 3], b[:, 2], b[:, 1], b[:, 0]))
 
 
 def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -830,12 +841,12 @@ def _lot_columns(lgdf: pd.DataFrame, taken: set[str], ownership: str | None) -> 
 
 def _take(column: pd.Series, index: np.ndarray) -> pd.Series:
     """``column`` at positions ``index`` (missing where -1), keeping its dtype if it can."""
-    values = column.reset_index(drop=True)
+    values = column.array
     missing = index < 0
-    if missing.any():
-        if pd.api.types.is_bool_dtype(values.dtype):
-            values = values.astype("boolean")
-        elif pd.api.types.is_integer_dtype(values.dtype):
-            values = values.astype("Int64")
-    picked = values.take(np.maximum(index, 0)).reset_index(drop=True)
-    return picked.mask(pd.Series(missing)) if missing.any() else picked
+    if not missing.any():
+        return pd.Series(values.take(index))
+    if pd.api.types.is_bool_dtype(values.dtype):
+        values = values.astype("boolean")
+    elif pd.api.types.is_integer_dtype(values.dtype):
+        values = values.astype("Int64")
+    return pd.Series(values.take(index, allow_fill=True))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import shapely
 
-from nmgeo._threads import MIN_PARALLEL, map_chunks, n_threads
+from nmgeo._threads import MIN_PARALLEL, map_chunks, map_ranges, n_threads, query_tree
 
 
 def _squares(n, seed):
@@ -50,3 +50,26 @@ def test_map_chunks_uses_threads_for_large_inputs(monkeypatch):
     values = np.arange(4 * MIN_PARALLEL)
     np.testing.assert_array_equal(map_chunks(record, values), values * 2)
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("n", [0, 1, 2 * MIN_PARALLEL + 3])
+def test_query_tree_equals_one_query(n, monkeypatch):
+    monkeypatch.setenv("NMGEO_THREADS", "2")
+    boxes = _squares(n, 3)
+    tree = shapely.STRtree(_squares(max(n, 1), 4))
+    got = query_tree(tree, boxes, min_piece=1_000)
+    want = tree.query(boxes)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_map_ranges_splits_into_several_ranges_per_thread(monkeypatch):
+    # Uneven costs balance only if each thread takes several ranges in turn.
+    monkeypatch.setenv("NMGEO_THREADS", "2")
+    ranges = map_ranges(lambda a, b: (a, b), 10_000, piece=10_000, min_piece=100)
+    assert len(ranges) > 2
+    assert ranges[0][0] == 0 and ranges[-1][1] == 10_000
+    assert all(r[1] == s[0] for r, s in zip(ranges[:-1], ranges[1:], strict=True))
+    assert all(b - a >= 100 for a, b in ranges)
+    # Below min_piece per range, one thread, one range.
+    assert map_ranges(lambda a, b: (a, b), 150, piece=150, min_piece=100) == [(0, 150)]
