@@ -12,7 +12,7 @@ import logging
 
 __version__ = "0.1.0"
 
-from nmgeo import errors, glossary, reference, settings  # noqa: E402
+from nmgeo import capacity, errors, glossary, reference, settings  # noqa: E402
 from nmgeo.access import (  # noqa: E402
     assign_access,
     assign_rail_timeline,
@@ -24,10 +24,23 @@ from nmgeo.access import (  # noqa: E402
     rail_proximity,
     rail_walk_year,
 )
+from nmgeo.capacity import (  # noqa: E402
+    assign_capacity,
+    capacity_targets,
+    package_capacity,
+    read_limits,
+    zones_without_limits,
+)
 from nmgeo.datasets import load_sample, synthetic_metropolis  # noqa: E402
 from nmgeo.errors import NmgeoError  # noqa: E402
 from nmgeo.fabric import land_fabric, lot_extent  # noqa: E402
-from nmgeo.io import read_extent, read_parcels, read_zones, write_geopackage  # noqa: E402
+from nmgeo.io import (  # noqa: E402
+    read_extent,
+    read_height_controls,
+    read_parcels,
+    read_zones,
+    write_geopackage,
+)
 from nmgeo.major_zone import assign_major_zone  # noqa: E402
 from nmgeo.maps import package_map, parcel_map  # noqa: E402
 from nmgeo.network import network_distance  # noqa: E402
@@ -49,6 +62,7 @@ logging.getLogger("nmgeo").addHandler(logging.NullHandler())
 __all__ = [
     "area_report",
     "assign_access",
+    "assign_capacity",
     "assign_land_use",
     "assign_major_zone",
     "assign_rail_timeline",
@@ -56,6 +70,8 @@ __all__ = [
     "assign_zoning",
     "bcp_proximity",
     "build_packages",
+    "capacity",
+    "capacity_targets",
     "catchment_share",
     "classify_zone",
     "distance_matrix",
@@ -67,6 +83,7 @@ __all__ = [
     "lot_extent",
     "network_distance",
     "NmgeoError",
+    "package_capacity",
     "package_map",
     "package_report",
     "PackageResult",
@@ -78,6 +95,8 @@ __all__ = [
     "rail_proximity",
     "Raster",
     "read_extent",
+    "read_height_controls",
+    "read_limits",
     "read_parcels",
     "read_zones",
     "reference",
@@ -90,4 +109,5 @@ __all__ = [
     "write_raster",
     "write_report",
     "zonal_stats",
+    "zones_without_limits",
 ]

@@ -204,6 +204,13 @@ def _demo_packages(
 
     from nmgeo import reference
     from nmgeo.access import assign_access
+    from nmgeo.capacity import (
+        assign_capacity,
+        capacity_targets,
+        package_capacity,
+        read_limits,
+        zones_without_limits,
+    )
     from nmgeo.io import write_geopackage
     from nmgeo.maps import package_map
     from nmgeo.packages import build_packages
@@ -212,8 +219,16 @@ def _demo_packages(
     from nmgeo.report import area_report, package_report, write_report
 
     result = build_packages(fabric)
-    table = package_report(assign_terrain(assign_access(result.packages), sample.dem_path))
+    limits = read_limits(sample.limits_path)
+    capacity = assign_capacity(fabric, limits)
+    with_capacity = package_capacity(result, capacity)
+    sites = assign_terrain(assign_access(with_capacity), sample.dem_path)
+    table = package_report(sites)
+    targets = capacity_targets(sites)
     _say_largest_packages(ctx, result, table)
+    _say(ctx, "Capacity by the sample's limits table (synthetic, invented for the sample):")
+    _say_capacity(ctx, targets)
+    _say(ctx, "")
     fmap = package_map(result, parcels=sample.parcels, offline=offline)
     map_path = out / "package_map.html"
     _save_map(fmap, map_path)
@@ -224,7 +239,12 @@ def _demo_packages(
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
     areas = area_report(fabric, by=("major_zone", "land_use", "tenure"))
     reports = write_report(
-        {"packages": table, "area_by_zone": areas},
+        {
+            "packages": table,
+            "area_by_zone": areas,
+            "capacity_targets": targets,
+            "zones_without_limits": zones_without_limits(capacity, result),
+        },
         out / "report",
         map=fmap,
         figure=fig,
@@ -233,11 +253,11 @@ def _demo_packages(
     plt.close(fig)
     gpkg = write_geopackage(
         out / "nm_packages.gpkg",
-        packages=result.packages,
+        packages=with_capacity,
         members=result.members,
         excluded=result.excluded,
         pieces=result.pieces,
-        fabric=fabric,
+        fabric=capacity,
         parcels=sample.parcels,
         control_points=reference.control_points(),
         rail_stations=reference.rail_stations(),
@@ -745,6 +765,23 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     help="Elevation GeoTIFF (m) for the terrain columns (slope, site formation).",
 )
 @click.option(
+    "--limits",
+    "limits_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Development limits table (CSV or XLSX: plan_no, zone_label, maximum plot ratio, "
+    "GFA, height, site coverage from the OZP Notes) for the packages' floor space, homes "
+    "and jobs against the NM targets. See the capacity page of the documentation.",
+)
+@click.option(
+    "--bhc",
+    "bhc_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="TPB's building height control layer (BHC_TYPE, BHC_VALUE), overlaid on the land "
+    "for the height limits; needs --limits.",
+)
+@click.option(
     "--offline",
     is_flag=True,
     help="Inline the map's JavaScript and CSS so the page opens without internet (needs "
@@ -771,6 +808,8 @@ def packages(
     catchment_radius: float,
     as_of: int | None,
     dem: Path | None,
+    limits_path: Path | None,
+    bhc_path: Path | None,
     offline: bool,
     out: Path,
     **reading: Any,
@@ -784,7 +823,9 @@ def packages(
     the lots (PARCELS) must carry land_use and are grouped lot by lot. Writes into
     --out: packages.gpkg (layers packages, members, excluded, pieces, and fabric and
     parcels when built), report.xlsx / report.html / report.md / report_*.csv,
-    package_map.html and manifest.json.
+    package_map.html and manifest.json. With --limits, the packages also carry their
+    floor space, flats and jobs, and the report has the NM targets and the zones that
+    lack limits.
     """
     from nmgeo._limits import check_limit
     from nmgeo.access import assign_access
@@ -801,8 +842,13 @@ def packages(
     ):
         check_limit(value, name, what="--" + name.replace("_", "-"), warn=False)
     lots_path = _packages_lots_path(parcels, lots_path, zones, extent)
-    _refuse_overwrite(_packages_outputs(out), [lots_path, *zones, dem, extent])
-    n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0)
+    if bhc_path is not None and limits_path is None:
+        msg = "--bhc gives height limits to the capacity of --limits; pass --limits too"
+        raise InputError(msg)
+    capacity = limits_path is not None
+    inputs = [lots_path, *zones, dem, extent, limits_path, bhc_path]
+    _refuse_overwrite(_packages_outputs(out, capacity=capacity), inputs)
+    n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0) + capacity
     year = network_year(as_of)
     with _recording(ctx, n_steps) as run:
         run.extra["as_of"] = year
@@ -822,6 +868,12 @@ def packages(
             )
             if dem is not None:
                 sites = assign_terrain(sites, dem)
+        tables: dict[str, Any] = {}
+        if capacity:
+            with run.step("capacity"):
+                land, sites, tables = _packages_capacity(
+                    ctx, run, land, result, sites, limits_path, bhc_path, reading
+                )
         with run.step("package report"):
             table = package_report(sites)
             by = ("major_zone", "land_use", "tenure") if fabric is not None else None
@@ -834,21 +886,90 @@ def packages(
             layers["fabric"] = land
         if lots is not None:
             layers["parcels"] = lots
+        if capacity:  # the packages layer with its capacity columns
+            layers["packages"] = result.packages.join(sites[_capacity_columns(result, sites)])
         written = _packages_write(
-            run, out, fmap, layers, {"packages": table, "area_by_zone": areas}
+            run, out, fmap, layers, {"packages": table, "area_by_zone": areas, **tables}
         )
     _say(ctx, result.summary())
+    if capacity:
+        _say_capacity(ctx, tables["capacity_targets"])
     _say(ctx, f"rail access counted on the network of {year} (--as-of)")
     for path in written:
         _say(ctx, f"wrote {path}")
 
 
-def _packages_outputs(out: Path) -> list[Path]:
+def _packages_outputs(out: Path, *, capacity: bool = False) -> list[Path]:
     """The files `nmgeo packages` writes into --out."""
     base = out / "report"
     planned = [out / "packages.gpkg", out / "package_map.html", out / "manifest.json"]
     planned += [base.with_suffix(f".{s}") for s in ("xlsx", "html", "md")]
-    return [*planned, out / "report_packages.csv", out / "report_area_by_zone.csv"]
+    tables = ["packages", "area_by_zone"]
+    if capacity:
+        tables += list(_CAPACITY_TABLES)
+    return [*planned, *(out / f"report_{name}.csv" for name in tables)]
+
+
+_CAPACITY_TABLES = ("capacity_targets", "zones_without_limits")
+
+
+def _packages_capacity(
+    ctx: click.Context,
+    run: Run,
+    land: Any,
+    result: Any,
+    sites: Any,
+    limits_path: Path,
+    bhc_path: Path | None,
+    reading: dict[str, Any],
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Capacity of the land and the packages, and the report tables that go with it."""
+    from nmgeo.capacity import (
+        assign_capacity,
+        capacity_targets,
+        package_capacity,
+        read_limits,
+        zones_without_limits,
+    )
+    from nmgeo.io import read_height_controls
+
+    with _flag_messages("limits"):
+        limits = read_limits(limits_path)
+    run.input(limits_path, role="limits", rows=len(limits))
+    controls = None
+    if bhc_path is not None:
+        with _flag_messages("bhc"):
+            controls = read_height_controls(
+                bhc_path, crs=reading["crs"], encoding=reading["encoding"]
+            )
+        run.input(bhc_path, role="height controls", rows=len(controls))
+    land = assign_capacity(land, limits, height_controls=controls)
+    with_capacity = package_capacity(result, land)
+    added = [c for c in with_capacity.columns if c not in sites.columns]
+    sites = sites.join(with_capacity[added])
+    tables = {
+        "capacity_targets": capacity_targets(sites),
+        "zones_without_limits": zones_without_limits(land, result),
+    }
+    return land, sites, tables
+
+
+def _capacity_columns(result: Any, sites: Any) -> list[str]:
+    from nmgeo.capacity import CAPACITY_COLUMNS
+
+    return [c for c in sites.columns if c in CAPACITY_COLUMNS and c not in result.packages]
+
+
+def _say_capacity(ctx: click.Context, targets: Any) -> None:
+    """The packages' floor space, homes and jobs against the NM targets, in a few lines."""
+    every = targets.iloc[0]
+    _say(
+        ctx,
+        f"capacity of the packages: {every['gfa_m2'] / 1e6:,.2f} million m² GFA, "
+        f"{every['flats']:,.0f} flats ({every['homes_share']:.1%} of the NM's "
+        f"{targets.attrs['homes_target']:,.0f} homes), {every['jobs']:,.0f} jobs "
+        f"({every['jobs_share']:.1%} of {targets.attrs['jobs_target']:,.0f})",
+    )
 
 
 def _packages_lots_path(
@@ -938,8 +1059,8 @@ def _packages_write(
                 title="Northern Metropolis land disposal packages",
             )
         for path in reports.values():
-            name = "area_by_zone" if "area_by_zone" in path.name else "packages"
-            staged.add(path, rows=len(tables[name]))
+            name = next((n for n in tables if path.stem == f"report_{n}"), None)
+            staged.add(path, rows=len(tables[name]) if name else len(tables["packages"]))
         return staged.commit(run)
 
 

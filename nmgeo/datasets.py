@@ -38,6 +38,8 @@ SAMPLE_N_LOTS = 45_000
 GPKG_NAME = "nm_sample.gpkg"
 DEM_NAME = "nm_dem.tif"
 META_NAME = "sample.json"
+# The synthetic development limits of the sample's zones (package data, not in the folder).
+SAMPLE_LIMITS = Path(__file__).resolve().parent / "data" / "sample_limits.csv"
 LAYERS = {"zones": "ozp_zones", "lots": "lots", "roads": "roads", "boundary": "nm_boundary"}
 SAMPLE_DIR_ENV = settings.SAMPLE_DIR_ENV
 MIN_LOTS = 10_000
@@ -270,6 +272,10 @@ class Sample:
         The synthetic outline the sample fills.
     dem_path : pathlib.Path
         The DEM GeoTIFF (metres, 25 m cells).
+    limits_path : pathlib.Path
+        A development limits table for the sample's zones (CSV, see
+        :func:`nmgeo.read_limits`): synthetic, invented for the sample, not from any
+        OZP's Notes.
     directory : pathlib.Path
         Where the files were read from.
     """
@@ -281,6 +287,7 @@ class Sample:
     dem_path: Path
     directory: Path
     meta: dict = field(default_factory=dict)
+    limits_path: Path = field(default_factory=lambda: SAMPLE_LIMITS)
 
     def __repr__(self) -> str:
         return (

@@ -13,6 +13,7 @@ __all__ = [
     "EmptyGeometryError",
     "InvalidGeometryError",
     "DuplicateIdError",
+    "LimitsError",
     "VocabularyError",
     "SampleDataError",
     "OutputError",
@@ -76,6 +77,10 @@ class InvalidGeometryError(InputError):
 
 class DuplicateIdError(InputError):
     """An identifier column has duplicate or null values."""
+
+
+class LimitsError(InputError):
+    """A development limits table that cannot be used as it is (see nmgeo.read_limits)."""
 
 
 class VocabularyError(NmgeoError, ValueError):

@@ -43,7 +43,13 @@ from nmgeo._validate import (
 )
 from nmgeo.errors import InputError, OutputError, SchemaError
 
-__all__ = ["read_extent", "read_parcels", "read_zones", "write_geopackage"]
+__all__ = [
+    "read_extent",
+    "read_height_controls",
+    "read_parcels",
+    "read_zones",
+    "write_geopackage",
+]
 
 logger = logging.getLogger("nmgeo.io")
 
@@ -1671,6 +1677,115 @@ def read_extent(
         gdf, crs=crs, ids=None, source=label, on_invalid="repair", account=account
     )
     return _finish(gdf, account, "read_extent")
+
+
+_HEIGHT_UNITS = {"mpd": "mPD", "m": "mPD", "storeys": "storeys", "storey": "storeys"}
+_HEIGHT_VALUE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def read_height_controls(
+    source: str | os.PathLike | gpd.GeoDataFrame,
+    *,
+    layer: str | int | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    value_unit: str = "mPD",
+) -> gpd.GeoDataFrame:
+    """Read TPB's building height control layer (``BHC_TYPE``, ``BHC_VALUE``).
+
+    The OZP download ships building height controls beside the zones: polygons of a
+    maximum height, in metres above Principal Datum (mPD) or in storeys, and
+    non-building areas (``BHC_TYPE = "NBA"``), where no building may stand. The heights
+    feed :func:`nmgeo.capacity.assign_capacity`.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or geopandas.GeoDataFrame
+        The layer, in any format nmgeo reads (see :func:`read_parcels`); field names in
+        any case.
+    layer, crs, encoding
+        As for :func:`read_parcels`.
+    value_unit : {"mPD", "storeys"}
+        Unit of a bare number in ``BHC_VALUE``; a value with its unit (``"120mPD"``,
+        ``"8 storeys"``) says it itself.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons in EPSG:2326 with the source's columns and ``bhc_type``,
+        ``bhc_value`` (the text as found), ``max_height_mpd``, ``max_height_storeys``
+        (missing when the control is in the other unit) and ``no_building`` (a
+        non-building area).
+
+    Raises
+    ------
+    SchemaError
+        No ``BHC_TYPE`` or ``BHC_VALUE`` field.
+    InputError
+        A value that is neither a height nor blank (named with its row), or a
+        ``value_unit`` other than ``"mPD"`` / ``"storeys"``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> import nmgeo
+    >>> x, y = 833_000, 838_000  # Kwu Tung North
+    >>> layer = gpd.GeoDataFrame(
+    ...     {"BHC_TYPE": ["BHCB", "BHCB", "NBA"], "BHC_VALUE": ["120", "8 storeys", None]},
+    ...     geometry=[shapely.box(x + k * 50, y, x + k * 50 + 50, y + 50) for k in range(3)],
+    ...     crs="EPSG:2326",
+    ... )
+    >>> bhc = nmgeo.read_height_controls(layer)
+    >>> bhc["max_height_mpd"].tolist(), bhc["max_height_storeys"].tolist()
+    ([120.0, nan, nan], [nan, 8.0, nan])
+    >>> bhc["no_building"].tolist()
+    [False, False, True]
+    """
+    if value_unit not in ("mPD", "storeys"):
+        msg = f"value_unit must be 'mPD' or 'storeys', not {value_unit!r}"
+        raise InputError(msg)
+    gdf, label, account, _ = _open(source, layer, encoding, None, "repair")
+    gdf = _apply_geometry_checks(
+        gdf, crs=crs, ids=None, source=label, on_invalid="repair", account=account
+    )
+    found = {}
+    for name in ("BHC_TYPE", "BHC_VALUE"):
+        found[name] = _find_column(gdf.columns, name, source=label, role=name)
+        if found[name] is None:
+            msg = (
+                f"{label} has no {name} field (fields: {_available(gdf)}); read TPB's "
+                "building height control layer, or rename its fields to BHC_TYPE and BHC_VALUE"
+            )
+            raise SchemaError(msg)
+    kind = gdf[found["BHC_TYPE"]].astype(object).where(gdf[found["BHC_TYPE"]].notna(), None)
+    value = gdf[found["BHC_VALUE"]].astype(object).where(gdf[found["BHC_VALUE"]].notna(), None)
+    mpd, storeys = _height_values(value, label, value_unit)
+    gdf["bhc_type"] = kind.map(lambda v: None if v is None else str(v).strip().upper())
+    gdf["bhc_value"] = value
+    gdf["no_building"] = gdf["bhc_type"].eq("NBA").to_numpy(dtype=bool)
+    gdf["max_height_mpd"] = np.where(gdf["no_building"], np.nan, mpd)
+    gdf["max_height_storeys"] = np.where(gdf["no_building"], np.nan, storeys)
+    return _finish(gdf, account, "read_height_controls")
+
+
+def _height_values(
+    values: pd.Series, label: str, value_unit: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Heights in mPD and in storeys from BHC_VALUE text (NaN where blank or the other unit)."""
+    text = values.map(lambda v: "" if v is None else str(v)).str.lower().str.replace(",", "")
+    parts = text.str.extract(_HEIGHT_VALUE)
+    number = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
+    unit = parts[1].fillna("").map(lambda u: _HEIGHT_UNITS.get(u, "?" if u else value_unit))
+    bad = (text.str.strip().ne("") & np.isnan(number)) | unit.eq("?")
+    if bad.any():
+        k = int(np.flatnonzero(bad.to_numpy())[0])
+        msg = (
+            f"{label}, row {k}: BHC_VALUE {values.iloc[k]!r} is not a height (a number of "
+            "mPD or storeys, e.g. 120mPD or 8 storeys); correct it or leave it blank"
+        )
+        raise InputError(msg)
+    unit = unit.to_numpy()
+    return np.where(unit == "mPD", number, np.nan), np.where(unit == "storeys", number, np.nan)
 
 
 # --------------------------------------------------------------------------- writing

@@ -31,6 +31,7 @@ FLOW = [
     "access",
     "network",
     "raster",
+    "capacity",
     "report",
     "maps",
     "plot",
