@@ -319,9 +319,9 @@ def _numbers(values: pd.Series, column: str, label: str, first_line: int) -> pd.
 
 
 def _plan_text(plan: pd.Series) -> pd.Series:
-    text = plan.astype(object).where(plan.notna(), None)
-    text = text.map(lambda v: None if v is None else re.sub(r"\s+", "", str(v)).upper() or None)
-    return text.astype(object)
+    text = plan.astype(object).where(plan.notna(), "").astype(str)
+    text = text.str.replace(r"\s+", "", regex=True).str.upper()
+    return text.where(text.ne(""), None).astype(object)
 
 
 def _refuse_duplicates(table: pd.DataFrame, label: str, first_line: int) -> None:
@@ -330,7 +330,8 @@ def _refuse_duplicates(table: pd.DataFrame, label: str, first_line: int) -> None
     if dup.any():
         k = int(np.flatnonzero(dup.to_numpy())[0])
         first = int(np.flatnonzero((keys == keys.iloc[k]).to_numpy())[0])
-        plan = table["plan_no"].iloc[k] or "any plan"
+        plan = table["plan_no"].iloc[k]
+        plan = plan if pd.notna(plan) else "any plan"
         msg = (
             f"{_where(label, first_line, k)}: {table['zone_label'].iloc[k]} on {plan} "
             f"already has limits ({_where('', first_line, first).lstrip(', ')}); keep one row"

@@ -1760,7 +1760,7 @@ def read_height_controls(
     kind = gdf[found["BHC_TYPE"]].astype(object).where(gdf[found["BHC_TYPE"]].notna(), None)
     value = gdf[found["BHC_VALUE"]].astype(object).where(gdf[found["BHC_VALUE"]].notna(), None)
     mpd, storeys = _height_values(value, label, value_unit)
-    gdf["bhc_type"] = kind.map(lambda v: None if v is None else str(v).strip().upper())
+    gdf["bhc_type"] = kind.astype(str).str.strip().str.upper().where(kind.notna(), None)
     gdf["bhc_value"] = value
     gdf["no_building"] = gdf["bhc_type"].eq("NBA").to_numpy(dtype=bool)
     gdf["max_height_mpd"] = np.where(gdf["no_building"], np.nan, mpd)
@@ -1772,7 +1772,7 @@ def _height_values(
     values: pd.Series, label: str, value_unit: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Heights in mPD and in storeys from BHC_VALUE text (NaN where blank or the other unit)."""
-    text = values.map(lambda v: "" if v is None else str(v)).str.lower().str.replace(",", "")
+    text = values.where(values.notna(), "").astype(str).str.lower().str.replace(",", "")
     parts = text.str.extract(_HEIGHT_VALUE)
     number = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
     unit = parts[1].fillna("").map(lambda u: _HEIGHT_UNITS.get(u, "?" if u else value_unit))
