@@ -7,7 +7,11 @@ its own, every stage from files on disk to a saved map:
 
 - nmgeo: ``read_parcels`` + ``read_zones``; ``land_fabric`` + ``assign_major_zone``;
   ``build_packages`` on the fabric; ``bcp_proximity`` + ``rail_proximity`` on the lots;
-  ``package_report(result)``; ``package_map(result).save(...)``.
+  ``package_report`` of the packages with ``assign_access``; ``package_map(...).save(...)``.
+  With ``--capacity``, a third run adds the capacity stage: ``assign_capacity`` of the
+  whole fabric with the sample's limits table, ``package_capacity``,
+  ``zones_without_limits``, and ``capacity_targets`` in the report stage; its map is
+  coloured by GFA with capacity popups.
 - baseline, written the way a competent analyst would without nmgeo:
   ``geopandas.read_file`` (pyogrio); the land fabric by ``geopandas.overlay(lots, zones,
   how="intersection")`` for the leased pieces, a ``dissolve`` of those pieces by zone and
@@ -25,6 +29,7 @@ Usage::
     python benchmarks/bench_pipeline.py                          # 50k, 200k, 400k lots
     python benchmarks/bench_pipeline.py --lots 50000 200000
     python benchmarks/bench_pipeline.py --skip-baseline-above 200000
+    python benchmarks/bench_pipeline.py --lots 200000 --capacity    # what capacity adds
 
 Prints per-stage wall time (s) for both, the totals, the baseline/nmgeo ratio and each
 process's peak RSS (MB): medians of ``--repeat`` runs (default 3, alternating nmgeo and
@@ -43,7 +48,7 @@ from pathlib import Path
 from _baseline import GAP, MIN_AREA, hand_rolled_members
 from _isolated import measure, median_run, parse
 
-STAGES = ("read", "fabric", "packages", "proximity", "report", "map")
+STAGES = ("read", "fabric", "packages", "proximity", "capacity", "report", "map")
 GPKG = "nm_sample.gpkg"
 
 # What an analyst would type after looking at the OZP legend: zone family -> land use,
@@ -113,13 +118,15 @@ class Timer:
         self._last = now
 
 
-def run_nmgeo(gpkg: str) -> dict:
+def run_nmgeo(gpkg: str, *, capacity: bool = False) -> dict:
     import nmgeo
+    from nmgeo import capacity as cap
 
     out_html = Path(tempfile.mkdtemp(prefix="nmgeo-bench-")) / "packages.html"
     t = Timer()
     parcels = nmgeo.read_parcels(gpkg, layer="lots")
     zones = nmgeo.read_zones(gpkg, layer="ozp_zones")
+    limits = cap.read_limits(nmgeo.datasets.SAMPLE_LIMITS) if capacity else None
     t.lap("read")
     fabric = nmgeo.land_fabric(zones, parcels, progress=False)
     fabric = nmgeo.assign_major_zone(fabric)
@@ -128,9 +135,18 @@ def run_nmgeo(gpkg: str) -> dict:
     t.lap("packages")
     near = nmgeo.rail_proximity(nmgeo.bcp_proximity(parcels))
     t.lap("proximity")
-    table = nmgeo.package_report(nmgeo.assign_access(result.packages))
+    sites, color_by = result.packages, "area_ha"
+    if limits is not None:
+        land = cap.assign_capacity(fabric, limits)
+        sites, color_by = cap.package_capacity(result, land), "gfa_m2"
+        cap.zones_without_limits(land, result)
+    t.lap("capacity")
+    sites = nmgeo.assign_access(sites)
+    table = nmgeo.package_report(sites)
+    if limits is not None:
+        cap.capacity_targets(sites)
     t.lap("report")
-    nmgeo.package_map(result).save(str(out_html))
+    nmgeo.package_map(result, packages=sites, color_by=color_by).save(str(out_html))
     t.lap("map")
     return {
         "times": t.times,
@@ -217,6 +233,7 @@ def run_baseline(gpkg: str) -> dict:
         hit = hit[~hit.index.duplicated()]
         near = hit.drop(columns="index_right")
     t.lap("proximity")
+    t.lap("capacity")  # not in the hand-written job: nmgeo's capacity runs are extra work
 
     # Package table: areas, member counts, nearest BCP and open station.
     table = packages.reset_index()
@@ -293,7 +310,20 @@ def main() -> None:
         metavar="N",
         help="run each pipeline N times, alternating, and report medians (default 3)",
     )
-    args = parse(parser, {"nmgeo": run_nmgeo, "baseline": run_baseline})
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="also run nmgeo with the capacity stage (the sample's limits table, GFA-coloured "
+        "map) and print what it adds to nmgeo's time",
+    )
+    args = parse(
+        parser,
+        {
+            "nmgeo": run_nmgeo,
+            "capacity": lambda path: run_nmgeo(path, capacity=True),
+            "baseline": run_baseline,
+        },
+    )
     if args is None:
         return
     print(
@@ -305,14 +335,29 @@ def main() -> None:
     for n in args.lots:
         path = prepare(n, args.seed, args.cache)
         skip = args.skip_baseline_above is not None and n > args.skip_baseline_above
-        ours_runs, base_runs = [], []
-        for _ in range(max(1, args.repeat)):  # alternate, so slow spells hit both alike
+        ours_runs, base_runs, cap_runs = [], [], []
+        for _ in range(max(1, args.repeat)):  # alternate, so slow spells hit all alike
             ours_runs.append(measure(__file__, "nmgeo", path))
+            if args.capacity:
+                cap_runs.append(measure(__file__, "capacity", path))
             if not skip:
                 base_runs.append(measure(__file__, "baseline", path))
         ours = median_run(ours_runs)
         base = median_run(base_runs) if base_runs else None
         rows.append((n, ours, base))
+        if cap_runs:
+            with_cap = median_run(cap_runs)
+            stage = with_cap["times"]["capacity"]
+            print(
+                f"  {n:,}: with capacity {with_cap['total']:.1f} s "
+                f"({with_cap['spread'][0]:.1f}-{with_cap['spread'][1]:.1f}): the capacity "
+                f"stage {stage:.2f} s = {stage / ours['total']:.1%} of nmgeo's "
+                f"{ours['total']:.1f} s; totals differ by "
+                f"{with_cap['total'] - ours['total']:+.1f} s "
+                f"({(with_cap['total'] - ours['total']) / ours['total']:+.1%}); "
+                f"peak RSS {with_cap['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
         print(
             f"  {n:,}: nmgeo {ours['total']:.1f} s "
             f"({ours['spread'][0]:.1f}-{ours['spread'][1]:.1f})"

@@ -73,6 +73,9 @@ _ALIASES = {
 }
 _TEXT_COLUMNS = ("plan_no", "zone_label", "source")
 
+# Share of a piece left outside its height controls that is rounding, not land (1e-9).
+_COVERED_REL = 1e-9
+
 # Land-use classes whose floor space is domestic, and G/IC land.
 _DOMESTIC_USES = ("residential", "village")
 _GIC_USES = ("public_facility",)
@@ -344,6 +347,27 @@ def _refuse_duplicates(table: pd.DataFrame, label: str, first_line: int) -> None
 
 def _match(parcels: pd.DataFrame, limits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Row of ``limits`` for every parcel (-1: none) and the level it matched at (-1)."""
+    columns = [c for c in ("plan_no", "zone_label", "specified_use") if c in parcels]
+    first, inverse = _distinct_rows(parcels, columns)
+    keys = pd.DataFrame(
+        {c: parcels[c].iloc[first].to_numpy(dtype=object) for c in columns}, dtype=object
+    )
+    row, level = _match_keys(keys, limits)
+    return row[inverse], level[inverse]
+
+
+def _distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """First row of each distinct combination of ``columns`` and each row's combination."""
+    inverse = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column])
+        # Re-coded after each column, so the combined code stays below rows x values.
+        inverse = pd.factorize(inverse * (len(uniques) + 1) + codes + 1)[0]
+    _, first = np.unique(inverse, return_index=True)
+    return first, inverse
+
+
+def _match_keys(parcels: pd.DataFrame, limits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     n = len(parcels)
     label = normalise_label(parcels["zone_label"].astype(object)).to_numpy(dtype=object)
     family = _match_text(zone_family(label).to_numpy(dtype=object))
@@ -633,9 +657,12 @@ def _height_gfa(
         stricter = np.fmin(part_storeys, unlimited[piece])
         with np.errstate(invalid="ignore"):
             under = np.bincount(piece, weights=part_area * stricter, minlength=len(area))
-        rest = np.maximum(area - covered, 0.0)
+        rest = area - covered
+        # Land a control covers whole leaves a rounding residue, not land without a limit.
+        rest = np.where(rest > _COVERED_REL * area, rest, 0.0)
         with np.errstate(invalid="ignore"):
-            gfa = np.where(covered > 0, under + rest * unlimited, gfa)
+            uncontrolled = np.where(rest > 0, rest * unlimited, 0.0)
+            gfa = np.where(covered > 0, under + uncontrolled, gfa)
     with np.errstate(invalid="ignore"):
         gfa = gfa * coverage
     return np.where(np.isfinite(gfa), gfa, np.nan)
@@ -657,15 +684,44 @@ def _control_parts(
             )
             raise SchemaError(msg)
     cgeoms = as_hk80(controls, "height_controls").geometry.to_numpy()
-    ci, pi = shapely.STRtree(geoms).query(cgeoms, predicate="intersects")
-    shared = shapely.area(map_chunks(shapely.intersection, geoms[pi], cgeoms[ci]))
+    faces, face_of, control_of = _control_faces(cgeoms)
+    fi, pi = shapely.STRtree(geoms).query(faces, predicate="intersects")
+    shared = shapely.area(map_chunks(shapely.intersection, geoms[pi], faces[fi]))
+    keep = shared > 0
+    fi, pi, shared = fi[keep], pi[keep], shared[keep]
+    # Every (piece, face) pair with each control over the face: the strictest one wins.
+    starts = np.searchsorted(face_of, fi)
+    counts = np.searchsorted(face_of, fi, side="right") - starts
+    pair = np.repeat(np.arange(len(fi)), counts)
+    offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+    ci = control_of[np.repeat(starts, counts) + offset]
+    piece = pi[pair]
     c_mpd = controls["max_height_mpd"].to_numpy(dtype=float)[ci]
     c_storeys = controls["max_height_storeys"].to_numpy(dtype=float)[ci]
-    storeys = np.fmin(c_storeys, _mpd_storeys(c_mpd, domestic[pi], ground[pi], values))
+    storeys = np.fmin(c_storeys, _mpd_storeys(c_mpd, domestic[piece], ground[piece], values))
     storeys = np.where(controls["no_building"].to_numpy(dtype=bool)[ci], 0.0, storeys)
     storeys = np.where(np.isnan(storeys), np.inf, storeys)
-    keep = shared > 0
-    return pi[keep], shared[keep], storeys[keep]
+    strictest = np.full(len(fi), np.inf)
+    np.minimum.at(strictest, pair, storeys)
+    return pi, shared, strictest
+
+
+def _control_faces(cgeoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The control polygons cut where they overlap: faces, and (face, control) pairs sorted
+    by face, one pair for each control a face lies under."""
+    overlapping = shapely.STRtree(cgeoms).query(cgeoms, predicate="overlaps")
+    nested = shapely.STRtree(cgeoms).query(cgeoms, predicate="contains")
+    if not len(overlapping[0]) and not (nested[0] != nested[1]).any():
+        index = np.arange(len(cgeoms))
+        return cgeoms, index, index
+    edges = shapely.union_all(shapely.boundary(cgeoms))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
+    fi, ci = shapely.STRtree(cgeoms).query(shapely.point_on_surface(faces), predicate="within")
+    order = np.lexsort((ci, fi))
+    fi, ci = fi[order], ci[order]
+    under = np.unique(fi)
+    renumber = np.searchsorted(under, fi)
+    return faces[under], renumber, ci
 
 
 def _plot_ratio_gfa(
@@ -829,18 +885,17 @@ def package_capacity(
         msg = f"capacity lacks {missing}; compute it with nmgeo.capacity.assign_capacity"
         raise SchemaError(msg)
     mem = result.members[["package_id", "piece_id", "area_m2", "land_use"]]
-    cap = capacity.drop_duplicates(key).set_index(key)
-    joined = cap.reindex(mem["piece_id"].to_numpy())
-    lost = joined["gfa_m2"].index[joined["land_use"].isna()]
+    at_row = _first_rows(capacity[key], mem["piece_id"])
+    lost = mem["piece_id"].to_numpy()[at_row < 0]
     if len(lost):
         msg = (
             f"capacity has no row for {len(lost)} member pieces (e.g. {list(lost[:3])}); "
             "compute it on the land the packages were built on"
         )
         raise SchemaError(msg)
-    frame = pd.DataFrame({c: joined[c].to_numpy(dtype=float) for c in _SUMMED})
+    frame = pd.DataFrame({c: capacity[c].to_numpy(dtype=float)[at_row] for c in _SUMMED})
     frame["package_id"] = mem["package_id"].to_numpy()
-    frame["limited_m2"] = np.where(joined["gfa_m2"].notna(), mem["area_m2"], 0.0)
+    frame["limited_m2"] = np.where(frame["gfa_m2"].notna(), mem["area_m2"], 0.0)
     frame["area_m2"] = mem["area_m2"].to_numpy()
     frame["open_m2"] = np.where(mem["land_use"].eq("open_space"), mem["area_m2"], 0.0)
     frame["gic_m2"] = np.where(mem["land_use"].isin(_GIC_USES), mem["area_m2"], 0.0)
@@ -859,6 +914,16 @@ def package_capacity(
         out[f"{name}_need_ha"] = need
         out[f"{name}_balance_ha"] = have.fillna(0.0).to_numpy() / 1e4 - need
     return out
+
+
+def _first_rows(keys: pd.Series, probe: pd.Series) -> np.ndarray:
+    """Position of the first row of ``keys`` equal to each value of ``probe`` (-1: none)."""
+    codes, uniques = pd.factorize(pd.concat([keys, probe], ignore_index=True))
+    first = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    own = codes[: len(keys)]
+    first[own[::-1]] = np.arange(len(keys))[::-1]
+    first[-1] = -1  # null keys match nothing
+    return first[codes[len(keys) :]]
 
 
 def capacity_targets(
@@ -981,19 +1046,15 @@ def zones_without_limits(
     >>> zones_without_limits(assign_capacity(land, limits)).to_dict("records")
     [{'zone_label': 'CDA', 'land_use': 'mixed_use', 'n_pieces': 1, 'area_ha': 2.0}]
     """
-    frame = pd.DataFrame(capacity)
+    lacking = capacity["limits_match"].isna().to_numpy().copy()
     if result is not None:
-        key = "piece_id" if "piece_id" in frame else "parcel_id"
-        frame = frame[frame[key].isin(result.members["piece_id"])]
-    lacking = frame[frame["limits_match"].isna()]
-    keys = [c for c in ("plan_no", "zone_label", "land_use") if c in frame]
-    area = (
-        shapely.area(gpd.GeoSeries(lacking.geometry).to_crs(2326).to_numpy())
-        if len(lacking)
-        else []
-    )
+        key = "piece_id" if "piece_id" in capacity else "parcel_id"
+        lacking &= _first_rows(result.members["piece_id"], capacity[key]) >= 0
+    keys = [c for c in ("plan_no", "zone_label", "land_use") if c in capacity]
+    geoms = gpd.GeoSeries(capacity.geometry)
+    area = shapely.area(as_hk80(geoms[lacking], "capacity").to_numpy()) if lacking.any() else []
     table = (
-        pd.DataFrame({**{k: lacking[k].to_numpy() for k in keys}, "area_m2": area})
+        pd.DataFrame({**{k: capacity[k].to_numpy()[lacking] for k in keys}, "area_m2": area})
         .groupby(keys, dropna=False, sort=True)
         .agg(n_pieces=("area_m2", "size"), area_ha=("area_m2", "sum"))
         .reset_index()

@@ -229,7 +229,7 @@ def _demo_packages(
     _say(ctx, "Capacity by the sample's limits table (synthetic, invented for the sample):")
     _say_capacity(ctx, targets)
     _say(ctx, "")
-    fmap = package_map(result, parcels=sample.parcels, offline=offline)
+    fmap = package_map(result, packages=sites, parcels=sample.parcels, offline=offline)
     map_path = out / "package_map.html"
     _save_map(fmap, map_path)
     fig, ax = plt.subplots(figsize=(10, 7))
@@ -546,13 +546,14 @@ def _parse_by(by: str) -> list[str]:
 
 # Keyword arguments the readers' messages suggest, and the flags that set them here.
 _FLAG_OF = {
+    "color_by": "--color-by",
     "on_invalid": "--on-invalid",
     "encoding": "--encoding",
     "crs": "--crs",
     "multipart": "--multipart",
     "id_column": "--id-column",
 }
-_KEYWORD = re.compile(r"\b(on_invalid|encoding|crs|multipart|id_column|layer|columns)=")
+_KEYWORD = re.compile(r"\b(on_invalid|encoding|crs|multipart|id_column|layer|columns|color_by)=")
 
 
 def _as_flags(text: str, role: str) -> str:
@@ -782,6 +783,13 @@ def _say_wrote(ctx: click.Context, out: Path, manifest_path: Path, what: str) ->
     "for the height limits; needs --limits.",
 )
 @click.option(
+    "--color-by",
+    default="area_ha",
+    show_default=True,
+    help="Numeric package column colouring the map, e.g. area_ha, government_share, "
+    "rail_walk_year, or with --limits gfa_m2, gfa_commercial_m2, flats, jobs.",
+)
+@click.option(
     "--offline",
     is_flag=True,
     help="Inline the map's JavaScript and CSS so the page opens without internet (needs "
@@ -810,6 +818,7 @@ def packages(
     dem: Path | None,
     limits_path: Path | None,
     bhc_path: Path | None,
+    color_by: str,
     offline: bool,
     out: Path,
     **reading: Any,
@@ -846,6 +855,9 @@ def packages(
         msg = "--bhc gives height limits to the capacity of --limits; pass --limits too"
         raise InputError(msg)
     capacity = limits_path is not None
+    if not capacity and color_by in _capacity_names():
+        msg = f"--color-by {color_by} is a capacity column; pass --limits too"
+        raise InputError(msg)
     inputs = [lots_path, *zones, dem, extent, limits_path, bhc_path]
     _refuse_overwrite(_packages_outputs(out, capacity=capacity), inputs)
     n_steps = 8 + (3 if zones else 0) + (1 if extent is not None else 0) + capacity
@@ -868,6 +880,7 @@ def packages(
             )
             if dem is not None:
                 sites = assign_terrain(sites, dem)
+        _refuse_color_by(color_by, sites, capacity=capacity)
         tables: dict[str, Any] = {}
         if capacity:
             with run.step("capacity"):
@@ -878,8 +891,15 @@ def packages(
             table = package_report(sites)
             by = ("major_zone", "land_use", "tenure") if fabric is not None else None
             areas = area_report(land, by=by or ("major_zone", "land_use"))
-        with run.step("package map"):
-            fmap = package_map(result, parcels=lots, as_of=year, offline=offline)
+        with run.step("package map"), _flag_messages("packages"):
+            fmap = package_map(
+                result,
+                packages=sites,
+                parcels=lots,
+                color_by=color_by,
+                as_of=year,
+                offline=offline,
+            )
         layers = {name: getattr(result, name) for name in ("packages", "members", "excluded")}
         layers["pieces"] = result.pieces
         if fabric is not None:
@@ -954,10 +974,30 @@ def _packages_capacity(
     return land, sites, tables
 
 
-def _capacity_columns(result: Any, sites: Any) -> list[str]:
+def _refuse_color_by(color_by: str, sites: Any, *, capacity: bool) -> None:
+    """Refuse a --color-by that is no number column of the packages, before the report."""
+    from nmgeo.maps import _number_columns
+
+    known = set(sites.columns) | (set(_capacity_names()) if capacity else set())
+    numeric = _number_columns(sites)
+    if color_by not in known or (color_by in sites.columns and color_by not in numeric):
+        more = ", ".join(_capacity_names()[:7]) if capacity else ""
+        msg = (
+            f"--color-by {color_by} is not a number column of the packages; choose one of: "
+            + ", ".join(numeric)
+            + (f", {more}" if more else "")
+        )
+        raise SchemaError(msg)
+
+
+def _capacity_names() -> tuple[str, ...]:
     from nmgeo.capacity import CAPACITY_COLUMNS
 
-    return [c for c in sites.columns if c in CAPACITY_COLUMNS and c not in result.packages]
+    return CAPACITY_COLUMNS
+
+
+def _capacity_columns(result: Any, sites: Any) -> list[str]:
+    return [c for c in sites.columns if c in _capacity_names() and c not in result.packages]
 
 
 def _say_capacity(ctx: click.Context, targets: Any) -> None:
@@ -1295,7 +1335,7 @@ def map_cmd(
         lots = _zone(ctx, run, lots, zones, zones_layer)
         if color_by == "major_zone" and "major_zone" not in lots.columns:
             lots = assign_major_zone(lots)
-        with run.step("parcel map"):
+        with run.step("parcel map"), _flag_messages("parcels"):
             fmap = parcel_map(lots, color_by=color_by, offline=offline)
         with StagedOutputs(out.parent) as staged, run.step("write map"):
             _save_map(fmap, staged.path(out.name))

@@ -79,7 +79,26 @@ _PACKAGE_FIELDS = {
     "n_lots": "Leased lots",
     "compactness": "Compactness",
     "major_zone": "Major zone",
+    "rail_walk_year": "Rail within a walk from",
+    "gfa_m2": "GFA (m²)",
+    "gfa_commercial_m2": "Commercial GFA (m²)",
+    "gfa_domestic_m2": "Domestic GFA (m²)",
+    "gfa_gic_m2": "G/IC GFA (m²)",
+    "flats": "Flats",
+    "jobs": "Jobs",
+    "limits_share": "Land with limits",
+    "open_space_balance_ha": "Open space balance (ha)",
 }
+# Popup figures shown as whole numbers (m² of floor space, flats, jobs, years).
+_WHOLE_FIELDS = (
+    "gfa_m2",
+    "gfa_commercial_m2",
+    "gfa_domestic_m2",
+    "gfa_gic_m2",
+    "flats",
+    "jobs",
+    "rail_walk_year",
+)
 _TOOLTIP_FIELDS = (
     "package_id",
     "area_ha",
@@ -386,6 +405,18 @@ def _check_column(gdf: pd.DataFrame, column: str, what: str) -> None:
         raise SchemaError(msg)
 
 
+def _number_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` a map can colour on a ramp: numbers, not flags or geometry."""
+    geometry = getattr(frame, "_geometry_column_name", None)
+    return [
+        str(c)
+        for c in frame.columns
+        if c != geometry
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+
+
 def _tooltip_table(gdf: pd.DataFrame, fields: dict[str, str]) -> dict[str, list[str]]:
     return {label: _texts(gdf[col]) for col, label in fields.items() if col in gdf.columns}
 
@@ -404,10 +435,13 @@ def _packages_layer(
     props = pd.DataFrame(index=light.index)
     for col in cols:
         digits = 3 if col in ("facility_share", "compactness") else 2
-        props[col] = _texts(light[col], digits)
+        if col == "rail_walk_year":  # a year, not a count: no thousands separator
+            props[col] = light[col].astype("Int64").astype("string").fillna("").tolist()
+        else:
+            props[col] = _texts(light[col], 0 if col in _WHOLE_FIELDS else digits)
     props["_fill"] = [
         cmap.rgb_hex_str(v) if np.isfinite(v) else "#cccccc"
-        for v in light[color_by].to_numpy(dtype=float)
+        for v in light[color_by].astype(float).to_numpy()
     ]
     rows = "".join(
         f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
@@ -593,9 +627,41 @@ def _target_year_label(where: list[float], name: str, opens: int) -> folium.Mark
     )
 
 
+def _package_table(result: PackageResult, table: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """``result.packages`` with the further columns of ``table`` (matched on package_id)."""
+    packages = result.packages
+    if table is None:
+        return packages
+    if "package_id" not in table:
+        msg = (
+            "packages= has no 'package_id' column; pass the table of "
+            "nmgeo.capacity.package_capacity or nmgeo.assign_access for this result"
+        )
+        raise SchemaError(msg)
+    ids = pd.Index(table["package_id"].to_numpy())
+    if ids.has_duplicates:
+        msg = f"packages= repeats package_id {ids[ids.duplicated()][0]!r}; give one row each"
+        raise SchemaError(msg)
+    at = ids.get_indexer(packages["package_id"].to_numpy())
+    if (at < 0).any():
+        missing = packages["package_id"].to_numpy()[at < 0]
+        msg = (
+            f"packages= has no row for {len(missing)} packages of the result (e.g. "
+            f"{missing[0]!r}); pass the table computed from this result"
+        )
+        raise SchemaError(msg)
+    geometry = getattr(table, "_geometry_column_name", None)
+    extra = [c for c in table.columns if c not in packages.columns and c != geometry]
+    out = packages.copy()
+    for column in extra:
+        out[column] = table[column].iloc[at].to_numpy()
+    return out
+
+
 def package_map(
     result: PackageResult,
     *,
+    packages: pd.DataFrame | None = None,
     parcels: gpd.GeoDataFrame | None = None,
     color_by: str = "area_ha",
     reference: bool = True,
@@ -632,11 +698,18 @@ def package_map(
     ----------
     result : PackageResult
         From :func:`nmgeo.build_packages`.
+    packages : pandas.DataFrame, optional
+        The packages with more columns, keyed by ``package_id``: the table of
+        :func:`nmgeo.capacity.package_capacity` or :func:`nmgeo.assign_access`. Its
+        columns can colour the map, and the popups show the floor space (GFA by use),
+        flats, jobs, share of land with limits, open-space balance and the year rail
+        comes within a walk when it has them. Default: ``result.packages``.
     parcels : geopandas.GeoDataFrame, optional
         All lots, drawn faintly beneath the packages.
     color_by : str
-        Numeric column of ``result.packages`` to colour packages by, e.g. ``"area_ha"``,
-        ``"facility_share"``, ``"compactness"``.
+        Numeric column of the packages to colour them by, e.g. ``"area_ha"``,
+        ``"facility_share"``, ``"compactness"``, or with ``packages`` from
+        :func:`nmgeo.capacity.package_capacity`, ``"gfa_m2"``, ``"flats"``, ``"jobs"``.
     reference : bool
         Add major zones, control points and rail stations.
     as_of : int, optional
@@ -667,7 +740,8 @@ def package_map(
     Raises
     ------
     SchemaError
-        If ``color_by`` is not a numeric column of the packages.
+        If ``color_by`` is not a numeric column of the packages, or ``packages`` lacks
+        a package of ``result``.
     InputError
         If ``offline`` and the assets are missing.
 
@@ -682,14 +756,28 @@ def package_map(
     >>> m.save(out)
     >>> "window.nmgeo" in out.read_text(encoding="utf-8")
     True
+
+    Coloured by the floor space the development limits allow, with GFA, flats and jobs
+    in the popups:
+
+    >>> from nmgeo.capacity import assign_capacity, package_capacity, read_limits
+    >>> fabric = nmgeo.land_fabric(s.zones, s.parcels)
+    >>> result = nmgeo.build_packages(fabric)
+    >>> sites = package_capacity(result, assign_capacity(fabric, read_limits(s.limits_path)))
+    >>> m = nmgeo.package_map(result, packages=sites, color_by="gfa_m2", tiles=None)
+    >>> "Commercial GFA" in m.get_root().render()
+    True
     """
     if not isinstance(result, PackageResult):
         msg = f"package_map needs a PackageResult from build_packages, not {type(result).__name__}"
         raise InputError(msg)
-    packages = result.packages
-    _check_column(packages, color_by, "packages")
-    if not pd.api.types.is_numeric_dtype(packages[color_by]) or packages[color_by].dtype == bool:
-        msg = f"color_by={color_by!r} must be a numeric column of the packages"
+    packages = _package_table(result, packages)
+    numbers = _number_columns(packages)
+    if color_by not in numbers:
+        msg = (
+            f"color_by={color_by!r} is not a number column of the packages; choose one of: "
+            + ", ".join(numbers)
+        )
         raise SchemaError(msg)
     m = _new_map(tiles)
     names: dict[str, str] = {}

@@ -10,7 +10,6 @@ import pytest
 import shapely
 
 import nmgeo
-from nmgeo.errors import LimitsError
 from nmgeo.capacity import (
     assign_capacity,
     capacity_parameters,
@@ -19,6 +18,7 @@ from nmgeo.capacity import (
     read_limits,
     zones_without_limits,
 )
+from nmgeo.errors import LimitsError
 
 X0, Y0 = 830_000, 838_000  # inside Hong Kong, for the readers' coordinate checks
 
@@ -186,6 +186,65 @@ def test_building_height_controls_limit_the_land_they_cover():
     out = assign_capacity(land, limits, height_controls=controls)
     assert out["gfa_m2"].iloc[0] == pytest.approx(32_500)
     assert out["binding_limit"].iloc[0] == "height"
+
+
+def test_land_under_overlapping_height_controls_takes_the_strictest_once():
+    # A 100 m x 100 m C site (PR 10, coverage 50 %, 10 storeys) on ground 5 mPD. Controls:
+    # a 6-storey band over x 0-60, a 30 mPD band over x 40-100 (whole non-domestic floors
+    # over the ground: 5 storeys, stricter where the bands overlap), and a non-building
+    # area over x 0-20 inside the first band; the first band is listed twice.
+    land = _land([("C", "commercial", 100)])
+    limits = _limits(
+        zone_label=["C"], max_plot_ratio=[10], max_site_coverage=[0.5], max_height_storeys=[10]
+    )
+    strip = [(0, 60), (40, 100), (0, 20), (0, 60)]
+    controls = nmgeo.read_height_controls(
+        gpd.GeoDataFrame(
+            {
+                "bhc_type": ["BHCS", "BHCB", "NBA", "BHCS"],
+                "bhc_value": ["6 storeys", "30 mPD", None, "6 storeys"],
+            },
+            geometry=[shapely.box(X0 + a, Y0, X0 + b, Y0 + 100) for a, b in strip],
+            crs="EPSG:2326",
+        )
+    )
+    out = assign_capacity(land, limits, height_controls=controls)
+    floor = capacity_parameters().set_index("name")["value"]["floor_height_non_domestic_m"]
+    ground = capacity_parameters().set_index("name")["value"]["ground_level_mpd"]
+    by_mpd = np.floor((30 - ground) / floor)
+    # x 0-20: nothing; x 20-40: 6 storeys; x 40-60: the stricter of 6 and the mPD storeys;
+    # x 60-100: the mPD storeys. Each strip is 100 m deep, built over at 50 %.
+    want = 0.5 * 100 * (20 * 0 + 20 * 6 + 20 * min(6, by_mpd) + 40 * by_mpd)
+    assert by_mpd != 6  # the overlap must tell the two bands apart
+    assert out["gfa_m2"].iloc[0] == pytest.approx(want, rel=1e-12)
+    assert out["binding_limit"].iloc[0] == "height"
+    # Listing every control twice changes nothing.
+    twice = assign_capacity(land, limits, height_controls=pd.concat([controls, controls]))
+    assert twice["gfa_m2"].iloc[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_a_control_covering_a_whole_piece_limits_all_of_it():
+    # Irregular pieces under a control drawn on their own bounds: the intersection's area
+    # comes back a rounding residue short of the piece's, which must not count as land
+    # without a height limit (it would make the height candidate unlimited).
+    rng = np.random.default_rng(7)
+    limits = _limits(zone_label=["C"], max_plot_ratio=[9.5], max_site_coverage=[0.5])
+    for _ in range(20):
+        corners = rng.uniform(0, 100, (12, 2)) + [X0 + 0.123, Y0 + 0.456]
+        piece = shapely.convex_hull(shapely.multipoints(corners))
+        land = gpd.GeoDataFrame(
+            {"zone_label": ["C"], "land_use": ["commercial"]}, geometry=[piece], crs="EPSG:2326"
+        )
+        controls = nmgeo.read_height_controls(
+            gpd.GeoDataFrame(
+                {"bhc_type": ["BHCS"], "bhc_value": ["4 storeys"]},
+                geometry=[shapely.box(*piece.bounds)],
+                crs="EPSG:2326",
+            )
+        )
+        out = assign_capacity(land, limits, height_controls=controls)
+        assert out["binding_limit"].iloc[0] == "height"
+        assert out["gfa_m2"].iloc[0] == pytest.approx(piece.area * 0.5 * 4, rel=1e-9)
 
 
 def test_capacity_ignores_row_order():

@@ -225,8 +225,11 @@ def test_page_loads_no_jquery_bootstrap_or_font_awesome(result):
 def test_bad_color_by_is_a_schema_error(result, layout):
     with pytest.raises(SchemaError, match="color_by='nope'.*area_ha"):
         maps.package_map(result, color_by="nope")
-    with pytest.raises(SchemaError, match="numeric"):
+    with pytest.raises(SchemaError, match="not a number column") as refused:
         maps.package_map(result, color_by="major_zone")
+    # Only number columns are offered.
+    offered = str(refused.value).split("choose one of: ")[1].split(", ")
+    assert "area_ha" in offered and not {"major_zone", "package_id"} & set(offered)
     with pytest.raises(SchemaError, match="color_by='nope'.*land_use"):
         maps.parcel_map(layout, color_by="nope")
 

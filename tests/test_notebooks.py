@@ -1,5 +1,5 @@
 """The tutorial notebooks: committed clean, and each runs top to bottom on the sample
-(05 on the real North district extract in tests/data/north).
+(05 and 06 on the real North district extract in tests/data/north).
 
 Each notebook is executed with nbclient in a fresh kernel whose working directory is a
 temporary folder. The kernel is pinned to the Python running the tests (a ``python3``
@@ -28,6 +28,7 @@ EXPECTED = {
     "03_proximity_and_phasing.ipynb",
     "04_bring_your_own_data.ipynb",
     "05_real_north_plans.ipynb",
+    "06_capacity.ipynb",
 }
 
 

@@ -23,6 +23,7 @@ fabric or package code:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -533,3 +534,144 @@ def test_the_packages_command_runs_end_to_end_on_the_real_plans(case, tmp_path):
     assert "Rail stations (network of 2026)" in html
     man = json.loads((out / "manifest.json").read_text())
     assert man["counts"]["plans"] == len(plans) and man["as_of"] == 2026
+
+
+# --------------------------------------------------------------------------- capacity
+
+# Illustrative limits for the real labels, in the shapes the OZP Notes take (a plot ratio by
+# plan and sub-zone, an OU zone named by its specified use, a height in storeys with a site
+# coverage, a GFA cap over several zones, a split domestic / non-domestic plot ratio).
+# They are test inputs, not the plans' Notes. Open space (O) has no row: it gets no GFA.
+REAL_LIMITS = pd.DataFrame(
+    [
+        ("S/KTN/4", "OU(Business and Technology Park)", 5.0, None, None, None, None, None),
+        ("S/KTN/4", "G/IC(1)", None, None, None, None, 8.0, "50%"),
+        (None, "G/IC", None, None, None, None, 5.0, "60%"),
+        (None, "C", 9.5, None, None, None, None, None),
+        ("S/FSS/27", "OU(Business)", 9.5, None, None, None, None, None),
+        ("S/LMCL/2", "OU", None, None, None, 1_200_000, None, None),
+        (None, "R(A)", None, 6.0, 0.5, None, None, None),
+        (None, "R(B)", 3.0, None, None, None, None, None),
+    ],
+    columns=[
+        "plan_no",
+        "zone_label",
+        "max_plot_ratio",
+        "max_plot_ratio_domestic",
+        "max_plot_ratio_non_domestic",
+        "max_gfa_m2",
+        "max_height_storeys",
+        "max_site_coverage",
+    ],
+)
+
+
+def _collapsed(text) -> str:
+    return " ".join(str(text).upper().split())
+
+
+def independent_gfa(case: Case) -> pd.DataFrame:
+    """GFA, domestic GFA and the limits row of every zoned site, from REAL_LIMITS by hand.
+
+    A site takes the row of (plan, label) first, then (plan, family), (label), (family);
+    a bare OU label is spelled with its specified use, as the Notes name the zone. The GFA
+    is the smallest of area x plot ratio, the row's GFA cap shared by area over all the
+    land it matches, and area x coverage x storeys.
+    """
+    sites = case.sites.copy()
+    zones = case.zones
+    label = zones["zone_label"].to_numpy(dtype=object)[sites["zone_row"]]
+    use = zones["specified_use"].to_numpy(dtype=object)[sites["zone_row"]]
+    spelled = [
+        f"OU({u})" if lab == "OU" and isinstance(u, str) and u.strip() else lab
+        for lab, u in zip(label, use, strict=True)
+    ]
+    sites["key"] = [_collapsed(s) for s in spelled]
+    # The family: the label less a trailing number or parenthesised annotation, except
+    # that R(A)..R(E) keep their group letter.
+    sites["fam"] = [
+        _collapsed(
+            str(lab)[:4] if str(lab).startswith("R(") else re.sub(r"\(.*\)$|\d+$", "", str(lab))
+        )
+        for lab in label
+    ]
+    lim = REAL_LIMITS.assign(key=[_collapsed(v) for v in REAL_LIMITS["zone_label"]])
+    by_key = {
+        (p if isinstance(p, str) else None, k): i
+        for i, (p, k) in enumerate(zip(lim["plan_no"], lim["key"], strict=True))
+    }
+    rows = []
+    for plan, key, fam in zip(sites["plan_no"], sites["key"], sites["fam"], strict=True):
+        tries = ((plan, key), (plan, fam), (None, key), (None, fam))
+        rows.append(next((by_key[t] for t in tries if t in by_key), -1))
+    sites["row"] = rows
+    area = sites["area_m2"].to_numpy()
+    row = sites["row"].to_numpy()
+    at = lim.reindex(row).reset_index(drop=True)  # row -1: all missing
+    coverage = at["max_site_coverage"].str.rstrip("%").astype(float) / 100
+    pr_dom = at["max_plot_ratio_domestic"].to_numpy(dtype=float)
+    pr_nd = at["max_plot_ratio_non_domestic"].to_numpy(dtype=float)
+    split = ~np.isnan(pr_dom)
+    by_pr = np.where(split, area * (pr_dom + np.nan_to_num(pr_nd)), area * at["max_plot_ratio"])
+    matched_land = pd.Series(area).groupby(row).sum()
+    land = matched_land.reindex(row).to_numpy()
+    by_cap = at["max_gfa_m2"].to_numpy(dtype=float) * area / land
+    by_height = area * coverage.to_numpy() * at["max_height_storeys"].to_numpy(dtype=float)
+    gfa = np.fmin(np.fmin(by_pr, by_cap), by_height)
+    sites["gfa"] = np.where(row >= 0, gfa, np.nan)
+    # A total plot ratio alone is domestic on residential land (R(B) here).
+    homes = sites["land_use"].isin(["residential", "village"]).to_numpy()
+    sites["gfa_domestic"] = np.where(split, area * pr_dom, np.where(homes, by_pr, 0.0))
+    sites["gfa_domestic"] = sites["gfa_domestic"].fillna(0.0)
+    return sites
+
+
+@pytest.fixture(scope="module")
+def real_capacity(case):
+    from nmgeo.capacity import assign_capacity, package_capacity, read_limits
+
+    land = assign_capacity(case.fabric, read_limits(REAL_LIMITS))
+    return land, package_capacity(case.result, land), independent_gfa(case)
+
+
+def test_real_zones_take_their_limits_rows_and_gfa_by_zone(case, real_capacity):
+    """GFA per zone of the real plans equals the hand lookup x the zone's land (0.1 %)."""
+    land, _, sites = real_capacity
+    assert land["gfa_m2"].notna().any() and land["gfa_m2"].isna().any()
+    # The OU zones of Kwu Tung North's business park match although their specified use
+    # is spelled with double spaces in some of the plan's features.
+    got = land.groupby("zone_row")["gfa_m2"].sum(min_count=1)
+    want = sites.groupby("zone_row")["gfa"].sum(min_count=1)
+    both = want.index[want.notna()]
+    assert got.reindex(want.index).isna().eq(want.isna()).all()
+    assert close(got.reindex(both), want.loc[both], atol=1e-6).all()
+    lacking = set(land.loc[land["gfa_m2"].isna() & land["zone_label"].notna(), "zone_label"])
+    assert {"O", "GB", "AGR"} <= lacking and not {"C", "G/IC", "R(A)1"} & lacking
+    params = nmgeo.capacity.capacity_parameters().set_index("name")["value"]
+    flats = sites["gfa_domestic"].sum() / params["flat_size_m2"]
+    assert land["flats"].sum() == pytest.approx(flats, rel=REL)
+
+
+def test_real_packages_capacity_is_the_sum_of_their_clusters_sites(case, real_capacity):
+    """Each independent cluster's GFA (commercial, G/IC) and jobs are its package's."""
+    _, sites_table, gfa = real_capacity
+    params = nmgeo.capacity.capacity_parameters().set_index("name")["value"]
+    o = case.oracle.sites.merge(
+        gfa[["zone_row", "zone_part", "gfa"]], on=["zone_row", "zone_part"], how="left"
+    )
+    o["commercial_gfa"] = np.where(o["land_use"].eq("commercial"), o["gfa"], 0.0)
+    o["gic_gfa"] = np.where(o["land_use"].eq("public_facility"), o["gfa"], 0.0)
+    o["limited"] = np.where(o["gfa"].notna(), o["area_m2"], 0.0)
+    want = o.groupby("cluster")[["gfa", "commercial_gfa", "gic_gfa", "limited", "area_m2"]].sum(
+        min_count=1
+    )
+    pairs = matched(case).set_index("cluster")
+    got = sites_table.set_index("package_id").loc[pairs.loc[want.index, "package_id"]]
+    assert close(got["gfa_m2"], want["gfa"].fillna(0.0), atol=1e-6).all()
+    assert close(got["gfa_commercial_m2"], want["commercial_gfa"].fillna(0.0), atol=1e-6).all()
+    assert close(got["gfa_gic_m2"], want["gic_gfa"].fillna(0.0), atol=1e-6).all()
+    jobs = want["commercial_gfa"] / params["floor_space_per_job_m2"]
+    jobs += want["gic_gfa"] / params["gic_floor_space_per_job_m2"]
+    assert close(got["jobs"], jobs.fillna(0.0), atol=1e-6).all()
+    assert close(got["limits_share"], want["limited"] / want["area_m2"], atol=1e-9).all()
+    assert (got["flats"].fillna(0.0) == 0).all()  # no residential land in these packages
