@@ -396,7 +396,10 @@ def main() -> None:
             )
         if base is not None:
             per_stage = " ".join(
-                f"{base['times'][s] / max(ours['times'][s], 1e-9):>6.1f}" for s in STAGES
+                f"{base['times'][s] / ours['times'][s]:>6.1f}"
+                if ours["times"][s] > 1e-3
+                else f"{'-':>6}"
+                for s in STAGES
             )
             print(f"{'':>8} {'b/n':>8} {per_stage}")
 
