@@ -89,6 +89,8 @@ def main(ctx: click.Context, quiet: bool, debug: bool, config: Path | None) -> N
     level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nmgeo").setLevel(level)
+    # dask's cluster start and stop messages are INFO; only its warnings concern a user.
+    logging.getLogger("distributed").setLevel(max(level, logging.WARNING))
 
 
 def _say(ctx: click.Context, text: str = "") -> None:
@@ -354,21 +356,26 @@ def _config_value(value: Any, where: str, multiple: bool = False) -> Any:
     return value
 
 
-def _load_config(path: Path, group: click.Group) -> dict[str, dict[str, Any]]:
-    """Read a TOML config into click's ``default_map`` (``{command: {param: value}}``)."""
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is one InputError line."""
     try:
         import tomllib
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
 
     if not path.is_file():
-        msg = f"config file {str(path)!r} does not exist"
+        msg = f"{what} {str(path)!r} does not exist"
         raise InputError(msg)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        msg = f"config file {str(path)!r} is not valid TOML: {err}"
+        msg = f"{what} {str(path)!r} is not valid TOML: {err}"
         raise InputError(msg) from None
+
+
+def _load_config(path: Path, group: click.Group) -> dict[str, dict[str, Any]]:
+    """Read a TOML config into click's ``default_map`` (``{command: {param: value}}``)."""
+    data = _read_toml(path, "config file")
     defaults = data.pop("defaults", {})
     tables = {"defaults": defaults, **data}
     for name, table in tables.items():
@@ -1101,6 +1108,240 @@ def _packages_write(
         for path in reports.values():
             name = next((n for n in tables if path.stem == f"report_{n}"), None)
             staged.add(path, rows=len(tables[name]) if name else len(tables["packages"]))
+        return staged.commit(run)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+_STUDY_INPUTS = ("zones", "zones_layer", "lots", "lots_layer", "extent", "bhc")
+
+
+@main.command("scenarios")
+@click.argument("study", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_reader_options
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Address of a running dask scheduler (e.g. tcp://10.0.0.5:8786) to run the "
+    "scenarios on; default: a local cluster on this machine's cores, started for the run.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes of the local cluster (default: the CPU count).",
+)
+@click.option(
+    "--serial",
+    is_flag=True,
+    help="Run the scenarios one after the other in this process, without dask.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline the map's JavaScript and CSS so the page opens without internet.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder (created; existing files of the same names are replaced).",
+)
+@click.pass_context
+def scenarios_cmd(
+    ctx: click.Context,
+    study: Path,
+    scheduler: str | None,
+    workers: int | None,
+    serial: bool,
+    offline: bool,
+    out: Path,
+    **reading: Any,
+) -> None:
+    """Run the packages job over a grid of settings (STUDY, a TOML file) and say how robust
+    each site is.
+
+    STUDY names the inputs (paths relative to it) in [inputs]: zones (a file, a folder of
+    TPB plans, or a list), and optionally zones_layer, lots, lots_layer, extent, bhc; the
+    limits tables by name in [limits] (name = "file.csv"); the settings to sweep in [grid]
+    (setting = [values], every combination runs), and/or one [[scenario]] table per
+    extra scenario; match_iou in [sweep]. Writes into --out: scenarios.xlsx /
+    scenarios.html / scenarios.md and scenarios_*.csv (summary, sites, settings),
+    robustness.gpkg (layers sites and pieces), robustness_map.html and
+    manifest.json with every scenario's settings.
+    """
+    from nmgeo.maps import robustness_map
+    from nmgeo.scenarios import run_scenarios
+
+    if serial and scheduler is not None:
+        msg = "--serial runs without dask; drop it or --scheduler"
+        raise InputError(msg)
+    plan = _read_study(study)
+    inputs = plan["inputs"]
+    outputs = [out / "robustness.gpkg", out / "robustness_map.html", out / "manifest.json"]
+    outputs += [out / "scenarios.xlsx", out / "scenarios.html", out / "scenarios.md"]
+    _refuse_overwrite(
+        outputs,
+        [study, *inputs["zones"], inputs["lots"], inputs["extent"], inputs["bhc"]]
+        + list(plan["limits"].values()),
+    )
+    with _recording(ctx, 7) as run:
+        run.input(study, role="study")
+        land, _, _ = _packages_land(
+            ctx,
+            run,
+            inputs["lots"],
+            inputs["lots_layer"],
+            inputs["zones"],
+            inputs["zones_layer"],
+            inputs["extent"],
+            reading,
+        )
+        limits, controls = _study_limits(run, plan, reading)
+        client = _study_client(scheduler, serial)
+        with run.step("scenarios"):
+            sweep = run_scenarios(
+                land,
+                plan["scenarios"],
+                limits=limits or None,
+                height_controls=controls,
+                client=client,
+                workers=workers,
+                match_iou=plan["match_iou"],
+                progress=_show_progress(ctx),
+            )
+        if client:
+            client.close()
+        run.count("scenarios", len(sweep.summary))
+        run.count("sites", len(sweep.sites))
+        run.extra["scenarios"] = sweep.settings.to_dict("records")
+        run.extra["engine"] = sweep.parameters["engine"]
+        run.extra["n_workers"] = sweep.parameters["n_workers"]
+        with run.step("robustness map"), _flag_messages("scenarios"):
+            fmap = robustness_map(sweep, offline=offline)
+        written = _scenarios_write(run, out, fmap, sweep)
+    robust = int((sweep.sites["robustness"] >= 1.0).sum())
+    _say(
+        ctx,
+        f"{len(sweep.summary)} scenarios on {sweep.parameters['engine']} "
+        f"({sweep.parameters['n_workers']} workers): {len(sweep.sites)} sites, {robust} of "
+        "them packaged in every scenario",
+    )
+    for path in written:
+        _say(ctx, f"wrote {path}")
+
+
+def _read_study(path: Path) -> dict[str, Any]:
+    """The inputs, limits, scenarios and sweep options of a study TOML, checked."""
+    from nmgeo.scenarios import scenario_grid
+
+    data = _read_toml(path, "study file")
+    known = {"inputs", "limits", "grid", "scenario", "sweep"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        msg = f"study file {str(path)!r}: unknown table [{unknown[0]}]; use {sorted(known)}"
+        raise InputError(msg)
+    raw = data.get("inputs", {})
+    bad = sorted(set(raw) - set(_STUDY_INPUTS))
+    if bad:
+        msg = (
+            f"study file {str(path)!r}: [inputs] has no key {bad[0]!r}; the keys are "
+            + ", ".join(_STUDY_INPUTS)
+        )
+        raise InputError(msg)
+    if "zones" not in raw:
+        msg = f"study file {str(path)!r}: [inputs] needs zones (a file or folder of OZP plans)"
+        raise InputError(msg)
+    here = path.parent
+
+    def local(value: Any, key: str) -> Path | None:
+        if value is None:
+            return None
+        where = (here / str(value)).resolve()
+        if not where.exists():
+            msg = f"study file {str(path)!r}: {key} {str(value)!r} does not exist ({where})"
+            raise InputError(msg)
+        return where
+
+    zones = raw["zones"] if isinstance(raw["zones"], list) else [raw["zones"]]
+    inputs = {
+        "zones": [local(z, "zones") for z in zones],
+        "zones_layer": raw.get("zones_layer"),
+        "lots": local(raw.get("lots"), "lots"),
+        "lots_layer": raw.get("lots_layer"),
+        "extent": local(raw.get("extent"), "extent"),
+        "bhc": local(raw.get("bhc"), "bhc"),
+    }
+    limits = {str(k): local(v, f"limits {k}") for k, v in data.get("limits", {}).items()}
+    listed = scenario_grid(data["grid"]) if data.get("grid") else []
+    listed += [dict(s) for s in data.get("scenario", [])]
+    if not listed:
+        msg = f"study file {str(path)!r} has no [grid] and no [[scenario]]: nothing to run"
+        raise InputError(msg)
+    sweep = data.get("sweep", {})
+    return {
+        "inputs": inputs,
+        "limits": limits,
+        "scenarios": listed,
+        "match_iou": float(sweep.get("match_iou", 0.5)),
+    }
+
+
+def _study_limits(run: Run, plan: dict[str, Any], reading: dict[str, Any]) -> tuple[Any, Any]:
+    from nmgeo.capacity import read_limits
+    from nmgeo.io import read_height_controls
+
+    limits = {}
+    for name, path in plan["limits"].items():
+        with run.step(f"read limits {name}"), _flag_messages("limits"):
+            limits[name] = read_limits(path)
+        run.input(path, role=f"limits {name}", rows=len(limits[name]))
+    controls = None
+    bhc = plan["inputs"]["bhc"]
+    if bhc is not None:
+        with _flag_messages("bhc"):
+            controls = read_height_controls(bhc, crs=reading["crs"], encoding=reading["encoding"])
+        run.input(bhc, role="height controls", rows=len(controls))
+    return limits, controls
+
+
+def _study_client(scheduler: str | None, serial: bool) -> Any:
+    """False (serial), None (a local cluster, started by run_scenarios) or a Client."""
+    if serial:
+        return False
+    if scheduler is None:
+        return None
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except OSError as err:
+        msg = f"--scheduler {scheduler}: no dask scheduler answers there ({err})"
+        raise InputError(msg) from None
+
+
+def _scenarios_write(run: Run, out: Path, fmap: Any, sweep: Any) -> list[Path]:
+    """Write the summary report, the robustness GeoPackage and map as one set."""
+    from nmgeo.io import write_geopackage
+    from nmgeo.report import write_report
+
+    tables = {"summary": sweep.summary, "sites": sweep.sites.drop(columns="geometry")}
+    tables["settings"] = sweep.settings.astype(str)
+    layers = {"sites": sweep.sites, "pieces": sweep.pieces}
+    with StagedOutputs(out) as staged:
+        with run.step("write map"):
+            _save_map(fmap, staged.path("robustness_map.html"))
+        staged.add(staged.path("robustness_map.html"))
+        with run.step("write geopackage"):
+            write_geopackage(staged.path("robustness.gpkg"), keep_layers=False, **layers)
+        staged.add(staged.path("robustness.gpkg"), rows={k: len(v) for k, v in layers.items()})
+        reports = write_report(
+            tables, staged.path("scenarios"), map=fmap, title="Scenario sweep: robustness"
+        )
+        for path in reports.values():
+            name = next((n for n in tables if path.stem == f"scenarios_{n}"), "summary")
+            staged.add(path, rows=len(tables[name]))
         return staged.commit(run)
 
 

@@ -32,8 +32,9 @@ from nmgeo._time import network_year
 from nmgeo._vocabulary import UNKNOWN, UNZONED, land_use_colours
 from nmgeo.errors import InputError, SchemaError
 from nmgeo.packages import PackageResult
+from nmgeo.scenarios import ScenarioResult
 
-__all__ = ["package_map", "parcel_map"]
+__all__ = ["package_map", "parcel_map", "robustness_map"]
 
 logger = logging.getLogger("nmgeo.maps")
 
@@ -921,3 +922,138 @@ def parcel_map(
     bounds = np.asarray(light.total_bounds) if len(light) else np.full(4, np.nan)
     logger.info("parcel_map: %d lots coloured by %s", len(light), color_by)
     return _finish(m, bounds, {}, offline=offline, assets=assets)
+
+
+# --------------------------------------------------------------------------- robustness map
+
+_SITE_FIELDS = {
+    "site_id": "Site",
+    "robustness": "Packaged in (share of scenarios)",
+    "n_scenarios": "Scenarios",
+    "area_ha_min": "Smallest (ha)",
+    "area_ha_max": "Largest (ha)",
+    "core_ha": "Core (ha)",
+    "only_when": "Only when",
+    "shares_land_with": "Shares land with",
+}
+_ROBUSTNESS_COLORS = ("#fee5d9", "#fb6a4a", "#67000d")
+
+
+def robustness_map(
+    sweep: ScenarioResult,
+    *,
+    reference: bool = True,
+    tiles: str | None = DEFAULT_TILES,
+    offline: bool = False,
+    assets: str | os.PathLike | None = None,
+) -> folium.Map:
+    """A map of how robust each land disposal site is over a scenario sweep.
+
+    Sites (:attr:`ScenarioResult.sites`: all the land their packages hold in any
+    scenario) coloured by the share of scenarios in which they are a package, with a
+    popup of that share, the area range, the core held in every scenario, the settings
+    the site needs (``only_when``) and the sites it shares land with; beneath them the
+    packaged pieces of land coloured by their own robustness. With ``reference``, the
+    major zones, control points and rail stations (today's network).
+
+    Parameters
+    ----------
+    sweep : ScenarioResult
+        From :func:`nmgeo.scenarios.run_scenarios`.
+    reference : bool
+        Add major zones, control points and rail stations.
+    tiles, offline, assets
+        As in :func:`package_map`.
+
+    Returns
+    -------
+    folium.Map
+        The page sets ``window.nmgeo.layers`` (``sites``, ``pieces``) for scripting.
+
+    Examples
+    --------
+    >>> import nmgeo
+    >>> from nmgeo.scenarios import run_scenarios
+    >>> s = nmgeo.load_sample()
+    >>> sweep = run_scenarios(
+    ...     nmgeo.land_fabric(s.zones, s.parcels), {"gap_tolerance": [15, 30]},
+    ...     client=False, progress=False,
+    ... )
+    >>> m = robustness_map(sweep, tiles=None)
+    >>> "Only when" in m.get_root().render()
+    True
+    """
+    if not isinstance(sweep, ScenarioResult):
+        kind = type(sweep).__name__
+        msg = f"robustness_map needs a ScenarioResult from run_scenarios, not {kind}"
+        raise InputError(msg)
+    m = _new_map(tiles)
+    names: dict[str, str] = {}
+    pieces = sweep.pieces
+    if len(pieces):
+        light = _light_layer(pieces, ["piece_id", "robustness", "site_id"])
+        cmap = _numeric_colormap(light["robustness"], _ROBUSTNESS_COLORS, "robustness")
+        classes, styles = _colour_codes(
+            light["robustness"], cmap, {"color": "#737373", "weight": 0.3, "fillOpacity": 0.6}
+        )
+        layer = _CanvasPolygons(
+            light,
+            key="pieces",
+            name="Packaged land by robustness",
+            classes=classes,
+            styles=styles,
+            tooltip=_tooltip_table(
+                light, {"piece_id": "Piece", "site_id": "Site", "robustness": "Robustness"}
+            ),
+        )
+        layer.add_to(m)
+    sites = sweep.sites
+    if len(sites):
+        cmap = branca.colormap.LinearColormap(
+            list(_ROBUSTNESS_COLORS), vmin=0.0, vmax=1.0, caption="robustness"
+        )
+        light = _light_layer(sites, list(_SITE_FIELDS))
+        props = pd.DataFrame(index=light.index)
+        for col in _SITE_FIELDS:
+            digits = 0 if col == "n_scenarios" else 2
+            props[col] = _texts(light[col], digits)
+        props["_fill"] = [cmap.rgb_hex_str(v) for v in light["robustness"].astype(float)]
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
+            f"<td>{{{col}}}</td></tr>"
+            for col, label in _SITE_FIELDS.items()
+        )
+        props["_popup"] = [
+            "<table>" + rows.format(**rec) + "</table>"
+            for rec in props[list(_SITE_FIELDS)].to_dict("records")
+        ]
+        data = gpd.GeoDataFrame(props, geometry=light.geometry, crs="EPSG:4326")
+        site_layer = folium.GeoJson(
+            data.to_json(drop_id=True),
+            name="Sites by robustness",
+            style_function=lambda f: {
+                "fillColor": f["properties"]["_fill"],
+                "color": "#4d4d4d",
+                "weight": 1.5,
+                "fillOpacity": 0.35,
+            },
+            highlight_function=lambda f: {"weight": 3, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(
+                fields=["site_id", "robustness", "only_when"],
+                aliases=[_SITE_FIELDS[c] for c in ("site_id", "robustness", "only_when")],
+                sticky=True,
+            ),
+            popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, max_width=360),
+        )
+        site_layer.add_to(m)
+        names["sites"] = site_layer.get_name()
+        n = len(sweep.summary)
+        _ramp_legend(cmap, f"Sites: share of {n} scenarios packaged").add_to(m)
+        bounds = np.asarray(sites.to_crs("EPSG:4326").total_bounds)
+    else:
+        _note("No scenario found a package").add_to(m)
+        bounds = _nm_bounds()
+    if reference:
+        _reference_layers(m, None, None)
+    logger.info("robustness_map: %d sites, %d pieces", len(sites), len(pieces))
+    return _finish(m, bounds, names, offline=offline, assets=assets)

@@ -32,6 +32,7 @@ FLOW = [
     "network",
     "raster",
     "capacity",
+    "scenarios",
     "report",
     "maps",
     "plot",
