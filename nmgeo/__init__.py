@@ -3,7 +3,8 @@
 Everything is computed in EPSG:2326 (HK1980 Grid, metres). The public verbs are
 re-exported here; modules follow the data flow
 io -> zoning / major_zone -> fabric -> packages / access / network / raster ->
-report / maps / plot -> cli. See the architecture page of the documentation.
+capacity -> scenarios -> report / maps / plot -> cli. See the architecture page of the
+documentation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 
 __version__ = "0.1.0"
 
-from nmgeo import capacity, errors, glossary, reference, settings  # noqa: E402
+from nmgeo import capacity, errors, glossary, reference, scenarios, settings  # noqa: E402
 from nmgeo.access import (  # noqa: E402
     assign_access,
     assign_rail_timeline,
@@ -42,7 +43,7 @@ from nmgeo.io import (  # noqa: E402
     write_geopackage,
 )
 from nmgeo.major_zone import assign_major_zone  # noqa: E402
-from nmgeo.maps import package_map, parcel_map  # noqa: E402
+from nmgeo.maps import package_map, parcel_map, robustness_map  # noqa: E402
 from nmgeo.network import network_distance  # noqa: E402
 from nmgeo.packages import PackageResult, build_packages, split_package  # noqa: E402
 from nmgeo.plot import plot_packages  # noqa: E402
@@ -55,6 +56,7 @@ from nmgeo.raster import (  # noqa: E402
     zonal_stats,
 )
 from nmgeo.report import area_report, package_report, write_report  # noqa: E402
+from nmgeo.scenarios import ScenarioResult, run_scenarios  # noqa: E402
 from nmgeo.zoning import assign_land_use, assign_zoning, classify_zone  # noqa: E402
 
 logging.getLogger("nmgeo").addHandler(logging.NullHandler())
@@ -100,6 +102,10 @@ __all__ = [
     "read_parcels",
     "read_zones",
     "reference",
+    "robustness_map",
+    "run_scenarios",
+    "ScenarioResult",
+    "scenarios",
     "settings",
     "slope_raster",
     "split_package",

@@ -29,6 +29,7 @@ EXPECTED = {
     "04_bring_your_own_data.ipynb",
     "05_real_north_plans.ipynb",
     "06_capacity.ipynb",
+    "07_scenarios.ipynb",
 }
 
 
