@@ -1315,7 +1315,7 @@ def _study_client(scheduler: str | None, serial: bool) -> Any:
     from dask.distributed import Client
 
     try:
-        return Client(scheduler, timeout="20s")
+        return Client(scheduler, timeout="10s")
     except OSError as err:
         msg = f"--scheduler {scheduler}: no dask scheduler answers there ({err})"
         raise InputError(msg) from None

@@ -87,6 +87,18 @@ def test_a_site_that_needs_a_wider_gap_says_so(growing_sweep, growing):
     assert sweep.packages.groupby("scenario").size().tolist() == [1, 1, 2, 2]
 
 
+def test_the_order_of_the_land_changes_nothing(growing, growing_sweep):
+    grid = {"gap_tolerance": [15, 30], "commercial": [["commercial"], ["commercial", "mixed_use"]]}
+    shuffled = run_scenarios(growing.iloc[[2, 0, 3, 1]], grid, client=False, progress=False)
+    for name in ("summary", "packages", "settings"):
+        pd.testing.assert_frame_equal(getattr(shuffled, name), getattr(growing_sweep, name))
+    for name in ("sites", "pieces"):
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(getattr(shuffled, name).drop(columns="geometry")),
+            pd.DataFrame(getattr(growing_sweep, name).drop(columns="geometry")),
+        )
+
+
 def test_packages_sharing_half_their_land_or_less_are_different_sites():
     # E and F, 2 ha each, 20 m apart: two packages at 15 m, one of 4 ha at 30 m. E shares
     # exactly half of EF's land, which is not more than half: three sites.
@@ -228,9 +240,49 @@ def test_a_worker_killed_mid_sweep_does_not_stop_it(serial, metro, client):
 # --------------------------------------------------------------------------- command line
 
 
-def test_scenarios_command_writes_the_summary_the_robustness_layers_and_map(tmp_path, metro):
-    m = nmgeo.synthetic_metropolis(10_000, seed=5)
-    paths = m.write(tmp_path / "data")
+@pytest.fixture(scope="module")
+def study_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    return folder, nmgeo.synthetic_metropolis(10_000, seed=5).write(folder / "data")
+
+
+def test_scenarios_command_on_a_running_scheduler(study_data, client, tmp_path):
+    folder, paths = study_data
+    study = folder / "on_cluster.toml"
+    study.write_text(
+        f"""
+[inputs]
+zones = "{paths["gpkg"].relative_to(folder).as_posix()}"
+zones_layer = "ozp_zones"
+lots = "{paths["gpkg"].relative_to(folder).as_posix()}"
+lots_layer = "lots"
+
+[grid]
+gap_tolerance = [15, 30]
+""",
+        encoding="utf-8",
+    )
+    address = client.scheduler.address
+    out = tmp_path / "out"
+    args = ["scenarios", str(study), "--scheduler", address, "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"2 scenarios on {address} (2 workers)" in result.output
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == address and manifest["n_workers"] == 2
+    # No scheduler there: one line, exit code 2.
+    bad = CliRunner().invoke(
+        main, ["scenarios", str(study), "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)]
+    )
+    assert bad.exit_code == 2
+    lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no dask scheduler answers" in lines[0], bad.stderr
+
+
+def test_scenarios_command_writes_the_summary_the_robustness_layers_and_map(study_data):
+    tmp_path, paths = study_data
     limits = tmp_path / "limits.csv"
     limits.write_text("zone_label,max_plot_ratio\nC,9.5\nOU,5\n", encoding="utf-8")
     study = tmp_path / "study.toml"
