@@ -31,6 +31,7 @@ from nmgeo._time import network_year
 from nmgeo.access import assign_access
 from nmgeo.capacity import _SUMMED, assign_capacity, package_capacity
 from nmgeo.errors import InputError, SchemaError
+from nmgeo.fabric import is_fabric, land_fabric
 from nmgeo.packages import build_packages
 
 __all__ = ["SETTINGS", "ScenarioResult", "run_scenarios", "scenario_grid"]
@@ -272,7 +273,9 @@ def run_scenarios(
     Parameters
     ----------
     land : geopandas.GeoDataFrame
-        A land fabric (:func:`nmgeo.land_fabric`), or lots with ``land_use``.
+        A land fabric (:func:`nmgeo.land_fabric`); OZP zones alone (cut into a fabric
+        of unknown tenure once, here); or lots that carry ``land_use``, grouped lot by
+        lot (their ``parcel_id`` is the ``piece_id`` of the outputs).
     scenarios : mapping or sequence of mappings
         A grid (setting -> values, every combination is run; see :func:`scenario_grid`)
         or a list of settings, one dict per scenario. Settings and defaults:
@@ -342,13 +345,10 @@ def run_scenarios(
             f"({', '.join(tables) or 'none'}); pass limits={{name: table}}"
         )
         raise InputError(msg)
-    land = as_hk80(land, "land")
-    if "piece_id" not in land.columns:
-        msg = "land has no 'piece_id'; give a land fabric from nmgeo.land_fabric"
-        raise SchemaError(msg)
+    land, key = _shared_land(land)
     capacities = {
         name: _compact_capacity(
-            assign_capacity(land, tables[name], height_controls=height_controls)
+            assign_capacity(land, tables[name], height_controls=height_controls), key
         )
         for name in sorted(wanted)
     }
@@ -362,7 +362,7 @@ def run_scenarios(
         retries=retries,
         progress=progress,
     )
-    result = _assemble(land, table, outputs, match_iou=match_iou)
+    result = _assemble(land, key, table, outputs, match_iou=match_iou)
     result.parameters.update(engine=engine, n_workers=n_workers)
     logger.info(
         "run_scenarios: %d scenarios on %s (%d workers): %d sites, %d in every scenario",
@@ -387,9 +387,26 @@ def _limits_tables(limits: Any) -> dict[str, pd.DataFrame]:
     raise InputError(msg)
 
 
-def _compact_capacity(capacity: gpd.GeoDataFrame) -> pd.DataFrame:
-    """What package_capacity reads: the piece key, land use and the summed figures."""
-    return pd.DataFrame(capacity[["piece_id", "land_use", *_SUMMED]]).reset_index(drop=True)
+def _shared_land(land: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
+    """The land every scenario groups, and its key: a land fabric (``piece_id``; zones alone
+    are cut into one here, once, not in every scenario) or zoned lots (``parcel_id``)."""
+    land = as_hk80(land, "land")
+    if is_fabric(land):
+        return land, "piece_id"
+    if "parcel_id" in land.columns:
+        if "land_use" not in land.columns:
+            msg = (
+                "lots given as land have no land_use column; build the land fabric with "
+                "nmgeo.land_fabric(zones, lots) and sweep that"
+            )
+            raise SchemaError(msg)
+        return land, "parcel_id"
+    return land_fabric(land), "piece_id"
+
+
+def _compact_capacity(capacity: gpd.GeoDataFrame, key: str) -> pd.DataFrame:
+    """What package_capacity reads: the land's key, land use and the summed figures."""
+    return pd.DataFrame(capacity[[key, "land_use", *_SUMMED]]).reset_index(drop=True)
 
 
 def _execute(
@@ -498,6 +515,7 @@ def _progress(total: int, show: bool) -> Callable[[int | None], None]:
 
 def _assemble(
     land: gpd.GeoDataFrame,
+    key: str,
     table: pd.DataFrame,
     outputs: list[dict[str, Any]],
     *,
@@ -518,7 +536,7 @@ def _assemble(
         packages[["scenario", "package_id", "site_id"]], on=["scenario", "package_id"], how="left"
     )
     varied = [c for c in SETTINGS if table[c].map(repr).nunique() > 1]
-    sites = _site_table(land, table, packages, members, n_scen, varied)
+    sites = _site_table(land, key, table, packages, members, n_scen, varied)
     order = _site_order(sites, members)
     renumber = {old: f"S{k + 1:03d}" for k, old in enumerate(order)}
     for frame in (packages, members, sites):
@@ -527,7 +545,7 @@ def _assemble(
         lambda ids: ", ".join(sorted(renumber[i] for i in ids))
     )
     sites = sites.set_index("site_id").loc[[renumber[o] for o in order]].reset_index()
-    pieces = _piece_table(land, members, n_scen)
+    pieces = _piece_table(land, key, members, n_scen)
     summary = _summary(table, packages)
     timings = pd.Series(
         {o["scenario"]: o["seconds"] for o in outputs}, name="seconds", dtype=float
@@ -572,6 +590,7 @@ def _match_sites(
 
 def _site_table(
     land: gpd.GeoDataFrame,
+    key: str,
     table: pd.DataFrame,
     packages: pd.DataFrame,
     members: pd.DataFrame,
@@ -600,7 +619,7 @@ def _site_table(
     sites["only_when"] = _only_when(table, packages, varied).reindex(sites.index).fillna("")
     sites["shares_land_with"] = _shares_land(count)
     by_piece = count.drop_duplicates(["site_id", "piece_id"])
-    geoms = land.geometry.to_numpy()[_rows_of(land, by_piece["piece_id"])]
+    geoms = land.geometry.to_numpy()[_rows_of(land, key, by_piece["piece_id"])]
     codes = sites.index.get_indexer(by_piece["site_id"].to_numpy())
     outline = pd.Series(union_by(geoms, codes, len(sites)), index=sites.index)
     columns = [
@@ -654,9 +673,9 @@ def _shares_land(count: pd.DataFrame) -> pd.Series:
     return pd.Series([others.get(s, []) for s in sites], index=sites, dtype=object).sort_index()
 
 
-def _rows_of(land: gpd.GeoDataFrame, piece_ids: pd.Series) -> np.ndarray:
-    """Row positions in ``land`` of the given piece ids."""
-    return pd.Index(land["piece_id"].to_numpy()).get_indexer(piece_ids.to_numpy())
+def _rows_of(land: gpd.GeoDataFrame, key: str, ids: pd.Series) -> np.ndarray:
+    """Row positions in ``land`` of the given piece (or lot) ids."""
+    return pd.Index(land[key].to_numpy()).get_indexer(ids.to_numpy())
 
 
 def _site_order(sites: gpd.GeoDataFrame, members: pd.DataFrame) -> list[Any]:
@@ -671,7 +690,9 @@ def _site_order(sites: gpd.GeoDataFrame, members: pd.DataFrame) -> list[Any]:
     return list(frame.index)
 
 
-def _piece_table(land: gpd.GeoDataFrame, members: pd.DataFrame, n_scen: int) -> gpd.GeoDataFrame:
+def _piece_table(
+    land: gpd.GeoDataFrame, key: str, members: pd.DataFrame, n_scen: int
+) -> gpd.GeoDataFrame:
     per = members.groupby("piece_id")
     counts = members.groupby(["piece_id", "site_id"]).size().rename("n").reset_index()
     counts = counts.sort_values(["piece_id", "n", "site_id"], ascending=[True, False, True])
@@ -686,7 +707,7 @@ def _piece_table(land: gpd.GeoDataFrame, members: pd.DataFrame, n_scen: int) -> 
     table["site_id"] = top["site_id"].reindex(table.index)
     table["site_share"] = top["n"].reindex(table.index) / n_scen
     keep = [c for c in ("zone_label", "land_use", "tenure", "area_m2") if c in land.columns]
-    at = land.iloc[_rows_of(land, table.index.to_series())]
+    at = land.iloc[_rows_of(land, key, table.index.to_series())]
     out = gpd.GeoDataFrame(
         {
             "piece_id": table.index.to_numpy(),

@@ -145,6 +145,28 @@ def test_capacity_and_rail_year_per_scenario():
     assert bare.summary["gfa_m2"].isna().all()
 
 
+def test_zones_alone_and_zoned_lots_are_swept_too(growing_sweep):
+    zones = zones_of(
+        [
+            ("C", "commercial", b(0, 0, 100, 150)),
+            ("C", "commercial", b(120, 0, 220, 150)),
+            ("C", "commercial", b(1000, 0, 1200, 150)),
+            ("CDA", "mixed_use", b(1220, 0, 1320, 150)),
+        ]
+    )
+    grid = {"gap_tolerance": [15, 30], "commercial": [["commercial"], ["commercial", "mixed_use"]]}
+    # Zones alone: cut into a fabric once, the same sweep as on the fabric.
+    on_zones = run_scenarios(zones, grid, client=False, progress=False)
+    pd.testing.assert_frame_equal(on_zones.summary, growing_sweep.summary)
+    # Zoned lots (the same rectangles as lots with land_use): grouped lot by lot.
+    lots = zones.assign(parcel_id=["L1", "L2", "L3", "L4"])
+    on_lots = run_scenarios(lots, grid, client=False, progress=False)
+    assert on_lots.summary["area_ha"].tolist() == pytest.approx([3, 3, 6, 7.5])
+    pieces = on_lots.pieces.set_index("piece_id")
+    assert set(pieces.index) == {"L1", "L2", "L3", "L4"}
+    assert pieces.loc["L4", "robustness"] == 0.25 and pieces.loc["L1", "robustness"] == 0.5
+
+
 def test_settings_are_checked():
     fabric = _fabric([("C", "commercial", b(0, 0, 200, 150))])
     with pytest.raises(InputError, match="unknown scenario setting 'gap'"):
