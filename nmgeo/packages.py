@@ -250,11 +250,16 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _frontage(facilities: np.ndarray, groups: np.ndarray, gap: float) -> np.ndarray:
-    """Length (m) of each facility's boundary lying within ``gap`` of the paired group."""
+def _frontage(
+    facilities: np.ndarray, group_geoms: np.ndarray, groups: np.ndarray, gap: float
+) -> np.ndarray:
+    """Length (m) of each facility's boundary lying within ``gap`` of its paired group
+    (``groups``: the group number of each facility's pair, indexing ``group_geoms``)."""
     # A round buffer: exactly the land within ``gap`` of the group (a mitred one reaches
-    # further at the group's corners).
-    reach = shapely.buffer(groups, max(gap, TOUCH), quad_segs=16)
+    # further at the group's corners). Each distinct group is buffered once, however many
+    # facilities it is paired with.
+    distinct, which = np.unique(groups, return_inverse=True)
+    reach = shapely.buffer(group_geoms[distinct], max(gap, TOUCH), quad_segs=16)[which]
     return shapely.length(shapely.intersection(shapely.boundary(facilities), reach))
 
 
@@ -307,8 +312,9 @@ def _attach_facilities(
         # Union of each candidate group's sites, only for the groups in question.
         need = np.isin(com_group, multi["g"].to_numpy())
         unions = union_by(com_geoms[need], com_group[need], int(com_group.max()) + 1)
-        group_geoms = unions[multi["g"].to_numpy()]
-        multi["frontage"] = _frontage(fac_geoms[multi["f"].to_numpy()], group_geoms, gap)
+        multi["frontage"] = _frontage(
+            fac_geoms[multi["f"].to_numpy()], unions, multi["g"].to_numpy(), gap
+        )
         multi["frontage"] = multi["frontage"].round(6)
         multi = multi.sort_values(["f", "frontage", "d", "g"], ascending=[True, False, True, True])
         best = multi.drop_duplicates("f")
@@ -742,7 +748,7 @@ def _balanced_split(members: pd.DataFrame, k: int, gap: float) -> np.ndarray:
         part_geoms = union_by(geoms[com], com_labels, k)
         pairs = pd.DataFrame({"f": f, "p": com_labels[c]}).drop_duplicates()
         pairs["frontage"] = np.round(
-            _frontage(fac_geoms[pairs["f"].to_numpy()], part_geoms[pairs["p"].to_numpy()], gap), 6
+            _frontage(fac_geoms[pairs["f"].to_numpy()], part_geoms, pairs["p"].to_numpy(), gap), 6
         )
         pairs["d"] = shapely.distance(
             fac_geoms[pairs["f"].to_numpy()], part_geoms[pairs["p"].to_numpy()]
