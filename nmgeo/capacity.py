@@ -709,14 +709,15 @@ def _control_parts(
 def _control_faces(cgeoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The control polygons cut where they overlap: faces, and (face, control) pairs sorted
     by face, one pair for each control a face lies under."""
-    overlapping = shapely.STRtree(cgeoms).query(cgeoms, predicate="overlaps")
-    nested = shapely.STRtree(cgeoms).query(cgeoms, predicate="contains")
+    tree = shapely.STRtree(cgeoms)
+    overlapping = tree.query(cgeoms, predicate="overlaps")
+    nested = tree.query(cgeoms, predicate="contains")
     if not len(overlapping[0]) and not (nested[0] != nested[1]).any():
         index = np.arange(len(cgeoms))
         return cgeoms, index, index
     edges = shapely.union_all(shapely.boundary(cgeoms))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
-    fi, ci = shapely.STRtree(cgeoms).query(shapely.point_on_surface(faces), predicate="within")
+    fi, ci = tree.query(shapely.point_on_surface(faces), predicate="within")
     order = np.lexsort((ci, fi))
     fi, ci = fi[order], ci[order]
     under = np.unique(fi)

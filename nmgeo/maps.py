@@ -440,37 +440,63 @@ def _packages_layer(
             props[col] = light[col].astype("Int64").astype("string").fillna("").tolist()
         else:
             props[col] = _texts(light[col], 0 if col in _WHOLE_FIELDS else digits)
-    props["_fill"] = [
+    fills = [
         cmap.rgb_hex_str(v) if np.isfinite(v) else "#cccccc"
         for v in light[color_by].astype(float).to_numpy()
     ]
+    layer = _figure_layer(
+        light,
+        props,
+        _PACKAGE_FIELDS,
+        fills,
+        name="Land disposal packages",
+        tooltip=[c for c in _TOOLTIP_FIELDS if c in cols],
+        fill_opacity=0.55,
+        max_width=320,
+    )
+    return layer, cmap
+
+
+def _figure_layer(
+    light: gpd.GeoDataFrame,
+    texts: pd.DataFrame,
+    fields: dict[str, str],
+    fills: list[str],
+    *,
+    name: str,
+    tooltip: Sequence[str],
+    fill_opacity: float,
+    max_width: int,
+) -> folium.GeoJson:
+    """Polygons filled one colour each, with a tooltip of some of their figures and a
+    popup table of all (``texts``: the escaped figures, one column per field shown)."""
+    props = texts.copy()
+    props["_fill"] = fills
     rows = "".join(
         f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
         f"<td>{{{col}}}</td></tr>"
-        for col, label in _PACKAGE_FIELDS.items()
-        if col in cols
+        for col, label in fields.items()
+        if col in texts.columns
     )
     props["_popup"] = [
-        "<table>" + rows.format(**rec) + "</table>" for rec in props[cols].to_dict("records")
+        "<table>" + rows.format(**rec) + "</table>" for rec in texts.to_dict("records")
     ]
     data = gpd.GeoDataFrame(props, geometry=light.geometry, crs="EPSG:4326")
-    tip_cols = [c for c in _TOOLTIP_FIELDS if c in cols]
-    layer = folium.GeoJson(
+    return folium.GeoJson(
         data.to_json(drop_id=True),
-        name="Land disposal packages",
+        name=name,
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": "#4d4d4d",
             "weight": 1.5,
-            "fillOpacity": 0.55,
+            "fillOpacity": fill_opacity,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=tip_cols, aliases=[_PACKAGE_FIELDS[c] for c in tip_cols], sticky=True
+            fields=list(tooltip), aliases=[fields[c] for c in tooltip], sticky=True
         ),
-        popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, max_width=320),
+        popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, max_width=max_width),
     )
-    return layer, cmap
 
 
 def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
@@ -1017,33 +1043,15 @@ def robustness_map(
         for col in _SITE_FIELDS:
             digits = 0 if col == "n_scenarios" else 2
             props[col] = _texts(light[col], digits)
-        props["_fill"] = [cmap.rgb_hex_str(v) for v in light["robustness"].astype(float)]
-        rows = "".join(
-            f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
-            f"<td>{{{col}}}</td></tr>"
-            for col, label in _SITE_FIELDS.items()
-        )
-        props["_popup"] = [
-            "<table>" + rows.format(**rec) + "</table>"
-            for rec in props[list(_SITE_FIELDS)].to_dict("records")
-        ]
-        data = gpd.GeoDataFrame(props, geometry=light.geometry, crs="EPSG:4326")
-        site_layer = folium.GeoJson(
-            data.to_json(drop_id=True),
+        site_layer = _figure_layer(
+            light,
+            props,
+            _SITE_FIELDS,
+            [cmap.rgb_hex_str(v) for v in light["robustness"].astype(float)],
             name="Sites by robustness",
-            style_function=lambda f: {
-                "fillColor": f["properties"]["_fill"],
-                "color": "#4d4d4d",
-                "weight": 1.5,
-                "fillOpacity": 0.35,
-            },
-            highlight_function=lambda f: {"weight": 3, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["site_id", "robustness", "only_when"],
-                aliases=[_SITE_FIELDS[c] for c in ("site_id", "robustness", "only_when")],
-                sticky=True,
-            ),
-            popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, max_width=360),
+            tooltip=["site_id", "robustness", "only_when"],
+            fill_opacity=0.35,
+            max_width=360,
         )
         site_layer.add_to(m)
         names["sites"] = site_layer.get_name()

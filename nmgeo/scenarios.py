@@ -52,8 +52,14 @@ SETTINGS: dict[str, Any] = {
 :func:`nmgeo.build_packages`, :func:`nmgeo.assign_access`; ``limits`` names one of the
 limits tables given to :func:`run_scenarios`)."""
 
-_PACKAGE_SETTINGS = ("gap_tolerance", "min_area_ha", "commercial", "facilities")
-_PACKAGE_SETTINGS += ("bridge_via_facilities",)
+# The settings that go to build_packages.
+_PACKAGE_SETTINGS = (
+    "gap_tolerance",
+    "min_area_ha",
+    "commercial",
+    "facilities",
+    "bridge_via_facilities",
+)
 # Figures of a package summed per scenario (capacity ones when a limits table applies).
 _SCENARIO_SUMS = ("area_ha", "commercial_ha", "facility_ha", "government_ha")
 _CAPACITY_SUMS = ("gfa_m2", "flats", "jobs")
@@ -150,10 +156,10 @@ def scenario_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     values = []
     for name in names:
         given = grid[name]
-        options = [given] if isinstance(given, (str, bytes)) or not _is_sequence(given) else given
-        options = list(options)
         if name in ("commercial", "facilities"):
             options = _class_options(given, name)
+        else:
+            options = list(given) if _is_sequence(given) else [given]
         if not options:
             msg = f"setting {name!r} has no values to try; give at least one"
             raise InputError(msg)
@@ -170,6 +176,8 @@ def _class_options(given: Any, name: str) -> list[tuple[str, ...]]:
     if isinstance(given, str):
         return [(given,)]
     given = list(given)
+    if not given:
+        return []
     if all(isinstance(g, str) for g in given):
         return [tuple(given)]
     if all(_is_sequence(g) and all(isinstance(c, str) for c in g) for g in given):
@@ -192,7 +200,11 @@ def _complete(scenarios: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         _check_names(list(given))
         row = {**SETTINGS, **given}
         for name in ("commercial", "facilities"):
-            row[name] = _class_options(row[name], name)[0]
+            options = _class_options(row[name], name)
+            if not options:
+                msg = f"scenario {k + 1}: {name} names no land-use class; give at least one"
+                raise InputError(msg)
+            row[name] = options[0]
         row["scenario"] = f"SC{k + 1:03d}"
         rows.append(row)
     table = pd.DataFrame(rows, columns=["scenario", *SETTINGS]).astype(object)

@@ -173,6 +173,10 @@ def test_settings_are_checked():
         scenario_grid({"gap": [15]})
     with pytest.raises(InputError, match="has no values"):
         scenario_grid({"gap_tolerance": []})
+    with pytest.raises(InputError, match="has no values"):
+        scenario_grid({"commercial": []})
+    with pytest.raises(InputError, match="scenario 1: commercial names no land-use class"):
+        run_scenarios(fabric, [{"commercial": []}], client=False, progress=False)
     with pytest.raises(InputError, match="'strict' is not among the limits tables"):
         run_scenarios(fabric, [{"limits": "strict"}], client=False, progress=False)
     with pytest.raises(InputError, match="match_iou"):
