@@ -675,3 +675,33 @@ def test_real_packages_capacity_is_the_sum_of_their_clusters_sites(case, real_ca
     assert close(got["jobs"], jobs.fillna(0.0), atol=1e-6).all()
     assert close(got["limits_share"], want["limited"] / want["area_m2"], atol=1e-9).all()
     assert (got["flats"].fillna(0.0) == 0).all()  # no residential land in these packages
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_a_sweep_on_the_real_plans_finds_the_independent_packages_in_its_default_scenario(case):
+    """The scenario with the default settings holds the independent clusters; a wider gap
+    gives sites that are labelled as needing it."""
+    from nmgeo.scenarios import run_scenarios
+
+    sweep = run_scenarios(
+        case.fabric, {"gap_tolerance": [GAP, 2 * GAP]}, client=False, progress=False
+    )
+    first = sweep.summary.iloc[0]
+    o = case.oracle.packages
+    assert first["gap_tolerance"] == GAP and first["n_packages"] == len(o)
+    assert close(first["area_ha"] * 1e4, o["area"].sum())
+    assert close(first["commercial_ha"] * 1e4, o["commercial"].sum())
+    # Every independent cluster's package is a site present under the default gap.
+    pairs = matched(case)
+    at_default = sweep.packages[sweep.packages["scenario"].eq(first["scenario"])]
+    site_of = at_default.set_index("package_id")["site_id"]
+    sites = sweep.sites.set_index("site_id")
+    for package_id in pairs["package_id"]:
+        site = sites.loc[site_of[package_id]]
+        assert site["robustness"] in (0.5, 1.0)
+        assert site["only_when"] in ("", f"gap_tolerance in {{{GAP:g}}}")
+    # Sites only found across the wider gap say so.
+    wider = sites[sites["scenarios"].eq(sweep.summary["scenario"].iloc[1])]
+    assert (wider["only_when"] == f"gap_tolerance in {{{2 * GAP:g}}}").all()
