@@ -17,6 +17,9 @@ logger = logging.getLogger("nmgeo.geometry")
 _GROUP_PIECE = 2_000
 # Snap-rounding grid (m) for the rare overlay that GEOS cannot node in floating point.
 SNAP_GRID = 0.001
+# Cell of the grid on which polygon boundaries are marked (m), and the most cells it has.
+_CELL_M = 20.0
+_MAX_CELLS = 25_000_000
 
 
 def safe(op: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -73,13 +76,16 @@ def _full_union(geoms: np.ndarray) -> shapely.Geometry:
         return shapely.union_all(geoms, grid_size=SNAP_GRID)
 
 
-def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+def union_by(
+    geoms: np.ndarray, codes: np.ndarray, n_groups: int, *, area: np.ndarray | None = None
+) -> np.ndarray:
     """Union of the geometries of each group ``0 .. n_groups - 1`` (None for empty groups).
 
     Polygons of one group are expected to form a coverage (no overlaps), so GEOS's coverage
     union (which only removes shared edges) does the job several times faster than a full
     overlay; a group whose coverage union is invalid or loses area (overlapping or not
-    quite matching polygons) falls back to the full union.
+    quite matching polygons) falls back to the full union. ``area``: the geometries'
+    areas, when the caller has them.
     """
     geoms = np.asarray(geoms, dtype=object)
     codes = np.asarray(codes, dtype=np.int64)
@@ -92,7 +98,7 @@ def union_by(geoms: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     stops = np.r_[starts[1:], len(sorted_codes)]
     keys = sorted_codes[starts]
     sorted_geoms = geoms[sort]
-    area = shapely.area(sorted_geoms)
+    area = shapely.area(sorted_geoms) if area is None else np.asarray(area)[sort]
     single = stops - starts == 1
     out[keys[single]] = sorted_geoms[starts[single]]
     multi = np.flatnonzero(~single)
@@ -132,3 +138,84 @@ def subtract_each(geoms: np.ndarray, target: np.ndarray, cutters: np.ndarray) ->
         t = target[sel]
         out[t] = difference(out[t], cutters[sel])
     return out
+
+
+def clear_of_boundaries(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """True where a geometry's bounding box meets no boundary of any of ``polygons``.
+
+    Such a geometry lies wholly inside or wholly outside each polygon, so one point of
+    its box settles which polygons hold it (:func:`box_centres_within`) without a
+    predicate or an overlay. Method: the boundaries, cut into segments of at most one
+    cell, mark the cells of a square grid that their boxes cover; a geometry is clear
+    when no marked cell lies in the cells its box covers (a summed-area table answers
+    that for every box at once). Cells are assigned by one monotone rounding, so a box
+    meeting a segment always shares a marked cell with it: the test errs only towards
+    "not clear". Missing and empty geometries are clear (and lie in no polygon).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    clear = np.ones(len(geoms), dtype=bool)
+    parts = shapely.get_parts(np.asarray(polygons, dtype=object))
+    box = shapely.bounds(geoms)
+    has_box = ~np.isnan(box[:, 0])
+    if not len(parts) or not has_box.any():
+        return clear
+    cell = _CELL_M
+    rings = shapely.segmentize(shapely.get_rings(parts), cell)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    x0 = min(xy[:, 0].min(), box[has_box, 0].min())
+    y0 = min(xy[:, 1].min(), box[has_box, 1].min())
+    x1 = max(xy[:, 0].max(), box[has_box, 2].max())
+    y1 = max(xy[:, 1].max(), box[has_box, 3].max())
+    # A coarser grid for very large extents keeps the table under _MAX_CELLS cells.
+    cell = max(cell, np.sqrt((x1 - x0) * (y1 - y0) / _MAX_CELLS))
+    if cell > _CELL_M:
+        rings = shapely.segmentize(shapely.get_rings(parts), cell)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+    nx = int((x1 - x0) // cell) + 2
+    ny = int((y1 - y0) // cell) + 2
+    ix = np.floor((xy[:, 0] - x0) / cell).astype(np.int64)
+    iy = np.floor((xy[:, 1] - y0) / cell).astype(np.int64)
+    same = ring[1:] == ring[:-1]
+    a, b = np.flatnonzero(same), np.flatnonzero(same) + 1
+    lo_x, hi_x = np.minimum(ix[a], ix[b]), np.maximum(ix[a], ix[b]) + 1
+    lo_y, hi_y = np.minimum(iy[a], iy[b]), np.maximum(iy[a], iy[b]) + 1
+    # Cover every segment's cell rectangle: +1/-1 at its corners, then 2D running sums.
+    cover = np.zeros((nx + 1, ny + 1), dtype=np.int32)
+    np.add.at(cover, (lo_x, lo_y), 1)
+    np.add.at(cover, (hi_x, lo_y), -1)
+    np.add.at(cover, (lo_x, hi_y), -1)
+    np.add.at(cover, (hi_x, hi_y), 1)
+    marked = (cover.cumsum(0).cumsum(1) > 0).astype(np.int32)
+    table = np.zeros((nx + 2, ny + 2), dtype=np.int32)
+    table[1:, 1:] = marked.cumsum(0).cumsum(1)
+    k = np.flatnonzero(has_box)
+    bx0 = np.floor((box[k, 0] - x0) / cell).astype(np.int64)
+    by0 = np.floor((box[k, 1] - y0) / cell).astype(np.int64)
+    bx1 = np.floor((box[k, 2] - x0) / cell).astype(np.int64) + 1
+    by1 = np.floor((box[k, 3] - y0) / cell).astype(np.int64) + 1
+    hits = table[bx1, by1] - table[bx0, by1] - table[bx1, by0] + table[bx0, by0]
+    clear[k] = hits == 0
+    return clear
+
+
+def box_centres_within(
+    geoms: np.ndarray, polygons: np.ndarray, prepared: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (geometry, polygon), as positions, where the polygon holds the centre of the
+    geometry's bounding box; for geometries clear of the boundaries
+    (:func:`clear_of_boundaries`) these are exactly the polygons containing them.
+
+    ``prepared`` is a prepared copy of ``polygons`` private to the calling thread (one is
+    made when not given).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    polygons = np.asarray(polygons, dtype=object)
+    if prepared is None:
+        prepared = shapely.from_wkb(shapely.to_wkb(polygons))
+        shapely.prepare(prepared)
+    gi, pi = shapely.STRtree(polygons).query(geoms)
+    bounds = shapely.bounds(geoms[gi])
+    x = (bounds[:, 0] + bounds[:, 2]) / 2
+    y = (bounds[:, 1] + bounds[:, 3]) / 2
+    held = shapely.contains_xy(prepared[pi], x, y)
+    return gi[held], pi[held]

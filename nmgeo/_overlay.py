@@ -9,12 +9,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from nmgeo._geomops import box_centres_within, clear_of_boundaries
 from nmgeo._overlaps import SLIVER_WIDTH
 from nmgeo._threads import map_ranges
 
 logger = logging.getLogger("nmgeo.zoning")
 
 CHUNK = 50_000
+# Right polygons with more vertices than this on average, and fewer in all than there are
+# left polygons, first place the left polygons lying clear of their boundaries by a point
+# test: prepared predicates against polygons that large cost much per pair, and the grid
+# of boundaries costs little next to the many pairs it settles.
+_LARGE_VERTICES = 100
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,9 @@ def dominant_overlap(
 ) -> Overlap:
     """Find, for every left polygon, the right polygon sharing the most area with it.
 
-    Candidate pairs come from an STRtree; pairs where the right polygon properly
+    A left polygon whose bounding box meets no right boundary lies wholly inside the
+    right polygons holding its box's centre and takes its whole area from them. For the
+    others, candidate pairs come from an STRtree; pairs where the right polygon properly
     contains the left one take the left area without an overlay, so only polygons
     that straddle a boundary pay for a true intersection. An exact tie goes to the
     right polygon whose ``tie_key`` (e.g. its label) sorts first, then to the one
@@ -63,11 +71,20 @@ def dominant_overlap(
         return Overlap(index, share, count)
 
     left_area = shapely.area(left)
+    # Polygons clear of every right boundary lie wholly inside (or outside) each right
+    # polygon: one point test places them. Only the others take predicates and overlays.
+    clear = np.zeros(n, dtype=bool)
+    n_vertices = int(shapely.get_num_coordinates(right).sum())
+    if n_vertices < n and n_vertices > _LARGE_VERTICES * len(right):
+        clear = clear_of_boundaries(left, right)
+    ci, cr = box_centres_within(left[clear], right)
+    ci = np.flatnonzero(clear)[ci]
+    near = np.flatnonzero(~clear)
     if progress is None:
-        progress = n > 4 * CHUNK
+        progress = len(near) > 4 * CHUNK
 
     def piece(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        part = left[start:stop]
+        part = left[near[start:stop]]
         # A private copy of the right layer, prepared for this piece only: prepared
         # geometries are not safe to share between threads, nor ours to leave on the caller's.
         own = shapely.from_wkb(shapely.to_wkb(right))
@@ -75,16 +92,17 @@ def dominant_overlap(
         # The tree holds the many left polygons and each prepared right polygon queries it:
         # 2-3x faster than querying a right tree with every left polygon.
         ri, li = shapely.STRtree(part).query(own, predicate="intersects")
-        inside = shapely.contains_properly(own[ri], part[li])
-        area = np.where(inside, left_area[start + li], 0.0)
+        li = near[start + li]
+        inside = shapely.contains_properly(own[ri], left[li])
+        area = np.where(inside, left_area[li], 0.0)
         todo = np.flatnonzero(~inside)
-        area[todo] = shapely.area(shapely.intersection(part[li[todo]], own[ri[todo]]))
-        return start + li, ri, area
+        area[todo] = shapely.area(shapely.intersection(left[li[todo]], own[ri[todo]]))
+        return li, ri, area
 
-    pieces = map_ranges(piece, n, piece=CHUNK, progress=progress, desc="overlay")
-    li = np.concatenate([p[0] for p in pieces])
-    ri = np.concatenate([p[1] for p in pieces])
-    area = np.concatenate([p[2] for p in pieces])
+    pieces = map_ranges(piece, len(near), piece=CHUNK, progress=progress, desc="overlay")
+    li = np.concatenate([ci, *(p[0] for p in pieces)])
+    ri = np.concatenate([cr, *(p[1] for p in pieces)])
+    area = np.concatenate([left_area[ci], *(p[2] for p in pieces)])
 
     real = area > SLIVER_WIDTH * shapely.length(left)[li]
     li, ri, area = li[real], ri[real], area[real]

@@ -445,6 +445,7 @@ def _zones_alone(zparts: np.ndarray) -> dict[str, np.ndarray]:
         "lot": np.full(len(zparts), -1),
         "zone": np.arange(len(zparts)),
         "tenure": np.full(len(zparts), UNKNOWN_TENURE, dtype=object),
+        "area": shapely.area(zparts),
     }
 
 
@@ -584,12 +585,13 @@ def _cut(
     """Pieces of every lot x zone, the lots' unzoned rest and the zones' land without lots."""
     lot_area = shapely.area(lots)
     li, zi, geom, inside, area = _lot_zone_pieces(zones, lots, lot_area, progress)
-    rest, rest_lots = _unzoned_rest(lots, lot_area, li, geom, inside, area)
-    free, free_zone = _land_without_lots(zones, geom, zi)
-    gov, unknown = free, np.empty(0, dtype=object)
-    gov_zone, unknown_zone = free_zone, np.empty(0, dtype=np.int64)
+    rest, rest_lots, rest_area = _unzoned_rest(lots, lot_area, li, geom, inside, area)
+    free, free_zone, free_area = _land_without_lots(zones, geom, zi, area)
+    gov, gov_zone, gov_area = free, free_zone, free_area
+    unknown, unknown_zone, unknown_area = np.empty(0, dtype=object), np.empty(0, int), []
     if extent is not None:
-        gov, gov_zone, unknown, unknown_zone = _split_by_extent(free, free_zone, extent)
+        split = _split_by_extent(free, free_zone, extent)
+        gov, gov_zone, gov_area, unknown, unknown_zone, unknown_area = split
 
     def column(*arrays: np.ndarray) -> np.ndarray:
         return np.concatenate([np.asarray(a) for a in arrays])
@@ -598,6 +600,7 @@ def _cut(
         "geometry": column(geom, rest, gov, unknown).astype(object),
         "lot": column(li, rest_lots, np.full(len(gov), -1), np.full(len(unknown), -1)),
         "zone": column(zi, np.full(len(rest), -1), gov_zone, unknown_zone),
+        "area": column(area, rest_area, gov_area, unknown_area).astype(float),
         "tenure": column(
             np.full(len(geom) + len(rest), LEASED, dtype=object),
             np.full(len(gov), GOVERNMENT, dtype=object),
@@ -645,8 +648,9 @@ def _unzoned_rest(
     geom: np.ndarray,
     inside: np.ndarray,
     area: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lot land outside every zone (each lot minus its zoned pieces ``geom``), and its lots."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lot land outside every zone (each lot minus its zoned pieces ``geom``), its lots and
+    its area."""
     n_lots = len(lots)
     covered = np.bincount(li, weights=area, minlength=n_lots)
     whole = np.zeros(n_lots, dtype=bool)
@@ -654,21 +658,22 @@ def _unzoned_rest(
     rest_lots = np.flatnonzero(~whole & (covered < lot_area * (1 - _NOISE)))
     # The lot minus its zoned pieces (small polygons, cheaper to cut by than the zones).
     hit = np.isin(li, rest_lots)
-    zoned = union_by(geom[hit], li[hit], n_lots)[rest_lots]
+    zoned = union_by(geom[hit], li[hit], n_lots, area=area[hit])[rest_lots]
     rest = lots[rest_lots].copy()
     some = ~shapely.is_missing(zoned)
     rest[some] = map_chunks(difference, rest[some], zoned[some], min_piece=2_000)
     rest = _polygonal(rest)
     rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
     keep = rest_area > lot_area[rest_lots] * _NOISE
-    return rest[keep], rest_lots[keep]
+    return rest[keep], rest_lots[keep], rest_area[keep]
 
 
 def _land_without_lots(
-    zones: np.ndarray, geom: np.ndarray, zi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Zone land without a lot (each zone minus the union of its lot pieces), and its zones."""
-    lot_union = union_by(geom, zi, len(zones))
+    zones: np.ndarray, geom: np.ndarray, zi: np.ndarray, area: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zone land without a lot (each zone minus the union of its lot pieces ``geom`` of
+    area ``area``), its zones and its area."""
+    lot_union = union_by(geom, zi, len(zones), area=area)
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
@@ -677,13 +682,14 @@ def _land_without_lots(
     zone_area = shapely.area(zones)
     free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
     free_zone = np.flatnonzero(free_area > zone_area * _NOISE)
-    return free[free_zone], free_zone
+    return free[free_zone], free_zone, free_area[free_zone]
 
 
 def _split_by_extent(
     free: np.ndarray, zone: np.ndarray, extent: shapely.Geometry
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Land without a lot inside the extent (Government) and outside it (unknown)."""
+) -> tuple[np.ndarray, ...]:
+    """Land without a lot inside the extent (Government) and outside it (unknown): the
+    geometries, zones and areas of each."""
     ext = shapely.from_wkb(shapely.to_wkb(extent))
     shapely.prepare(ext)
     within = shapely.contains_properly(ext, free)
@@ -696,12 +702,12 @@ def _split_by_extent(
 
     whole = shapely.area(free)
 
-    def kept(geoms: np.ndarray) -> np.ndarray:
+    def kept(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         area = np.where(shapely.is_missing(geoms), 0.0, shapely.area(geoms))
-        return np.flatnonzero(area > whole * _NOISE)
+        k = np.flatnonzero(area > whole * _NOISE)
+        return geoms[k], zone[k], area[k]
 
-    g, u = kept(gov), kept(unknown)
-    return gov[g], zone[g], unknown[u], zone[u]
+    return (*kept(gov), *kept(unknown))
 
 
 # --------------------------------------------------------------------------- output
@@ -717,7 +723,7 @@ def _assemble(
     ownership_column: str | None,
 ) -> gpd.GeoDataFrame:
     geoms = pieces["geometry"]
-    area = shapely.area(geoms)
+    area = pieces["area"]
     lot = pieces["lot"]
     tenure = _tenure_codes(pieces["tenure"])
     order = _piece_order(geoms, area, lot, tenure, lot_rank)
