@@ -37,7 +37,9 @@ def _large(seed: int) -> np.ndarray:
 
 
 boxes = st.lists(
-    st.tuples(st.floats(-100, 2000), st.floats(-100, 1500), st.floats(0.5, 80), st.floats(0.5, 80)),
+    st.tuples(
+        st.floats(-100, 2000), st.floats(-100, 1500), st.floats(0.5, 80), st.floats(0.5, 80)
+    ),
     min_size=1,
     max_size=60,
 )
