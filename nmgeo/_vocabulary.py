@@ -362,6 +362,11 @@ def _user_overrides(mapping: Mapping[str, str] | pd.Series) -> dict[str, str]:
     return dict(zip(canonical, (mapping[key] for key in keys), strict=True))
 
 
+@functools.lru_cache(maxsize=16)
+def _regexes(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
 def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
     """Position in ``compiled.patterns`` of the keyword deciding each text (-1 where none).
 
@@ -374,10 +379,12 @@ def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
     if not present.any() or not compiled.patterns:
         return out
     folded = _match_text(text[present].astype(object))
-    # One column per keyword (longest first), one row per distinct annotation.
-    hits = np.column_stack(
-        [folded.str.contains(p, regex=True, na=False).to_numpy(bool) for p in compiled.patterns]
-    )
+    # One column per keyword (longest first), one row per distinct text: a search per text
+    # and keyword, without pandas' overhead per keyword (most of the cost for a few texts).
+    distinct, inverse = np.unique(folded.fillna("").to_numpy(dtype=str), return_inverse=True)
+    regexes = _regexes(compiled.patterns)
+    found_in = [[r.search(t) is not None for r in regexes] for t in distinct.tolist()]
+    hits = np.array(found_in, dtype=bool).reshape(len(distinct), len(regexes))[inverse]
     found = hits.any(axis=1)
     longest = hits.argmax(axis=1)
     development = hits & np.isin(compiled.classes, _DEVELOPMENT_CLASSES)[np.newaxis, :]
