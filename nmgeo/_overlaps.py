@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +23,9 @@ logger = logging.getLogger("nmgeo.io")
 # edges or coordinate noise (a WGS84 round trip shifts HK1980 points by ~0.5 mm), not real
 # overlaps: used for lots overlapping lots and for the zoning overlay.
 SLIVER_WIDTH = 0.01
+# The finest width searched (m): the land fabric resolves every overlap wider than
+# round-off, so that no square metre is counted twice.
+FINE_WIDTH = 1e-9
 
 # Polygons with at most this many vertices take the vectorised separating-axis test (its
 # cost per pair grows with the product of the two vertex counts); others are intersected.
@@ -248,14 +255,80 @@ def _intersection_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return area
 
 
-def check_overlaps(geoms: np.ndarray, *, ids: Sequence | None, source: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Checked:
+    """What reading a lot layer found about its geometries: the pairs overlapping by more
+    than ``FINE_WIDTH`` (``i < j``, sorted, with their intersection areas and the smaller
+    perimeter of each pair) and whether every geometry is valid."""
+
+    i: np.ndarray
+    j: np.ndarray
+    area: np.ndarray
+    perimeter: np.ndarray
+    valid: bool
+
+    def overlaps(self, sliver_width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs :func:`find_overlaps` finds at ``sliver_width`` (>= FINE_WIDTH)."""
+        keep = self.area > sliver_width * self.perimeter
+        return self.i[keep], self.j[keep], self.area[keep]
+
+
+# The last layers checked, by the digest of their geometries: a fabric cut from lots just
+# read finds them here instead of searching again. Small arrays only (pairs, not shapes).
+_CHECKED: OrderedDict[bytes, Checked] = OrderedDict()
+_CHECKED_SIZE = 4
+_CHECKED_LOCK = threading.Lock()
+
+
+def digest(geoms: np.ndarray) -> bytes:
+    """A digest of polygons' coordinates, vertex counts, types, part counts and areas:
+    equal digests mean the same geometries, in the same order."""
+    geoms = np.asarray(geoms, dtype=object)
+    h = hashlib.blake2b(digest_size=20)
+    for values in (
+        shapely.get_coordinates(geoms),
+        shapely.get_num_coordinates(geoms),
+        shapely.get_type_id(geoms),
+        shapely.get_num_geometries(geoms),
+        shapely.get_num_interior_rings(geoms),
+        np.nan_to_num(shapely.area(geoms), nan=-1.0),
+    ):
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.digest()
+
+
+def recall(key: bytes) -> Checked | None:
+    """The check of the layer of digest ``key``, if one of the last layers read."""
+    with _CHECKED_LOCK:
+        return _CHECKED.get(key)
+
+
+def _remember(key: bytes, checked: Checked) -> None:
+    with _CHECKED_LOCK:
+        _CHECKED[key] = checked
+        _CHECKED.move_to_end(key)
+        while len(_CHECKED) > _CHECKED_SIZE:
+            _CHECKED.popitem(last=False)
+
+
+def check_overlaps(
+    geoms: np.ndarray, *, ids: Sequence | None, source: str, valid: bool = False
+) -> dict[str, Any]:
     """Find lots overlapping other lots and log one warning naming them; nothing is changed.
 
     Returns the account fields ``n_overlapping_lots``, ``n_overlap_pairs``,
     ``overlap_area_m2`` (the sum of the pairwise intersection areas) and ``overlap_ids``.
     ``ids`` (aligned with ``geoms``, or None for 0-based row positions) name the lots.
+    The search goes down to ``FINE_WIDTH``, and what it found (with ``valid``: whether
+    every geometry is known to be valid) is remembered for :func:`recall`; overlaps
+    thinner than ``SLIVER_WIDTH`` are not reported.
     """
-    i, j, area = find_overlaps(geoms)
+    geoms = np.asarray(geoms, dtype=object)
+    i, j, area = find_overlaps(geoms, sliver_width=FINE_WIDTH)
+    perimeter = shapely.length(geoms)
+    checked = Checked(i, j, area, np.minimum(perimeter[i], perimeter[j]), valid)
+    _remember(digest(geoms), checked)
+    i, j, area = checked.overlaps(SLIVER_WIDTH)
     counts: dict[str, Any] = {
         "n_overlapping_lots": 0,
         "n_overlap_pairs": 0,

@@ -13,7 +13,7 @@ import shapely
 from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
-from nmgeo._overlaps import SLIVER_WIDTH, find_overlaps
+from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, digest, find_overlaps, recall
 from nmgeo._threads import map_chunks, map_ranges
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
@@ -57,7 +57,7 @@ ZONE_COLUMNS = ("plan_no", "zone_label", "land_use", "description", "specified_u
 # changes the total area by less than this fraction.
 _NOISE = 1e-10
 # Overlaps narrower on average than this (m) are round-off, not land in two places.
-_OVERLAP_WIDTH = 1e-9
+_OVERLAP_WIDTH = FINE_WIDTH
 _CHUNK = 50_000
 
 
@@ -424,9 +424,17 @@ def _lot_parts(
     """The lots with their parts combined, their geometries repaired and overlaps resolved,
     and their rank; the combinations, repairs and overlaps go into ``account``."""
     lgdf, account["n_lot_rows_combined"] = _combine_parts(lgdf)
-    lot_geoms, account["n_lots_repaired"] = _valid(lgdf.geometry.to_numpy(), "lots")
+    lot_geoms = lgdf.geometry.to_numpy()
+    # Lots just read by read_parcels were checked there: their overlaps are known.
+    checked = recall(digest(lot_geoms))
+    if checked is not None and checked.valid:
+        lot_geoms, account["n_lots_repaired"] = np.asarray(lot_geoms, dtype=object).copy(), 0
+    else:
+        lot_geoms, account["n_lots_repaired"] = _valid(lot_geoms, "lots")
+        checked = None if account["n_lots_repaired"] else checked
     lot_rank = _lot_rank(lgdf)
-    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank)
+    pairs = None if checked is None else checked.overlaps(_OVERLAP_WIDTH)
+    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank, pairs=pairs)
     account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -540,14 +548,21 @@ def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _resolve_overlaps(
-    geoms: np.ndarray, rank: np.ndarray, *, simple: bool = True
+    geoms: np.ndarray,
+    rank: np.ndarray,
+    *,
+    simple: bool = True,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """Remove from each polygon its overlaps with better-ranked ones; pairs and m² moved.
 
-    ``simple`` layers (lots: few vertices each) go through the separating-axis filter of
-    :func:`nmgeo._overlaps.find_overlaps`; others through prepared predicates.
+    ``pairs`` (i, j, area), when the overlaps are known; else ``simple`` layers (lots: few
+    vertices each) go through the separating-axis filter of
+    :func:`nmgeo._overlaps.find_overlaps`, others through prepared predicates.
     """
-    if simple:
+    if pairs is not None:
+        i, j, area = pairs
+    elif simple:
         i, j, area = find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
     else:
         i, j, area = _interior_overlaps(geoms)
