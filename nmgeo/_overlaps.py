@@ -259,13 +259,14 @@ def _intersection_areas(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 class Checked:
     """What reading a lot layer found about its geometries: the pairs overlapping by more
     than ``FINE_WIDTH`` (``i < j``, sorted, with their intersection areas and the smaller
-    perimeter of each pair) and whether every geometry is valid."""
+    perimeter of each pair), whether every geometry is valid, and the number of rows."""
 
     i: np.ndarray
     j: np.ndarray
     area: np.ndarray
     perimeter: np.ndarray
     valid: bool
+    n_rows: int
 
     def overlaps(self, sliver_width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pairs :func:`find_overlaps` finds at ``sliver_width`` (>= FINE_WIDTH)."""
@@ -297,8 +298,13 @@ def digest(geoms: np.ndarray) -> bytes:
     return h.digest()
 
 
-def recall(key: bytes) -> Checked | None:
-    """The check of the layer of digest ``key``, if one of the last layers read."""
+def recall(geoms: np.ndarray) -> Checked | None:
+    """The check of ``geoms`` if they are the geometries of one of the last layers read
+    (the digest is computed only when a layer of as many rows was read)."""
+    with _CHECKED_LOCK:
+        if not any(c.n_rows == len(geoms) for c in _CHECKED.values()):
+            return None
+    key = digest(geoms)
     with _CHECKED_LOCK:
         return _CHECKED.get(key)
 
@@ -326,7 +332,7 @@ def check_overlaps(
     geoms = np.asarray(geoms, dtype=object)
     i, j, area = find_overlaps(geoms, sliver_width=FINE_WIDTH)
     perimeter = shapely.length(geoms)
-    checked = Checked(i, j, area, np.minimum(perimeter[i], perimeter[j]), valid)
+    checked = Checked(i, j, area, np.minimum(perimeter[i], perimeter[j]), valid, len(geoms))
     _remember(digest(geoms), checked)
     i, j, area = checked.overlaps(SLIVER_WIDTH)
     counts: dict[str, Any] = {

@@ -13,7 +13,7 @@ import shapely
 from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
-from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, digest, find_overlaps, recall
+from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, find_overlaps, recall
 from nmgeo._threads import map_chunks, map_ranges
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
@@ -426,7 +426,7 @@ def _lot_parts(
     lgdf, account["n_lot_rows_combined"] = _combine_parts(lgdf)
     lot_geoms = lgdf.geometry.to_numpy()
     # Lots just read by read_parcels were checked there: their overlaps are known.
-    checked = recall(digest(lot_geoms))
+    checked = recall(lot_geoms)
     if checked is not None and checked.valid:
         lot_geoms, account["n_lots_repaired"] = np.asarray(lot_geoms, dtype=object).copy(), 0
     else:

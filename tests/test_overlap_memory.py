@@ -121,7 +121,16 @@ def test_only_the_last_few_layers_are_remembered(monkeypatch):
     for k in range(_overlaps._CHECKED_SIZE + 3):
         _overlaps.check_overlaps(np.array([b(k, 0, k + 1, 1)], dtype=object), ids=None, source="x")
     assert len(_overlaps._CHECKED) == _overlaps._CHECKED_SIZE
-    newest = _overlaps.digest(np.array([b(k, 0, k + 1, 1)], dtype=object))
-    assert _overlaps.recall(newest) is not None
-    oldest = _overlaps.digest(np.array([b(0, 0, 1, 1)], dtype=object))
-    assert _overlaps.recall(oldest) is None
+    assert _overlaps.recall(np.array([b(k, 0, k + 1, 1)], dtype=object)) is not None
+    assert _overlaps.recall(np.array([b(0, 0, 1, 1)], dtype=object)) is None
+
+
+def test_no_digest_is_computed_when_no_layer_of_that_length_was_read(monkeypatch):
+    _overlaps.check_overlaps(np.array([b(0, 0, 1, 1)], dtype=object), ids=None, source="x")
+
+    def no_digest(geoms):
+        raise AssertionError("digest computed")
+
+    monkeypatch.setattr(_overlaps, "digest", no_digest)
+    two = np.array([b(0, 0, 1, 1), b(1, 0, 2, 1)], dtype=object)
+    assert _overlaps.recall(two) is None
