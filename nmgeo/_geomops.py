@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from nmgeo._threads import map_chunks, map_ranges
+from nmgeo._threads import map_chunks, map_ranges, prepared_copy
 
 logger = logging.getLogger("nmgeo.geometry")
 
@@ -211,8 +211,7 @@ def box_centres_within(
     geoms = np.asarray(geoms, dtype=object)
     polygons = np.asarray(polygons, dtype=object)
     if prepared is None:
-        prepared = shapely.from_wkb(shapely.to_wkb(polygons))
-        shapely.prepare(prepared)
+        prepared = prepared_copy(polygons)
     gi, pi = shapely.STRtree(polygons).query(geoms)
     bounds = shapely.bounds(geoms[gi])
     x = (bounds[:, 0] + bounds[:, 2]) / 2

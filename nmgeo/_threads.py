@@ -6,6 +6,7 @@ threads (GEOS fills its indexes lazily), so callers that prepare give each piece
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -111,3 +112,24 @@ def query_tree(
     parts = map_ranges(run, len(geoms), piece=max(len(geoms), 1), min_piece=min_piece)
     hits = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     return hits[0], hits[1]
+
+
+def per_thread(make: Callable[[], T]) -> Callable[[], T]:
+    """A getter of one object per thread, made by ``make`` on first use in that thread:
+    e.g. a prepared copy of a layer, which threads must not share."""
+    local = threading.local()
+
+    def get() -> T:
+        if not hasattr(local, "value"):
+            local.value = make()
+        return local.value
+
+    return get
+
+
+def prepared_copy(geoms: np.ndarray) -> np.ndarray:
+    """A prepared copy of ``geoms`` (prepared geometries are not safe to share between
+    threads, nor ours to leave prepared on the caller's)."""
+    own = shapely.from_wkb(shapely.to_wkb(geoms))
+    shapely.prepare(own)
+    return own

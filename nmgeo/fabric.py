@@ -14,7 +14,7 @@ from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
 from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, find_overlaps, recall
-from nmgeo._threads import map_chunks, map_ranges
+from nmgeo._threads import map_chunks, map_ranges, per_thread, prepared_copy
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
     DuplicateIdError,
@@ -633,24 +633,23 @@ def _lot_zone_pieces(
     if progress is None:
         progress = n_lots > 4 * _CHUNK
 
+    own_zones = per_thread(lambda: prepared_copy(zones))
+
     def chunk(start: int, stop: int) -> tuple[np.ndarray, ...]:
         part = lots[start:stop]
-        own = shapely.from_wkb(shapely.to_wkb(zones))  # prepared copies are per thread
-        shapely.prepare(own)
+        own = own_zones()
         zi, li = shapely.STRtree(part).query(own, predicate="intersects")
         inside = shapely.contains_properly(own[zi], part[li])
         geom = part[li].copy()
+        area = lot_area[start + li]
         todo = np.flatnonzero(~inside)
         geom[todo] = _polygonal(intersection(part[li[todo]], zones[zi[todo]]))
-        return start + li, zi, geom, inside
+        cut = geom[todo]
+        area[todo] = np.where(shapely.is_missing(cut), 0.0, shapely.area(cut))
+        return start + li, zi, geom, inside, area
 
     parts = map_ranges(chunk, n_lots, piece=_CHUNK, progress=progress, desc="fabric")
-    li = np.concatenate([p[0] for p in parts])
-    zi = np.concatenate([p[1] for p in parts])
-    geom = np.concatenate([p[2] for p in parts])
-    inside = np.concatenate([p[3] for p in parts])
-    area = shapely.area(geom)
-    area = np.where(shapely.is_missing(geom), 0.0, area)
+    li, zi, geom, inside, area = (np.concatenate([p[k] for p in parts]) for k in range(5))
     # Pieces below _NOISE of their lot are overlay dust along shared edges.
     real = area > lot_area[li] * _NOISE
     return li[real], zi[real], geom[real], inside[real], area[real]
