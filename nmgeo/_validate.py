@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from nmgeo._ids import _N_MESSAGE_IDS, N_ACCOUNT_IDS, _name_rows, _plain, ids_at
+from nmgeo._threads import map_chunks
 from nmgeo.errors import (
     DuplicateIdError,
     EmptyGeometryError,
@@ -175,6 +176,7 @@ def check_geometries(
     ids: Sequence | None,
     source: str,
     on_invalid: str = "repair",
+    finite: bool = False,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Check and repair the geometries of a polygon layer (already in EPSG:2326).
 
@@ -182,10 +184,12 @@ def check_geometries(
     account fields ``n_z_dropped``, ``n_collections_fixed``, ``n_repaired``,
     ``repair_area_change_m2``, ``n_dropped_empty`` and ``dropped_ids``. ``ids`` (aligned
     with the rows, or None for 0-based row positions) name rows in messages. Rows with
-    NaN or infinite coordinates are never repaired (see :func:`check_finite`).
+    NaN or infinite coordinates are never repaired (see :func:`check_finite`); pass
+    ``finite=True`` when :func:`check_finite` has passed on these very coordinates.
     """
     check_on_invalid(on_invalid)
-    gdf, _ = check_finite(gdf, ids=ids, source=source, on_invalid=on_invalid)
+    if not finite:
+        gdf, _ = check_finite(gdf, ids=ids, source=source, on_invalid=on_invalid)
     geoms = np.array(gdf.geometry.array, dtype=object)  # a copy the steps below edit
     counts: dict[str, Any] = {
         "n_z_dropped": _drop_z(geoms),
@@ -285,7 +289,7 @@ def _repair_invalid(
     (no fields if nothing was invalid).
     """
     invalid = np.zeros(len(geoms), dtype=bool)
-    invalid[~absent] = ~shapely.is_valid(geoms[~absent])
+    invalid[~absent] = ~map_chunks(shapely.is_valid, geoms[~absent])
     if not invalid.any():
         return {}
     where = np.flatnonzero(invalid)

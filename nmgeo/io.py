@@ -699,7 +699,10 @@ def _apply_geometry_checks(
     gdf, crs_fields = ensure_crs(gdf, crs, source=source, ids=ids)
     account.crs_in = crs_fields["crs_in"]
     account.transformed = crs_fields["transformed"]
-    gdf, counts = check_geometries(gdf, ids=ids, source=source, on_invalid=on_invalid)
+    # The coordinates check_finite passed are these, unless ensure_crs transformed them.
+    gdf, counts = check_geometries(
+        gdf, ids=ids, source=source, on_invalid=on_invalid, finite=not account.transformed
+    )
     for key, value in counts.items():
         setattr(account, key, value)
     if n_non_finite:
