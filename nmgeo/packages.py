@@ -505,13 +505,16 @@ def _known_uses(pieces: gpd.GeoDataFrame, column: str, params: dict[str, Any]) -
     values = pieces[column].astype(object).to_numpy()
     known = set(LAND_USE_CLASSES) | {UNKNOWN, UNZONED} | set(params["commercial"])
     known |= set(params["facilities"] or ())
-    uniques, codes = np.unique(pd.Series(values).fillna(UNKNOWN).astype(str), return_inverse=True)
-    area = shapely.area(pieces.geometry.to_numpy())
-    fixed = uniques.astype(object)
+    codes, uniques = pd.factorize(pd.Series(values).fillna(UNKNOWN).astype(str), sort=True)
+    uniques = np.asarray(uniques, dtype=object)
+    fixed = uniques.copy()
     read_as, odd = [], []
+    area = None  # measured only to report values outside the classes
     for k, value in enumerate(uniques.tolist()):  # a loop over distinct values, not rows
         if value in known:
             continue
+        if area is None:
+            area = shapely.area(pieces.geometry.to_numpy())
         norm = "_".join(value.strip().lower().replace("-", " ").split())
         n, ha = int((codes == k).sum()), float(area[codes == k].sum()) / 1e4
         if norm in known:
