@@ -20,6 +20,8 @@ SNAP_GRID = 0.001
 # Cell of the grid on which polygon boundaries are marked (m), and the most cells it has.
 _CELL_M = 20.0
 _MAX_CELLS = 25_000_000
+# Up to this many polygons, box_centres_within tests each against all centres directly.
+_FEW_POLYGONS = 64
 
 
 def safe(op: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -212,9 +214,27 @@ def box_centres_within(
     polygons = np.asarray(polygons, dtype=object)
     if prepared is None:
         prepared = prepared_copy(polygons)
-    gi, pi = shapely.STRtree(polygons).query(geoms)
-    bounds = shapely.bounds(geoms[gi])
+    bounds = shapely.bounds(geoms)
     x = (bounds[:, 0] + bounds[:, 2]) / 2
     y = (bounds[:, 1] + bounds[:, 3]) / 2
-    held = shapely.contains_xy(prepared[pi], x, y)
-    return gi[held], pi[held]
+    if len(polygons) > _FEW_POLYGONS:
+        gi, pi = shapely.STRtree(polygons).query(geoms)
+        held = shapely.contains_xy(prepared[pi], x[gi], y[gi])
+        return gi[held], pi[held]
+    # A few (large) polygons: each tests the centres inside its own box.
+    found_g, found_p = [], []
+    box = shapely.bounds(polygons)
+    for k in range(len(polygons)):  # a loop over the polygons, not the rows
+        if shapely.is_missing(polygons[k]) or shapely.is_empty(polygons[k]):
+            continue
+        near = np.flatnonzero(
+            (x >= box[k, 0]) & (x <= box[k, 2]) & (y >= box[k, 1]) & (y <= box[k, 3])
+        )
+        near = near[shapely.contains_xy(prepared[k], x[near], y[near])]
+        found_g.append(near)
+        found_p.append(np.full(len(near), k, dtype=np.intp))
+    if not found_g:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    gi, pi = np.concatenate(found_g), np.concatenate(found_p)
+    order = np.lexsort((pi, gi))
+    return gi[order], pi[order]
