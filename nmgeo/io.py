@@ -807,6 +807,9 @@ def read_parcels(
     ``overlap_area_m2``. A pair counts when its intersection exceeds 1 cm times the smaller
     lot's perimeter (as in :func:`~nmgeo.zoning.assign_zoning`), so shared edges and
     coordinate noise never count. Area totals over overlapping lots count the overlap twice.
+    The search itself goes down to round-off width, and what it found is remembered (by a
+    digest of the geometries), so that :func:`~nmgeo.land_fabric` on the lots as read
+    resolves those overlaps without searching again.
 
     Nothing is dropped silently. Features inside a nested FeatureCollection, and bare
     geometries in a GeoJSON ``features`` array, are read too, with a warning (GDAL
