@@ -19,7 +19,7 @@ _GROUP_PIECE = 2_000
 SNAP_GRID = 0.001
 # Cell of the grid on which polygon boundaries are marked (m), and the most cells it has.
 _CELL_M = 20.0
-_MAX_CELLS = 25_000_000
+_MAX_CELLS = 8_000_000
 # Up to this many polygons, box_centres_within tests each against all centres directly.
 _FEW_POLYGONS = 64
 
@@ -187,9 +187,9 @@ def clear_of_boundaries(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     np.add.at(cover, (hi_x, lo_y), -1)
     np.add.at(cover, (lo_x, hi_y), -1)
     np.add.at(cover, (hi_x, hi_y), 1)
-    marked = (cover.cumsum(0).cumsum(1) > 0).astype(np.int32)
+    marked = (cover.cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32) > 0).astype(np.int32)
     table = np.zeros((nx + 2, ny + 2), dtype=np.int32)
-    table[1:, 1:] = marked.cumsum(0).cumsum(1)
+    table[1:, 1:] = marked.cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32)
     k = np.flatnonzero(has_box)
     bx0 = np.floor((box[k, 0] - x0) / cell).astype(np.int64)
     by0 = np.floor((box[k, 1] - y0) / cell).astype(np.int64)
