@@ -1,4 +1,5 @@
-"""CRS parsing, sniffing and checks of input layers, and transformation to EPSG:2326."""
+"""CRS parsing, sniffing and checks of input layers, and transformation to EPSG:2326 (and
+from it to EPSG:4326 for web maps)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from pyproj.exceptions import CRSError as PyprojCRSError
 from pyproj.exceptions import ProjError
 
 from nmgeo._ids import _name_rows
+from nmgeo._threads import map_ranges, per_thread
 from nmgeo.errors import CoordinateRangeError, CRSError, MissingCRSError
 
 logger = logging.getLogger("nmgeo.io")
 
 HK80 = "EPSG:2326"
+WGS84 = "EPSG:4326"
 # gdf.attrs key a reader sets when the CRS GDAL reports is only implied by the format.
 IMPLIED_CRS = "nmgeo_implied_crs"
 # Generous Hong Kong extent in HK1980 Grid metres: (xmin, ymin, xmax, ymax).
@@ -340,3 +343,23 @@ def _to_hk80(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
     """
     _refuse_ballpark(CRS.from_user_input(gdf.crs), source)
     return gdf.to_crs(HK80)
+
+
+def hk80_to_wgs84(geoms: np.ndarray) -> np.ndarray:
+    """EPSG:2326 geometries in EPSG:4326 (longitude, latitude), through pyproj.
+
+    The same transformation as ``GeoSeries.to_crs("EPSG:4326")``, run in threads on
+    slices of the array (pyproj releases the GIL; each thread has its own Transformer,
+    which is not safe to share).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    transformer = per_thread(lambda: Transformer.from_crs(HK80, WGS84, always_xy=True))
+
+    def run(start: int, stop: int) -> np.ndarray:
+        own = transformer()
+        return shapely.transform(
+            geoms[start:stop], lambda xy: np.column_stack(own.transform(xy[:, 0], xy[:, 1]))
+        )
+
+    parts = map_ranges(run, len(geoms), piece=max(len(geoms), 1))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

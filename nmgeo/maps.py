@@ -24,7 +24,7 @@ from folium.template import Template
 from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
-from nmgeo._crs import as_hk80
+from nmgeo._crs import as_hk80, hk80_to_wgs84
 from nmgeo._limits import check_limit
 from nmgeo._outputs import write_atomic
 from nmgeo._sources import refuse_input
@@ -186,10 +186,8 @@ def _light_layer(
         except shapely.errors.GEOSException as exc:
             logger.info("map layer is not a clean coverage (%s); simplifying lot by lot", exc)
             geoms = shapely.simplify(gdf.geometry.to_numpy(), tolerance, preserve_topology=True)
-    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=gdf.crs)
-    out = out.to_crs("EPSG:4326")
-    rounded = shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, decimals))
-    out = out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
+    rounded = shapely.transform(hk80_to_wgs84(geoms), lambda c: np.round(c, decimals))
+    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=rounded, crs="EPSG:4326")
     empty = out.geometry.is_empty | out.geometry.isna()
     if empty.any():
         logger.warning("map layer: %d rows vanish when rounded for the map", int(empty.sum()))
