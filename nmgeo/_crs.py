@@ -16,7 +16,7 @@ from pyproj.exceptions import CRSError as PyprojCRSError
 from pyproj.exceptions import ProjError
 
 from nmgeo._ids import _name_rows
-from nmgeo._threads import map_ranges, per_thread
+from nmgeo._threads import map_chunks, per_thread
 from nmgeo.errors import CoordinateRangeError, CRSError, MissingCRSError
 
 logger = logging.getLogger("nmgeo.io")
@@ -352,14 +352,12 @@ def hk80_to_wgs84(geoms: np.ndarray) -> np.ndarray:
     slices of the array (pyproj releases the GIL; each thread has its own Transformer,
     which is not safe to share).
     """
-    geoms = np.asarray(geoms, dtype=object)
     transformer = per_thread(lambda: Transformer.from_crs(HK80, WGS84, always_xy=True))
 
-    def run(start: int, stop: int) -> np.ndarray:
+    def run(part: np.ndarray) -> np.ndarray:
         own = transformer()
         return shapely.transform(
-            geoms[start:stop], lambda xy: np.column_stack(own.transform(xy[:, 0], xy[:, 1]))
+            part, lambda xy: np.column_stack(own.transform(xy[:, 0], xy[:, 1]))
         )
 
-    parts = map_ranges(run, len(geoms), piece=max(len(geoms), 1))
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return map_chunks(run, np.asarray(geoms, dtype=object))

@@ -200,20 +200,13 @@ def clear_of_boundaries(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     return clear
 
 
-def box_centres_within(
-    geoms: np.ndarray, polygons: np.ndarray, prepared: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def box_centres_within(geoms: np.ndarray, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (geometry, polygon), as positions, where the polygon holds the centre of the
     geometry's bounding box; for geometries clear of the boundaries
-    (:func:`clear_of_boundaries`) these are exactly the polygons containing them.
-
-    ``prepared`` is a prepared copy of ``polygons`` private to the calling thread (one is
-    made when not given).
-    """
+    (:func:`clear_of_boundaries`) these are exactly the polygons containing them."""
     geoms = np.asarray(geoms, dtype=object)
     polygons = np.asarray(polygons, dtype=object)
-    if prepared is None:
-        prepared = prepared_copy(polygons)
+    prepared = prepared_copy(polygons)
     bounds = shapely.bounds(geoms)
     x = (bounds[:, 0] + bounds[:, 2]) / 2
     y = (bounds[:, 1] + bounds[:, 3]) / 2

@@ -704,8 +704,7 @@ def _split_by_extent(
 ) -> tuple[np.ndarray, ...]:
     """Land without a lot inside the extent (Government) and outside it (unknown): the
     geometries, zones and areas of each."""
-    ext = shapely.from_wkb(shapely.to_wkb(extent))
-    shapely.prepare(ext)
+    ext = prepared_copy(np.array([extent], dtype=object))[0]
     within = shapely.contains_properly(ext, free)
     apart = ~shapely.intersects(ext, free)
     mixed = np.flatnonzero(~within & ~apart)

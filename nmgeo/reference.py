@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
+from nmgeo._crs import HK80, WGS84
 from nmgeo._time import network_year
 from nmgeo.errors import InputError
 
@@ -26,8 +27,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HK80 = "EPSG:2326"
-WGS84 = "EPSG:4326"
 STATION_STATUSES: tuple[str, ...] = ("open", "planned")
 
 _DATA = "data"
