@@ -79,6 +79,7 @@ class _Compiled(NamedTuple):
 
     families: dict[str, str]
     patterns: tuple[str, ...]  # ou_use regexes, longest keyword first
+    keywords: tuple[str, ...]  # each pattern's keyword without separators
     classes: np.ndarray  # land-use class of each pattern
     rows: np.ndarray  # position in the table of the row of each pattern
 
@@ -199,7 +200,8 @@ def _compile(table: pd.DataFrame) -> _Compiled:
     patterns = tuple(_keyword_pattern(squashed[i]) for i in order)
     classes = uses["land_use"].to_numpy(dtype=object)[order]
     rows = np.flatnonzero(is_use)[order]
-    return _Compiled(families, patterns, classes, rows)
+    keywords = tuple(squashed[i] for i in order)
+    return _Compiled(families, patterns, keywords, classes, rows)
 
 
 @functools.cache
@@ -362,9 +364,9 @@ def _user_overrides(mapping: Mapping[str, str] | pd.Series) -> dict[str, str]:
     return dict(zip(canonical, (mapping[key] for key in keys), strict=True))
 
 
-@functools.lru_cache(maxsize=16)
-def _regexes(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
@@ -382,9 +384,18 @@ def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
     # One column per keyword (longest first), one row per distinct text: a search per text
     # and keyword, without pandas' overhead per keyword (most of the cost for a few texts).
     distinct, inverse = np.unique(folded.fillna("").to_numpy(dtype=str), return_inverse=True)
-    regexes = _regexes(compiled.patterns)
-    found_in = [[r.search(t) is not None for r in regexes] for t in distinct.tolist()]
-    hits = np.array(found_in, dtype=bool).reshape(len(distinct), len(regexes))[inverse]
+    texts = distinct.tolist()
+    squashed = _squash(pd.Series(texts, dtype=object)).tolist()
+    # A match leaves the keyword's characters side by side once separators are removed, so
+    # a plain substring test rules most pairs out before any regex is compiled or run.
+    found_in = [
+        [
+            keyword in bare and _regex(pattern).search(text) is not None
+            for pattern, keyword in zip(compiled.patterns, compiled.keywords, strict=True)
+        ]
+        for text, bare in zip(texts, squashed, strict=True)
+    ]
+    hits = np.array(found_in, dtype=bool).reshape(len(texts), len(compiled.patterns))[inverse]
     found = hits.any(axis=1)
     longest = hits.argmax(axis=1)
     development = hits & np.isin(compiled.classes, _DEVELOPMENT_CLASSES)[np.newaxis, :]
