@@ -364,11 +364,6 @@ def _user_overrides(mapping: Mapping[str, str] | pd.Series) -> dict[str, str]:
     return dict(zip(canonical, (mapping[key] for key in keys), strict=True))
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
     """Position in ``compiled.patterns`` of the keyword deciding each text (-1 where none).
 
@@ -387,10 +382,11 @@ def _match_keywords(text: pd.Series, compiled: _Compiled) -> np.ndarray:
     texts = distinct.tolist()
     squashed = _squash(pd.Series(texts, dtype=object)).tolist()
     # A match leaves the keyword's characters side by side once separators are removed, so
-    # a plain substring test rules most pairs out before any regex is compiled or run.
+    # a plain substring test rules most pairs out before any regex is compiled (re caches
+    # those it compiles) or run.
     found_in = [
         [
-            keyword in bare and _regex(pattern).search(text) is not None
+            keyword in bare and re.search(pattern, text) is not None
             for pattern, keyword in zip(compiled.patterns, compiled.keywords, strict=True)
         ]
         for text, bare in zip(texts, squashed, strict=True)
