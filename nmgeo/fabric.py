@@ -123,8 +123,8 @@ def land_fabric(
     and lots overlapping lots likewise (the smaller lot keeps the overlap, then the lower
     id). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
     without an overlay, others are intersected. The Government land of a zone is the zone
-    minus the coverage union of the lots it holds pieces of. Work is vectorised shapely 2, run in
-    threads.
+    minus the coverage union of the lots it holds pieces of. Work is vectorised shapely 2,
+    run in threads.
 
     Parameters
     ----------
