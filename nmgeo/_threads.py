@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -72,6 +72,22 @@ def map_ranges(
     finally:
         if bar is not None:
             bar.close()
+
+
+def together(*calls: Callable[[], Any]) -> list[Any]:
+    """Return ``[call() for call in calls]``, the calls running at the same time.
+
+    For independent steps that each leave a core idle between their threaded GEOS calls
+    (numpy bookkeeping, building a tree): side by side, one fills the other's gaps. The
+    first call runs in the caller's thread; an exception in any call is raised. With
+    :func:`n_threads` 1, the calls run one after the other.
+    """
+    if n_threads() == 1 or len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(len(calls) - 1) as pool:
+        others = [pool.submit(call) for call in calls[1:]]
+        first = calls[0]()
+        return [first, *(future.result() for future in others)]
 
 
 def map_chunks(

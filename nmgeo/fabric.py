@@ -14,7 +14,7 @@ from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
 from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, find_overlaps, recall
-from nmgeo._threads import map_chunks, map_ranges, per_thread, prepared_copy
+from nmgeo._threads import map_chunks, map_ranges, per_thread, prepared_copy, together
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
     DuplicateIdError,
@@ -227,11 +227,14 @@ def land_fabric(
         "n_lot_rows_combined": 0,
         "extent": extent is not None,
     }
-    zparts, zrow, zpart_no = _zone_parts(zgdf, account)
     if lgdf is None:
+        zparts, zrow, zpart_no = _zone_parts(zgdf, account)
         pieces, lot_rank = _zones_alone(zparts), None
     else:
-        lgdf, lot_geoms, lot_rank = _lot_parts(lgdf, account)
+        read = lgdf
+        (zparts, zrow, zpart_no), (lgdf, lot_geoms, lot_rank) = together(
+            lambda: _zone_parts(zgdf, account), lambda: _lot_parts(read, account)
+        )
         pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
         if ownership_column is not None:
             _mark_government_lots(pieces, lgdf[ownership_column])
@@ -406,7 +409,7 @@ def _zone_parts(
     zparts, zrow = zparts[polygonal], zrow[polygonal]
     zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
     zrank = _zone_rank(zgdf, zparts, zrow)
-    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, simple=False)
+    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, _interior_overlaps(zparts))
     account.update(n_zone_parts=len(zparts), n_zone_overlaps=n_pairs, zone_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -424,17 +427,10 @@ def _lot_parts(
     """The lots with their parts combined, their geometries repaired and overlaps resolved,
     and their rank; the combinations, repairs and overlaps go into ``account``."""
     lgdf, account["n_lot_rows_combined"] = _combine_parts(lgdf)
-    lot_geoms = lgdf.geometry.to_numpy()
-    # Lots just read by read_parcels were checked there: their overlaps are known.
-    checked = recall(lot_geoms)
-    if checked is not None and checked.valid:
-        lot_geoms, account["n_lots_repaired"] = np.asarray(lot_geoms, dtype=object).copy(), 0
-    else:
-        lot_geoms, account["n_lots_repaired"] = _valid(lot_geoms, "lots")
-        checked = None if account["n_lots_repaired"] else checked
-    lot_rank = _lot_rank(lgdf)
-    pairs = None if checked is None else checked.overlaps(_OVERLAP_WIDTH)
-    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank, pairs=pairs)
+    lot_rank, (lot_geoms, account["n_lots_repaired"], pairs) = together(
+        lambda: _lot_rank(lgdf), lambda: _lot_checks(lgdf.geometry.to_numpy())
+    )
+    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank, pairs)
     account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -444,6 +440,21 @@ def _lot_parts(
             overlap,
         )
     return lgdf, lot_geoms, lot_rank
+
+
+def _lot_checks(
+    geoms: np.ndarray,
+) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The lots' geometries repaired where invalid, how many were, and the pairs of lots
+    overlapping by more than round-off (i, j, area)."""
+    # Lots just read by read_parcels were checked there: their overlaps are known.
+    checked = recall(geoms)
+    if checked is not None and checked.valid:
+        return np.asarray(geoms, dtype=object).copy(), 0, checked.overlaps(_OVERLAP_WIDTH)
+    geoms, n_repaired = _valid(geoms, "lots")
+    if checked is not None and not n_repaired:
+        return geoms, 0, checked.overlaps(_OVERLAP_WIDTH)
+    return geoms, n_repaired, find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
 
 
 def _zones_alone(zparts: np.ndarray) -> dict[str, np.ndarray]:
@@ -548,24 +559,15 @@ def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _resolve_overlaps(
-    geoms: np.ndarray,
-    rank: np.ndarray,
-    *,
-    simple: bool = True,
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    geoms: np.ndarray, rank: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, int, float]:
     """Remove from each polygon its overlaps with better-ranked ones; pairs and m² moved.
 
-    ``pairs`` (i, j, area), when the overlaps are known; else ``simple`` layers (lots: few
-    vertices each) go through the separating-axis filter of
-    :func:`nmgeo._overlaps.find_overlaps`, others through prepared predicates.
+    ``pairs`` (i, j, area): the overlapping pairs, from :func:`_interior_overlaps` for
+    zones (many vertices each) or the separating-axis filter of
+    :func:`nmgeo._overlaps.find_overlaps` for lots.
     """
-    if pairs is not None:
-        i, j, area = pairs
-    elif simple:
-        i, j, area = find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
-    else:
-        i, j, area = _interior_overlaps(geoms)
+    i, j, area = pairs
     if not len(i):
         return geoms, 0, 0.0
     loser = np.where(rank[i] > rank[j], i, j)
@@ -600,8 +602,10 @@ def _cut(
     """Pieces of every lot x zone, the lots' unzoned rest and the zones' land without lots."""
     lot_area = shapely.area(lots)
     li, zi, geom, inside, area = _lot_zone_pieces(zones, lots, lot_area, progress)
-    rest, rest_lots, rest_area = _unzoned_rest(lots, lot_area, li, geom, inside, area)
-    free, free_zone, free_area = _land_without_lots(zones, lots, lot_area, li, zi)
+    (free, free_zone, free_area), (rest, rest_lots, rest_area) = together(
+        lambda: _land_without_lots(zones, lots, lot_area, li, zi),
+        lambda: _unzoned_rest(lots, lot_area, li, geom, inside, area),
+    )
     gov, gov_zone, gov_area = free, free_zone, free_area
     unknown, unknown_zone, unknown_area = np.empty(0, dtype=object), np.empty(0, int), []
     if extent is not None:

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import shapely
 
-from nmgeo._threads import MIN_PARALLEL, map_chunks, map_ranges, n_threads, query_tree
+from nmgeo._threads import (
+    MIN_PARALLEL,
+    map_chunks,
+    map_ranges,
+    n_threads,
+    query_tree,
+    together,
+)
 
 
 def _squares(n, seed):
@@ -73,3 +80,45 @@ def test_map_ranges_splits_into_several_ranges_per_thread(monkeypatch):
     assert all(b - a >= 100 for a, b in ranges)
     # Below min_piece per range, one thread, one range.
     assert map_ranges(lambda a, b: (a, b), 150, piece=150, min_piece=100) == [(0, 150)]
+
+
+def test_together_runs_the_calls_side_by_side_and_keeps_their_order(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("NMGEO_THREADS", "2")
+    # Each call waits for the other: they can only both return if they run at once.
+    meet = threading.Barrier(3, timeout=10)
+
+    def call(value):
+        def run():
+            meet.wait()
+            return value, threading.get_ident()
+
+        return run
+
+    (a, first_thread), (b, _), (c, _) = together(call("a"), call("b"), call("c"))
+    assert (a, b, c) == ("a", "b", "c")
+    assert first_thread == threading.get_ident()  # the first call runs in the caller
+
+
+def test_together_with_one_thread_runs_in_order_in_the_caller(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("NMGEO_THREADS", "1")
+    seen = []
+
+    def call(k):
+        return lambda: seen.append((k, threading.get_ident())) or k
+
+    assert together(call(1), call(2), call(3)) == [1, 2, 3]
+    assert seen == [(k, threading.get_ident()) for k in (1, 2, 3)]
+
+
+def test_together_raises_the_error_of_a_call(monkeypatch):
+    monkeypatch.setenv("NMGEO_THREADS", "2")
+
+    def fail():
+        raise ValueError("bad lot")
+
+    with pytest.raises(ValueError, match="bad lot"):
+        together(lambda: 1, fail)
