@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from nmgeo._threads import map_chunks, map_ranges, prepared_copy
+from nmgeo._threads import MIN_PARALLEL, map_chunks, map_ranges, prepared_copy
 
 logger = logging.getLogger("nmgeo.geometry")
 
-# Groups handled per thread task.
+# Groups handled per thread task: at most, and at least when threaded.
 _GROUP_PIECE = 2_000
+_GROUP_MIN = 32
 # Snap-rounding grid (m) for the rare overlay that GEOS cannot node in floating point.
 SNAP_GRID = 0.001
 # Cell of the grid on which polygon boundaries are marked (m), and the most cells it has.
@@ -109,24 +110,36 @@ def union_by(
         for g in multi[a:b].tolist():
             out[keys[g]] = _coverage_union(sorted_geoms[starts[g] : stops[g]])
 
-    map_ranges(run, len(multi), piece=_GROUP_PIECE, min_piece=_GROUP_PIECE // 4)
+    map_ranges(run, len(multi), piece=_GROUP_PIECE, min_piece=_GROUP_MIN)
     # A coverage union of polygons that are not quite a coverage can come out invalid or
     # lose area: redo those groups with the full union.
     expected = np.add.reduceat(area, starts)[multi]
     got = out[keys[multi]]
-    valid = map_chunks(shapely.is_valid, got, min_piece=_GROUP_PIECE // 4)
+    valid = map_chunks(shapely.is_valid, got, min_piece=_GROUP_MIN)
     bad = ~valid | ~np.isclose(shapely.area(got), expected, rtol=1e-9)
-    for g in multi[bad].tolist():
-        out[keys[g]] = _full_union(sorted_geoms[starts[g] : stops[g]])
+    redo = multi[bad]
+
+    def rerun(a: int, b: int) -> None:
+        for g in redo[a:b].tolist():
+            out[keys[g]] = _full_union(sorted_geoms[starts[g] : stops[g]])
+
+    map_ranges(rerun, len(redo), piece=_GROUP_PIECE, min_piece=1)
     return out
 
 
-def subtract_each(geoms: np.ndarray, target: np.ndarray, cutters: np.ndarray) -> np.ndarray:
+def subtract_each(
+    geoms: np.ndarray,
+    target: np.ndarray,
+    cutters: np.ndarray,
+    *,
+    min_piece: int = MIN_PARALLEL // 2,
+) -> np.ndarray:
     """``geoms`` with every ``cutters[k]`` removed from ``geoms[target[k]]``.
 
     Differences run in rounds: round r removes the r-th cutter of every target at once, so
     the work is one vectorised call per round (as many rounds as the most cut geometry
-    has cutters) rather than one call per pair.
+    has cutters) rather than one call per pair; a round of at least ``min_piece``
+    differences runs in threads (see :func:`nmgeo._threads.map_ranges`).
     """
     out = np.asarray(geoms, dtype=object).copy()
     target = np.asarray(target, dtype=np.int64)
@@ -138,7 +151,7 @@ def subtract_each(geoms: np.ndarray, target: np.ndarray, cutters: np.ndarray) ->
     for r in range(int(rank.max()) + 1):
         sel = rank == r
         t = target[sel]
-        out[t] = difference(out[t], cutters[sel])
+        out[t] = map_chunks(difference, out[t], cutters[sel], min_piece=min_piece)
     return out
 
 

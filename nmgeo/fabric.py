@@ -59,6 +59,11 @@ _NOISE = 1e-10
 # Overlaps narrower on average than this (m) are round-off, not land in two places.
 _OVERLAP_WIDTH = FINE_WIDTH
 _CHUNK = 50_000
+# Fewest rows per thread task: lots (each piece costs microseconds) and zone-sized
+# polygons (an overlay of two zones of thousands of vertices costs milliseconds), so that
+# a district's few thousand lots and few hundred zones use every core too.
+_LOT_PIECE = 2_000
+_ZONE_PIECE = 16
 
 
 def government_held(ownership: pd.Series) -> np.ndarray:
@@ -231,10 +236,11 @@ def land_fabric(
         zparts, zrow, zpart_no = _zone_parts(zgdf, account)
         pieces, lot_rank = _zones_alone(zparts), None
     else:
-        read = lgdf
+        read, zone_account, lot_account = lgdf, {}, {}
         (zparts, zrow, zpart_no), (lgdf, lot_geoms, lot_rank) = together(
-            lambda: _zone_parts(zgdf, account), lambda: _lot_parts(read, account)
+            lambda: _zone_parts(zgdf, zone_account), lambda: _lot_parts(read, lot_account)
         )
+        account.update(zone_account | lot_account)  # in this order, whichever ended first
         pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
         if ownership_column is not None:
             _mark_government_lots(pieces, lgdf[ownership_column])
@@ -549,11 +555,11 @@ def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     i, j = shapely.STRtree(geoms).query(geoms)
     keep = i < j
     i, j = i[keep], j[keep]
-    meet = map_chunks(shapely.intersects, geoms[i], geoms[j])
+    meet = map_chunks(shapely.intersects, geoms[i], geoms[j], min_piece=4 * _ZONE_PIECE)
     i, j = i[meet], j[meet]
-    inner = map_chunks(_interiors_meet, geoms[i], geoms[j])
+    inner = map_chunks(_interiors_meet, geoms[i], geoms[j], min_piece=_ZONE_PIECE)
     i, j = i[inner], j[inner]
-    area = shapely.area(intersection(geoms[i], geoms[j]))
+    area = shapely.area(map_chunks(intersection, geoms[i], geoms[j], min_piece=_ZONE_PIECE))
     real = area > 0
     return i[real], j[real], area[real]
 
@@ -572,7 +578,7 @@ def _resolve_overlaps(
         return geoms, 0, 0.0
     loser = np.where(rank[i] > rank[j], i, j)
     winner = np.where(rank[i] > rank[j], j, i)
-    out = subtract_each(geoms, loser, geoms[winner])
+    out = subtract_each(geoms, loser, geoms[winner], min_piece=_ZONE_PIECE)
     real = area > SLIVER_WIDTH * np.minimum(shapely.length(geoms[i]), shapely.length(geoms[j]))
     return out, int(real.sum()), float(area.sum())
 
@@ -652,8 +658,14 @@ def _lot_zone_pieces(
         area[todo] = np.where(shapely.is_missing(cut), 0.0, shapely.area(cut))
         return start + li, zi, geom, inside, area
 
-    parts = map_ranges(chunk, n_lots, piece=_CHUNK, progress=progress, desc="fabric")
+    parts = map_ranges(
+        chunk, n_lots, piece=_CHUNK, progress=progress, desc="fabric", min_piece=_LOT_PIECE
+    )
     li, zi, geom, inside, area = (np.concatenate([p[k] for p in parts]) for k in range(5))
+    # By lot, then zone: the order (and so every union of pieces or lots downstream) does
+    # not depend on how the lots were split between threads.
+    order = np.lexsort((zi, li))
+    li, zi, geom, inside, area = li[order], zi[order], geom[order], inside[order], area[order]
     # Pieces below _NOISE of their lot are overlay dust along shared edges.
     real = area > lot_area[li] * _NOISE
     return li[real], zi[real], geom[real], inside[real], area[real]
@@ -679,7 +691,7 @@ def _unzoned_rest(
     zoned = union_by(geom[hit], li[hit], n_lots, area=area[hit])[rest_lots]
     rest = lots[rest_lots].copy()
     some = ~shapely.is_missing(zoned)
-    rest[some] = map_chunks(difference, rest[some], zoned[some], min_piece=2_000)
+    rest[some] = map_chunks(difference, rest[some], zoned[some], min_piece=_LOT_PIECE)
     rest = _polygonal(rest)
     rest_area = np.where(shapely.is_missing(rest), 0.0, shapely.area(rest))
     keep = rest_area > lot_area[rest_lots] * _NOISE
@@ -698,7 +710,7 @@ def _land_without_lots(
     with_lots = np.flatnonzero(~shapely.is_missing(lot_union))
     free = zones.copy()
     free[with_lots] = _polygonal(
-        map_chunks(difference, zones[with_lots], lot_union[with_lots], min_piece=200)
+        map_chunks(difference, zones[with_lots], lot_union[with_lots], min_piece=_ZONE_PIECE)
     )
     zone_area = shapely.area(zones)
     free_area = np.where(shapely.is_missing(free), 0.0, shapely.area(free))
@@ -717,8 +729,12 @@ def _split_by_extent(
     mixed = np.flatnonzero(~within & ~apart)
     gov = np.where(within, free, None).astype(object)
     unknown = np.where(apart, free, None).astype(object)
-    gov[mixed] = _polygonal(intersection(free[mixed], extent))
-    unknown[mixed] = _polygonal(difference(free[mixed], extent))
+    gov[mixed] = _polygonal(
+        map_chunks(lambda g: intersection(g, extent), free[mixed], min_piece=_ZONE_PIECE)
+    )
+    unknown[mixed] = _polygonal(
+        map_chunks(lambda g: difference(g, extent), free[mixed], min_piece=_ZONE_PIECE)
+    )
 
     whole = shapely.area(free)
 

@@ -253,3 +253,24 @@ def test_an_overlay_that_fails_in_floating_point_is_redone_on_a_grid(caplog):
     assert shapely.area(out).tolist() == pytest.approx([25.0, 64.0])
     assert SNAP_GRID in calls
     assert "1 overlays failed" in caplog.text
+
+
+def test_the_fabric_does_not_depend_on_the_number_of_threads(monkeypatch):
+    """One thread or several, with the work split into different ranges: the same pieces,
+    to the last coordinate, and the same account."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    sample = nmgeo.load_sample()
+    zones = sample.zones.cx[820_000:835_000, 830_000:845_000]
+    lots = sample.parcels.cx[820_000:835_000, 830_000:845_000]
+    extent = shapely.box(820_000, 830_000, 828_000, 845_000)
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("NMGEO_THREADS", threads)
+        runs.append(nmgeo.land_fabric(zones, lots, extent=extent))
+    assert len(lots) > 4_000  # enough lots to be cut in several ranges per thread
+    for other in runs[1:]:
+        assert_geodataframe_equal(other, runs[0])
+        assert list(other.attrs["nmgeo_fabric"].items()) == list(
+            runs[0].attrs["nmgeo_fabric"].items()
+        )
