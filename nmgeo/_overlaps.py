@@ -32,6 +32,8 @@ FINE_WIDTH = 1e-9
 _SAT_MAX_VERTICES = 16
 # Pairs tested per block of numpy operations.
 _SAT_BLOCK = 32_768
+# Values in one array of projections (edges x vertices x pairs): 8 MB.
+_SAT_ELEMENTS = 1 << 20
 # Pairs intersected per shapely call.
 _AREA_CHUNK = 50_000
 
@@ -232,12 +234,17 @@ def _apart(
     """True where geometry b lies beyond an edge normal of geometry a, within tolerance."""
     _, _, nx, ny, low, high = frames_a
     vx, vy = frames_b[0], frames_b[1]
-    bx = [row[b] for row in vx]
-    by = [row[b] for row in vy]
-    out = np.zeros(len(a), dtype=bool)
-    for k in range(nx.shape[0]):
-        b_low, b_high = _extent(nx[k][a], ny[k][a], bx, by)
-        out |= (b_low >= high[k][a] - tolerance) | (b_high <= low[k][a] + tolerance)
+    out = np.empty(len(a), dtype=bool)
+    # All edges of a against all vertices of b at once: (edges, vertices, pairs) arrays
+    # of at most _SAT_ELEMENTS values.
+    step = max(1, _SAT_ELEMENTS // (nx.shape[0] * vx.shape[0]))
+    for start in range(0, len(a), step):
+        pa, pb = a[start : start + step], b[start : start + step]
+        d = nx[:, pa][:, None] * vx[:, pb][None]
+        d += ny[:, pa][:, None] * vy[:, pb][None]
+        beyond = d.min(axis=1) >= high[:, pa] - tolerance
+        beyond |= d.max(axis=1) <= low[:, pa] + tolerance
+        out[start : start + step] = beyond.any(axis=0)
     return out
 
 

@@ -11,7 +11,7 @@ import shapely
 
 from nmgeo._geomops import box_centres_within, clear_of_boundaries
 from nmgeo._overlaps import SLIVER_WIDTH
-from nmgeo._threads import map_ranges, per_thread, prepared_copy
+from nmgeo._threads import map_ranges, per_thread, prepared_copy, together
 
 logger = logging.getLogger("nmgeo.zoning")
 
@@ -21,6 +21,9 @@ CHUNK = 50_000
 # test: prepared predicates against polygons that large cost much per pair, and the grid
 # of boundaries costs little next to the many pairs it settles.
 _LARGE_VERTICES = 100
+# Polygons near a right boundary each cost a predicate and often an overlay against a
+# large polygon (tens of microseconds): a thousand of them are worth a thread.
+_NEAR_PIECE = 1_000
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,14 @@ def dominant_overlap(
     if n == 0 or len(right) == 0:
         return Overlap(index, share, count)
 
-    left_area = shapely.area(left)
     # Polygons clear of every right boundary lie wholly inside (or outside) each right
     # polygon: one point test places them. Only the others take predicates and overlays.
-    clear = np.zeros(n, dtype=bool)
     n_vertices = int(shapely.get_num_coordinates(right).sum())
-    if n_vertices < n and n_vertices > _LARGE_VERTICES * len(right):
-        clear = clear_of_boundaries(left, right)
-    ci, cr = box_centres_within(left[clear], right)
-    ci = np.flatnonzero(clear)[ci]
+    grid = n_vertices < n and n_vertices > _LARGE_VERTICES * len(right)
+    (left_area, left_length), clear = together(
+        lambda: (shapely.area(left), shapely.length(left)),
+        lambda: clear_of_boundaries(left, right) if grid else np.zeros(n, dtype=bool),
+    )
     near = np.flatnonzero(~clear)
     if progress is None:
         progress = len(near) > 4 * CHUNK
@@ -98,12 +100,18 @@ def dominant_overlap(
         area[todo] = shapely.area(shapely.intersection(left[li[todo]], own[ri[todo]]))
         return li, ri, area
 
-    pieces = map_ranges(piece, len(near), piece=CHUNK, progress=progress, desc="overlay")
+    (ci, cr), pieces = together(
+        lambda: box_centres_within(left[clear], right),
+        lambda: map_ranges(
+            piece, len(near), piece=CHUNK, progress=progress, desc="overlay", min_piece=_NEAR_PIECE
+        ),
+    )
+    ci = np.flatnonzero(clear)[ci]
     li = np.concatenate([ci, *(p[0] for p in pieces)])
     ri = np.concatenate([cr, *(p[1] for p in pieces)])
     area = np.concatenate([left_area[ci], *(p[2] for p in pieces)])
 
-    real = area > SLIVER_WIDTH * shapely.length(left)[li]
+    real = area > SLIVER_WIDTH * left_length[li]
     li, ri, area = li[real], ri[real], area[real]
     count = np.bincount(li, minlength=n)
     # Largest area first within each left polygon, exact ties by a canonical rank.

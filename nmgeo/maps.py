@@ -28,6 +28,7 @@ from nmgeo._crs import as_hk80, hk80_to_wgs84
 from nmgeo._limits import check_limit
 from nmgeo._outputs import write_atomic
 from nmgeo._sources import refuse_input
+from nmgeo._threads import together
 from nmgeo._time import network_year
 from nmgeo._vocabulary import UNKNOWN, UNZONED, land_use_colours
 from nmgeo.errors import InputError, SchemaError
@@ -817,16 +818,21 @@ def package_map(
             tooltip=_tooltip_table(base, {"parcel_id": "Parcel", "zone_label": "Zone"}),
         )
         base_layer.add_to(m)
-    if len(packages):
-        layer, cmap = _packages_layer(packages, color_by)
+    # The two layers are built side by side (one simplifies while the other writes JSON),
+    # then added in a fixed order.
+    package_layer, role_layers = together(
+        lambda: _packages_layer(packages, color_by) if len(packages) else None,
+        lambda: _role_layers(result) if len(result.pieces) else [],
+    )
+    if package_layer is not None:
+        layer, cmap = package_layer
         layer.add_to(m)
         names["packages"] = layer.get_name()
         _ramp_legend(cmap, f"Packages: {_PACKAGE_FIELDS.get(color_by, color_by)}").add_to(m)
     else:  # still a map: the candidate land, the reference layers and why nothing qualified
         _note(result.summary()).add_to(m)
-    if len(result.pieces):
-        for role_layer in _role_layers(result):
-            role_layer.add_to(m)
+    for role_layer in role_layers:
+        role_layer.add_to(m)
     if reference:
         radius = check_limit(catchment_radius, "catchment_radius") if catchments else None
         _reference_layers(m, as_of, radius)
