@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import os
 import re
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 import nmgeo
@@ -181,6 +184,20 @@ def test_tooltips_and_popups_escape_attribute_text(result):
     ids = members["columns"][members["labels"].index("Lot")]
     values = ids.get("a") or ids["v"]
     assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in values
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(), st.sampled_from(["&<>\"'", "&amp;", "a'b"]))))
+def test_tooltip_texts_are_escaped_as_html_escape_does(values):
+    expected = ["" if v is None else html.escape(v, quote=True) for v in values]
+    assert maps._texts(pd.Series(values, dtype=object)) == expected
+
+
+def test_tooltip_texts_of_mixed_and_unencodable_values():
+    values = pd.Series(["a<b", 3, 2.5, None, "\ud800<"], dtype=object)
+    assert maps._texts(values) == ["a&lt;b", "3", "2.50", "", "\ud800&lt;"]
+    lone = pd.Series(["x&y", "\udcff>"], dtype=object)
+    assert maps._texts(lone) == ["x&amp;y", "\udcff&gt;"]
 
 
 def test_parcel_map_escapes_tooltips(layout):
