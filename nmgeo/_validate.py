@@ -143,10 +143,11 @@ def check_finite(
     """
     check_on_invalid(on_invalid)
     geoms = np.asarray(gdf.geometry.array, dtype=object)
+    # The positions of the vertices are wanted only when one is not finite.
+    if np.isfinite(shapely.get_coordinates(geoms)).all():
+        return gdf, 0
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     bad_coord = ~np.isfinite(coords).all(axis=1)
-    if not bad_coord.any():
-        return gdf, 0
     bad = np.zeros(len(geoms), dtype=bool)
     bad[index[bad_coord]] = True
     where = np.flatnonzero(bad)
