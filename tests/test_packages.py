@@ -489,3 +489,26 @@ def test_land_use_values_outside_the_vocabulary_are_never_silently_ignored(caplo
     # "shopping" is no class: kept out, and said so with its area.
     assert "'shopping' (1 pieces, 2.25 ha)" in caplog.text
     assert "c" not in set(result.members["parcel_id"])
+
+
+def test_major_zones_and_packages_do_not_depend_on_the_number_of_threads(monkeypatch):
+    """The major-zone overlay and the package outlines split their rows between threads:
+    one thread or several, the same zones, packages and outlines."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    sample = nmgeo.load_sample()
+    window = (slice(815_000, 840_000), slice(828_000, 848_000))
+    fabric = nmgeo.land_fabric(sample.zones.cx[window], sample.parcels.cx[window])
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("NMGEO_THREADS", threads)
+        pieces = nmgeo.assign_major_zone(fabric)
+        runs.append((pieces, nmgeo.build_packages(pieces, gap_tolerance=20.0)))
+    first, result = runs[0]
+    # Enough pieces near the major-zone boundaries, and packages, to be split for threads.
+    assert first["major_zone"].nunique() >= 3
+    assert len(result.packages) >= 16
+    for pieces, other in runs[1:]:
+        assert pieces["major_zone"].equals(first["major_zone"])
+        assert_geodataframe_equal(other.packages, result.packages)
+        pd.testing.assert_frame_equal(other.members, result.members)
