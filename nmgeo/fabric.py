@@ -13,7 +13,7 @@ import shapely
 from nmgeo._crs import as_hk80
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
-from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, find_overlaps, recall
+from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, Checked, find_overlaps, recall
 from nmgeo._threads import map_chunks, map_ranges, per_thread, prepared_copy, together
 from nmgeo._vocabulary import UNZONED
 from nmgeo.errors import (
@@ -126,7 +126,8 @@ def land_fabric(
     plans drawn over each other) are resolved first, the overlap going to the smaller zone
     (then by plan number, label and position, so the answer never depends on row order),
     and lots overlapping lots likewise (the smaller lot keeps the overlap, then the lower
-    id). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
+    id; the lots are cut while their overlaps are searched for, and those that lose one are
+    cut again). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
     without an overlay, others are intersected. The Government land of a zone is the zone
     minus the coverage union of the lots it holds pieces of. Work is vectorised shapely 2,
     run in threads.
@@ -236,12 +237,19 @@ def land_fabric(
         zparts, zrow, zpart_no = _zone_parts(zgdf, account)
         pieces, lot_rank = _zones_alone(zparts), None
     else:
-        read, zone_account, lot_account = lgdf, {}, {}
-        (zparts, zrow, zpart_no), (lgdf, lot_geoms, lot_rank) = together(
-            lambda: _zone_parts(zgdf, zone_account), lambda: _lot_parts(read, lot_account)
+        zone_account: dict[str, Any] = {}
+        lgdf, lot_geoms, checked, lot_account = _lot_geometries(lgdf)
+        # The lots are cut by the zones while their overlaps are searched for; the few
+        # lots that lose an overlap are cut again.
+        (zparts, zrow, zpart_no, cut), lot_rank, pairs = together(
+            lambda: _zoned_cut(zgdf, lot_geoms, zone_account, progress),
+            lambda: _lot_rank(lgdf),
+            lambda: _lot_overlaps(lot_geoms, checked),
         )
-        account.update(zone_account | lot_account)  # in this order, whichever ended first
-        pieces = _cut(zparts, lot_geoms, _as_extent(extent), progress)
+        lot_geoms, changed = _resolve_lot_overlaps(lot_geoms, lot_rank, pairs, lot_account)
+        account.update(zone_account | lot_account)
+        cut = _recut(cut, zparts, lot_geoms, changed)
+        pieces = _cut(zparts, lot_geoms, cut, _as_extent(extent))
         if ownership_column is not None:
             _mark_government_lots(pieces, lgdf[ownership_column])
     out = _assemble(pieces, zgdf, zrow, zpart_no, lgdf, lot_rank, ownership_column)
@@ -427,16 +435,42 @@ def _zone_parts(
     return zparts, zrow, zpart_no
 
 
-def _lot_parts(
-    lgdf: gpd.GeoDataFrame, account: dict[str, Any]
-) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
-    """The lots with their parts combined, their geometries repaired and overlaps resolved,
-    and their rank; the combinations, repairs and overlaps go into ``account``."""
-    lgdf, account["n_lot_rows_combined"] = _combine_parts(lgdf)
-    lot_rank, (lot_geoms, account["n_lots_repaired"], pairs) = together(
-        lambda: _lot_rank(lgdf), lambda: _lot_checks(lgdf.geometry.to_numpy())
-    )
-    lot_geoms, n_pairs, overlap = _resolve_overlaps(lot_geoms, lot_rank, pairs)
+def _lot_geometries(
+    lgdf: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, np.ndarray, Checked | None, dict[str, Any]]:
+    """The lots with their parts combined and their invalid geometries repaired, the
+    check of their overlaps made on reading (if it still holds) and an account."""
+    lgdf, n_combined = _combine_parts(lgdf)
+    geoms = lgdf.geometry.to_numpy()
+    # Lots just read by read_parcels were checked there: their overlaps are known.
+    checked = recall(geoms)
+    if checked is not None and checked.valid:
+        geoms, n_repaired = np.asarray(geoms, dtype=object).copy(), 0
+    else:
+        geoms, n_repaired = _valid(geoms, "lots")
+        checked = checked if not n_repaired else None
+    account = {"n_lot_rows_combined": n_combined, "n_lots_repaired": n_repaired}
+    return lgdf, geoms, checked, account
+
+
+def _lot_overlaps(
+    geoms: np.ndarray, checked: Checked | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of lots overlapping by more than round-off (i, j, area)."""
+    if checked is not None:
+        return checked.overlaps(_OVERLAP_WIDTH)
+    return find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
+
+
+def _resolve_lot_overlaps(
+    geoms: np.ndarray,
+    rank: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    account: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lots with each overlap left to the smaller lot, and the positions of the lots
+    that changed; the overlaps go into ``account``."""
+    geoms, n_pairs, overlap = _resolve_overlaps(geoms, rank, pairs)
     account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -445,22 +479,8 @@ def _lot_parts(
             n_pairs,
             overlap,
         )
-    return lgdf, lot_geoms, lot_rank
-
-
-def _lot_checks(
-    geoms: np.ndarray,
-) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The lots' geometries repaired where invalid, how many were, and the pairs of lots
-    overlapping by more than round-off (i, j, area)."""
-    # Lots just read by read_parcels were checked there: their overlaps are known.
-    checked = recall(geoms)
-    if checked is not None and checked.valid:
-        return np.asarray(geoms, dtype=object).copy(), 0, checked.overlaps(_OVERLAP_WIDTH)
-    geoms, n_repaired = _valid(geoms, "lots")
-    if checked is not None and not n_repaired:
-        return geoms, 0, checked.overlaps(_OVERLAP_WIDTH)
-    return geoms, n_repaired, find_overlaps(geoms, sliver_width=_OVERLAP_WIDTH)
+    i, j, _ = pairs
+    return geoms, np.unique(np.where(rank[i] > rank[j], i, j))
 
 
 def _zones_alone(zparts: np.ndarray) -> dict[str, np.ndarray]:
@@ -602,12 +622,42 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def _zoned_cut(
+    zgdf: gpd.GeoDataFrame, lots: np.ndarray, account: dict[str, Any], progress: bool | None
+) -> tuple[np.ndarray, ...]:
+    """The zones' parts (see :func:`_zone_parts`) and every lot x zone piece of ``lots``
+    (see :func:`_lot_zone_pieces`)."""
+    zparts, zrow, zpart_no = _zone_parts(zgdf, account)
+    cut = _lot_zone_pieces(zparts, lots, shapely.area(lots), progress)
+    return zparts, zrow, zpart_no, cut
+
+
+def _recut(
+    cut: tuple[np.ndarray, ...], zones: np.ndarray, lots: np.ndarray, changed: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """``cut`` with the pieces of the lots at ``changed`` made again from ``lots``."""
+    if not len(changed):
+        return cut
+    again = _lot_zone_pieces(zones, lots[changed], shapely.area(lots[changed]), False)
+    again = (changed[again[0]], *again[1:])
+    kept = ~np.isin(cut[0], changed)
+    li, zi, geom, inside, area = (
+        np.concatenate([old[kept], new]) for old, new in zip(cut, again, strict=True)
+    )
+    order = np.lexsort((zi, li))
+    return li[order], zi[order], geom[order], inside[order], area[order]
+
+
 def _cut(
-    zones: np.ndarray, lots: np.ndarray, extent: shapely.Geometry | None, progress: bool | None
+    zones: np.ndarray,
+    lots: np.ndarray,
+    cut: tuple[np.ndarray, ...],
+    extent: shapely.Geometry | None,
 ) -> dict[str, np.ndarray]:
-    """Pieces of every lot x zone, the lots' unzoned rest and the zones' land without lots."""
+    """Pieces of every lot x zone (``cut``), the lots' unzoned rest and the zones' land
+    without lots."""
     lot_area = shapely.area(lots)
-    li, zi, geom, inside, area = _lot_zone_pieces(zones, lots, lot_area, progress)
+    li, zi, geom, inside, area = cut
     (free, free_zone, free_area), (rest, rest_lots, rest_area) = together(
         lambda: _land_without_lots(zones, lots, lot_area, li, zi),
         lambda: _unzoned_rest(lots, lot_area, li, geom, inside, area),

@@ -127,6 +127,25 @@ def test_overlapping_lots_are_counted_once(two_zones):
     assert fabric.attrs["nmgeo_fabric"]["n_lot_overlaps"] == 1
 
 
+def test_a_straddling_lot_that_loses_an_overlap_is_cut_without_it(two_zones):
+    # "big" straddles C(1) | G/IC; "small" overlaps it by 600 m² in the G/IC zone.
+    lots = lots_of(["big", "small"], [b(80, 0, 140, 40), b(110, 20, 150, 50)])
+    fabric = nmgeo.land_fabric(two_zones, lots)
+    assert area_by(fabric, "parcel_id", "zone_label") == {
+        ("big", "C(1)"): 800.0,
+        ("big", "G/IC"): 40 * 40 - 600.0,
+        ("small", "G/IC"): 1200.0,
+        (np.nan, "C(1)"): 10_000 - 800.0,
+        (np.nan, "G/IC"): 10_000 - 1000.0 - 1200.0,
+    }
+    big = fabric[fabric["parcel_id"] == "big"]
+    assert big["lot_area_m2"].tolist() == pytest.approx([1800.0, 1800.0])
+    pieces = fabric.geometry.to_numpy()
+    assert shapely.area(shapely.intersection(pieces[:, None], pieces[None, :])).sum() == (
+        pytest.approx(fabric["area_m2"].sum())
+    )  # no piece overlaps another: the pairwise intersections are the pieces themselves
+
+
 def test_an_ownership_column_marks_government_held_lots(two_zones):
     lots = lots_of(
         ["G1", "P1"], [b(10, 10, 20, 20), b(30, 10, 40, 20)], holder=["Government", "private"]
