@@ -127,8 +127,8 @@ def land_fabric(
     (then by plan number, label and position, so the answer never depends on row order),
     and lots overlapping lots likewise (the smaller lot keeps the overlap, then the lower
     id; the lots are cut while their overlaps are searched for, and those that lose one are
-    cut again). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one piece
-    without an overlay, others are intersected. The Government land of a zone is the zone
+    cut again). Lot x zone pairs come from an STRtree; a lot properly inside one zone is one
+    piece without an overlay, others are intersected. The Government land of a zone is the zone
     minus the coverage union of the lots it holds pieces of. Work is vectorised shapely 2,
     run in threads.
 
@@ -423,7 +423,7 @@ def _zone_parts(
     zparts, zrow = zparts[polygonal], zrow[polygonal]
     zpart_no = pd.Series(zrow).groupby(zrow).cumcount().to_numpy()
     zrank = _zone_rank(zgdf, zparts, zrow)
-    zparts, n_pairs, overlap = _resolve_overlaps(zparts, zrank, _interior_overlaps(zparts))
+    zparts, _, n_pairs, overlap = _resolve_overlaps(zparts, zrank, _interior_overlaps(zparts))
     account.update(n_zone_parts=len(zparts), n_zone_overlaps=n_pairs, zone_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -470,7 +470,7 @@ def _resolve_lot_overlaps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The lots with each overlap left to the smaller lot, and the positions of the lots
     that changed; the overlaps go into ``account``."""
-    geoms, n_pairs, overlap = _resolve_overlaps(geoms, rank, pairs)
+    geoms, changed, n_pairs, overlap = _resolve_overlaps(geoms, rank, pairs)
     account.update(n_lot_overlaps=n_pairs, lot_overlap_m2=overlap)
     if n_pairs:
         logger.warning(
@@ -479,8 +479,7 @@ def _resolve_lot_overlaps(
             n_pairs,
             overlap,
         )
-    i, j, _ = pairs
-    return geoms, np.unique(np.where(rank[i] > rank[j], i, j))
+    return geoms, changed
 
 
 def _zones_alone(zparts: np.ndarray) -> dict[str, np.ndarray]:
@@ -586,8 +585,9 @@ def _interior_overlaps(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def _resolve_overlaps(
     geoms: np.ndarray, rank: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, int, float]:
-    """Remove from each polygon its overlaps with better-ranked ones; pairs and m² moved.
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Remove from each polygon its overlaps with better-ranked ones: the polygons, the
+    positions of those that lost land, and the pairs and m² moved.
 
     ``pairs`` (i, j, area): the overlapping pairs, from :func:`_interior_overlaps` for
     zones (many vertices each) or the separating-axis filter of
@@ -595,12 +595,12 @@ def _resolve_overlaps(
     """
     i, j, area = pairs
     if not len(i):
-        return geoms, 0, 0.0
+        return geoms, np.empty(0, dtype=np.intp), 0, 0.0
     loser = np.where(rank[i] > rank[j], i, j)
     winner = np.where(rank[i] > rank[j], j, i)
     out = subtract_each(geoms, loser, geoms[winner], min_piece=_ZONE_PIECE)
     real = area > SLIVER_WIDTH * np.minimum(shapely.length(geoms[i]), shapely.length(geoms[j]))
-    return out, int(real.sum()), float(area.sum())
+    return out, np.unique(loser), int(real.sum()), float(area.sum())
 
 
 # --------------------------------------------------------------------------- the cut
