@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import subprocess
@@ -48,17 +49,51 @@ def median_run(runs: list[dict]) -> dict:
     return out
 
 
+# The code and data that make the cached layers: a cache made by other versions is not reused.
+_GENERATOR_FILES = ("_synth.py", "datasets.py", "io.py", "_validate.py", "zoning.py")
+
+
+def generator_key() -> str:
+    """A short hash of nmgeo's synthetic generator and readers, naming the cache folder."""
+    import nmgeo
+
+    root = Path(nmgeo.__file__).parent
+    files = [root / name for name in _GENERATOR_FILES] + sorted((root / "data").glob("*"))
+    digest = hashlib.sha1()
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def cache_option(parser: argparse.ArgumentParser, name: str = "nmgeo-bench") -> None:
+    """``--cache``: the folder for generated layers (a sub-folder per generator version)."""
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / name,
+        help="folder for generated layers; each generator version gets its own sub-folder",
+    )
+
+
+def cache_folder(cache: Path) -> Path:
+    """The sub-folder of ``cache`` for this generator version, created."""
+    folder = cache / generator_key()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def parse(
     parser: argparse.ArgumentParser, methods: dict[str, Callable[[str], dict]]
 ) -> argparse.Namespace | None:
     """Add the options every benchmark shares (``--seed``, ``--cache``, the hidden
     ``--child``) and parse; in a child process run its method and return None."""
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    cache_option(parser)
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(methods, *args.child)
         return None
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = cache_folder(args.cache)
     return args

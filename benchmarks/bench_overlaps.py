@@ -31,13 +31,13 @@ import argparse
 import logging
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import shapely
+from _isolated import cache_folder, cache_option
 
 from nmgeo import _overlaps
 from nmgeo._overlaps import SLIVER_WIDTH, _candidate_pairs, _overlapping, _separated
@@ -142,8 +142,9 @@ def main() -> None:
     parser.add_argument("--lots", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; median is kept")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    cache_option(parser)
     args = parser.parse_args()
+    args.cache = cache_folder(args.cache)
     logging.getLogger("nmgeo").setLevel(logging.ERROR)  # overlap warnings of planted lots
 
     path = prepare(args.lots, args.seed, args.cache)

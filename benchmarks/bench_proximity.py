@@ -13,12 +13,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from _isolated import cache_folder, cache_option
 
 import nmgeo
 
@@ -44,9 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    cache_option(parser)
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = cache_folder(args.cache)
     parcels = lots(args.lots, args.seed, args.cache)
     bcps = nmgeo.reference.control_points()
     stations = nmgeo.reference.rail_stations()

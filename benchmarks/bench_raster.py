@@ -24,7 +24,6 @@ rows are skipped.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from _isolated import cache_folder, cache_option
 
 import nmgeo
 from nmgeo.datasets import write_dem
@@ -88,14 +88,9 @@ def main() -> None:
         help="time rasterstats on at most this many lots and extrapolate linearly",
     )
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs for nmgeo")
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "nmgeo-bench-raster",
-        help="folder for the generated lots and DEM",
-    )
+    cache_option(parser, "nmgeo-bench-raster")
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = cache_folder(args.cache)
     lots_path, dem_path = prepare(args.lots, args.seed, args.cache)
     lots = gpd.read_parquet(lots_path)
     n = len(lots)

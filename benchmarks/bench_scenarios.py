@@ -25,9 +25,10 @@ import os
 import pickle
 import resource
 import statistics
-import tempfile
 import time
 from pathlib import Path
+
+from _isolated import cache_folder, cache_option
 
 GRID = {
     "gap_tolerance": [10, 15, 20, 30],
@@ -91,9 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmgeo-bench")
+    cache_option(parser)
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = cache_folder(args.cache)
 
     import nmgeo
 

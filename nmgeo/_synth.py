@@ -19,6 +19,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
+from nmgeo._geomops import subtract_each
+
 logger = logging.getLogger("nmgeo.datasets")
 
 HK80 = "EPSG:2326"
@@ -80,6 +82,17 @@ TENURE_LOT_SCALE = 150.0
 EDGE_PIECE_FACTOR = 1.1
 COUNT_MARGIN = 0.02
 COUNT_SURPLUS = 0.05
+# Lots stay inside their block, LOT_SETBACK metres clear of its edge, as almost all real lots
+# stay inside the zones, except in a few blocks pushed out into the road reserve by a median
+# ROAD_ENCROACHMENT_DEPTH of their lots' side, log-normally spread, at most
+# ROAD_ENCROACHMENT_MAX metres. The blocks are drawn until their edge cells make
+# ROAD_ENCROACHMENT_SHARE of the leased cells: about 0.5 % of the lots then have land outside
+# every zone, a median 2 % of the lot (real North lots: 0.53 %, 1.8 %).
+LOT_SETBACK = 0.01
+ROAD_ENCROACHMENT_SHARE = 0.0036
+ROAD_ENCROACHMENT_DEPTH = 0.0115
+ROAD_ENCROACHMENT_SIGMA = 0.75
+ROAD_ENCROACHMENT_MAX = 3.0
 
 
 @cache
@@ -1058,7 +1071,7 @@ def _subdivide(
         factor = _solve_factor(frame, nominal, rate, aim, factor)
         grid = _lot_grid(frame, nominal * factor, tenure, rng)
         min_area = np.minimum(40.0, 0.05 * factor * nominal)
-        lots, owner, source = _cut_lots(blocks, grid, min_area, progress)
+        lots, owner, source = _cut_lots(blocks, grid, min_area, rng, progress)
         if n_lots <= len(lots) <= n_lots * (1.0 + COUNT_SURPLUS):
             break
         rate = np.bincount(owner, minlength=n) / grid.cells
@@ -1088,21 +1101,56 @@ def _solve_factor(
 
 
 def _cut_lots(
-    blocks: np.ndarray, grid: _LotGrid, min_area: np.ndarray, progress: bool
+    blocks: np.ndarray,
+    grid: _LotGrid,
+    min_area: np.ndarray,
+    rng: np.random.Generator,
+    progress: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The leased cells clipped to their blocks: lot polygons, their block and grid cell."""
+    """The leased cells clipped to their blocks: lot polygons, their block and grid cell.
+
+    Cells are clipped to the block set back by ``LOT_SETBACK``, so that lot corners rounded
+    to the centimetre (at most 0.71 cm off) stay inside the block and its zones. A few
+    blocks are pushed out instead, so that their lots on the edge run into the road reserve
+    (``ROAD_ENCROACHMENT_*``); the lots of a block are cut from one outline, so they meet
+    edge to edge.
+    """
     block = grid.block
     cells = shapely.polygons(np.concatenate([grid.corners, grid.corners[:, :1]], axis=1))
-    inside = shapely.contains_properly(blocks[block], cells)
+    outline = shapely.buffer(blocks, -LOT_SETBACK, join_style="mitre")
+    shapely.prepare(outline)
+    inside = shapely.contains_properly(outline[block], cells)
+    edge = ~inside
+    edge[edge] = shapely.intersects(outline[block[edge]], cells[edge])
+    # Blocks pushed out, drawn at random until their edge cells make ROAD_ENCROACHMENT_SHARE
+    # of all cells.
+    order = rng.permutation(len(blocks))
+    reached = np.cumsum(np.bincount(block[edge], minlength=len(blocks))[order])
+    out = np.sort(order[: np.searchsorted(reached, ROAD_ENCROACHMENT_SHARE * len(cells)) + 1])
+    cell_area = shapely.area(cells)
+    n_cells = np.maximum(np.bincount(block, minlength=len(blocks)), 1)
+    lot_side = np.sqrt(np.bincount(block, cell_area, len(blocks)) / n_cells)
+    depth = ROAD_ENCROACHMENT_DEPTH * lot_side[out]
+    depth = np.minimum(
+        depth * rng.lognormal(0.0, ROAD_ENCROACHMENT_SIGMA, len(out)), ROAD_ENCROACHMENT_MAX
+    )
+    grown = shapely.buffer(blocks[out], depth, join_style="mitre", mitre_limit=2.0)
+    # Not across a narrow lane into a neighbouring block: the lots stay 1 m clear of it.
+    gi, bi = shapely.STRtree(blocks).query(grown, predicate="dwithin", distance=1.0)
+    other = bi != out[gi]
+    outline[out] = subtract_each(grown, gi[other], shapely.buffer(blocks[bi[other]], 1.0))
+    shapely.prepare(outline)
+    moved = np.isin(block, out)
+    inside[moved] = shapely.contains_properly(outline[block[moved]], cells[moved])
+    todo = np.flatnonzero(~inside)
     pieces = cells.copy()
-    edge = np.flatnonzero(~inside)
-    chunks = np.array_split(edge, max(1, len(edge) // 20_000))
+    chunks = np.array_split(todo, max(1, len(todo) // 20_000))
     if progress:
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc="cutting lots", unit="chunk")
     for chunk in chunks:
-        pieces[chunk] = shapely.intersection(cells[chunk], blocks[block[chunk]])
+        pieces[chunk] = shapely.intersection(cells[chunk], outline[block[chunk]])
     parts, src = shapely.get_parts(pieces, return_index=True)
     polygonal = shapely.get_type_id(parts) == 3
     parts, src = parts[polygonal], src[polygonal]

@@ -136,7 +136,7 @@ class PackageResult:
         >>> import nmgeo
         >>> lots = nmgeo.load_sample().parcels
         >>> nmgeo.build_packages(lots).summary().split(" (")[0]
-        '91 land disposal packages, 430.4 ha'
+        '91 land disposal packages, 430.3 ha'
         >>> nothing = nmgeo.build_packages(lots, min_area_ha=1_000)  # 10 km²
         >>> nothing.summary().startswith("no land disposal package qualified")
         True
