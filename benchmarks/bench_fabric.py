@@ -84,7 +84,7 @@ def run_baseline(folder: str) -> dict:
     zones, lots = _load(folder)
     start = time.perf_counter()
     pieces = gpd.overlay(
-        zones[["zone_label", "land_use", "geometry"]],
+        zones[["zone_label", "geometry"]],
         lots[["parcel_id", "geometry"]],
         how="union",
         keep_geom_type=True,
