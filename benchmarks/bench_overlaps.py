@@ -53,7 +53,7 @@ def prepare(n_lots: int, seed: int, folder: Path) -> Path:
     import nmgeo
 
     start = time.perf_counter()
-    lots = nmgeo.read_parcels(nmgeo.synthetic_metropolis(n_lots, seed).lots)
+    lots = nmgeo.read_parcels(nmgeo.synthetic_metropolis(n_lots, seed=seed).lots)
     out.parent.mkdir(parents=True, exist_ok=True)
     lots.to_parquet(out)
     print(f"  cached {len(lots):,} lots in {out} ({time.perf_counter() - start:.0f} s)")
