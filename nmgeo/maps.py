@@ -503,7 +503,24 @@ def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
     need = ["piece_id", "parcel_id", "role", "tenure", "land_use", "zone_label", "area_m2"]
     need += ["package_id", "reason"]
     cols = [c for c in need if c in pieces.columns]
-    light = _light_layer(pieces, cols)
+    tip = {
+        "piece_id": "Piece",
+        "parcel_id": "Lot",
+        "tenure": "Tenure",
+        "role": "Role",
+        "zone_label": "Zone",
+        "land_use": "Land use",
+        "package_id": "Package",
+        "area_m2": "Area (m²)",
+        "reason": "Excluded because",
+    }
+    tip = {k: v for k, v in tip.items() if k in cols}
+    # The tooltip texts (Python string work) are made while GEOS simplifies the geometry.
+    rows = pd.Series(np.arange(len(pieces)), index=pieces.index, name="_row")
+    light, texts = together(
+        lambda: _light_layer(pieces.assign(_row=rows.to_numpy()), [*cols, "_row"]),
+        lambda: {col: np.array(_texts(pieces[col]), dtype=object) for col in tip},
+    )
     member = light["package_id"].notna()
     out = []
     members = light.loc[member]
@@ -515,16 +532,11 @@ def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
     for role in ("commercial", "facility"):
         styles.append({**_ROLE_STYLE[role], "weight": 1})
         styles.append({**_ROLE_STYLE[role], **_LEASED_STYLE})
-    tip = {
-        "piece_id": "Piece",
-        "parcel_id": "Lot",
-        "tenure": "Tenure",
-        "role": "Role",
-        "zone_label": "Zone",
-        "land_use": "Land use",
-        "package_id": "Package",
-        "area_m2": "Area (m²)",
-    }
+
+    def tooltip(layer: gpd.GeoDataFrame, fields: list[str]) -> dict[str, list[str]]:
+        at = layer["_row"].to_numpy()
+        return {tip[col]: texts[col][at].tolist() for col in fields}
+
     out.append(
         _CanvasPolygons(
             members,
@@ -532,11 +544,10 @@ def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
             name="Package land (commercial / facility; outlined: leased lots)",
             classes=codes,
             styles=styles,
-            tooltip=_tooltip_table(members, {k: v for k, v in tip.items() if k in cols}),
+            tooltip=tooltip(members, [c for c in tip if c != "reason"]),
         )
     )
     excluded = light.loc[~member]
-    tip = {**{k: v for k, v in tip.items() if k != "package_id"}, "reason": "Excluded because"}
     out.append(
         _CanvasPolygons(
             excluded,
@@ -544,7 +555,7 @@ def _role_layers(result: PackageResult) -> list[_CanvasPolygons]:
             name="Excluded candidate land",
             classes=np.zeros(len(excluded), dtype=np.int64),
             styles=[{**_EXCLUDED_STYLE, "weight": 1, "dashArray": "3 3"}],
-            tooltip=_tooltip_table(excluded, {k: v for k, v in tip.items() if k in cols}),
+            tooltip=tooltip(excluded, [c for c in tip if c != "package_id"]),
         )
     )
     return out
