@@ -43,9 +43,12 @@ DEFAULT_TILES = "OpenStreetMap"
 # Simplification tolerance (m, EPSG:2326) and lon/lat decimals (1e-6 deg ~ 0.1 m):
 # finer than a screen pixel at the zoom levels a parcel map is read at.
 SIMPLIFY_TOLERANCE = 0.5
-# Layers of plain quadrilateral lots (about 5 coordinates per ring) gain nothing from
-# simplification; only layers with more detail than this per feature are simplified.
-MIN_MEAN_COORDS = 8
+# Simplification is worth its cost (about 2 us per coordinate) only on layers where it can
+# drop many vertices: real cadastres, digitised with many near-collinear vertices (50-90 %
+# of them), not plain quadrilateral lots or polygons cut from them (a few %).
+MIN_REMOVABLE_SHARE = 0.25
+# Features looked at to estimate that share (evenly spaced through the layer).
+_SHARE_SAMPLE = 2_000
 _PACKAGE_COLORS = ("#fff7bc", "#fec44f", "#d95f0e", "#7f2704")
 _NUMERIC_COLORS = ("#f7fbff", "#6baed6", "#08306b")
 _CATEGORY_COLORS = (
@@ -148,8 +151,9 @@ def _light_layer(
     in metres of EPSG:2326), so the edge two lots share is simplified once and stays
     shared; then transformed to EPSG:4326 and rounded to ``decimals`` decimal degrees
     (6 = about 0.1 m). Rounding is the same for the two copies of a shared vertex, so it
-    does not open gaps. Layers averaging no more than ``MIN_MEAN_COORDS`` coordinates
-    per feature (plain quadrilateral lots) are not simplified: there is nothing to
+    does not open gaps. Layers where simplification could remove less than
+    ``MIN_REMOVABLE_SHARE`` of the vertices (see :func:`_removable_share`: plain
+    quadrilateral lots, pieces cut from them) are not simplified: there is little to
     gain. Rows with null or empty geometry are dropped; only ``columns`` are kept.
 
     Parameters
@@ -178,9 +182,8 @@ def _light_layer(
         )
     gdf = gdf.loc[keep, [*columns, gdf.geometry.name]]
     geoms = gdf.geometry.to_numpy()
-    detailed = len(geoms) and shapely.get_num_coordinates(geoms).mean() > MIN_MEAN_COORDS
-    if tolerance > 0 and detailed:
-        polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if tolerance > 0 and _removable_share(geoms[polygonal], tolerance) >= MIN_REMOVABLE_SHARE:
         try:
             geoms = geoms.copy()
             geoms[polygonal] = shapely.coverage_simplify(geoms[polygonal], tolerance)
@@ -193,6 +196,29 @@ def _light_layer(
     if empty.any():
         logger.warning("map layer: %d rows vanish when rounded for the map", int(empty.sum()))
     return out.loc[~empty]
+
+
+def _removable_share(polygons: np.ndarray, tolerance: float) -> float:
+    """Estimated share of the vertices a simplification to ``tolerance`` (m) would remove.
+
+    Counts the vertices whose triangle with their two neighbours on the ring has an area
+    below ``tolerance**2`` (what an area-based simplification such as GEOS's coverage
+    simplifier removes first), on at most ``_SHARE_SAMPLE`` features evenly spaced
+    through the layer. The first vertex of each ring is not counted.
+    """
+    step = max(1, -(-len(polygons) // _SHARE_SAMPLE))
+    rings = shapely.get_rings(shapely.get_parts(polygons[::step]))
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if len(xy) < 3:
+        return 0.0
+    a, b, c = xy[:-2], xy[1:-1], xy[2:]
+    twice_area = np.abs(
+        (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    )
+    in_ring = ring[:-2] == ring[2:]  # a, b and c on one ring
+    if not in_ring.any():
+        return 0.0
+    return float(np.mean(twice_area[in_ring] < 2 * tolerance**2))
 
 
 class _Ready(MacroElement):

@@ -430,6 +430,63 @@ def test_plain_quadrilateral_lots_are_not_simplified():
     np.testing.assert_array_equal(shapely.get_coordinates(light.geometry.to_numpy()), expected)
 
 
+def test_removable_share_counts_vertices_below_the_tolerance_squared():
+    # Ring (0,0) (50,y) (100,0) (100,100) (0,100): the vertices after the first are tested;
+    # (50, y) makes a triangle of 50 * y m2 with its neighbours, against 0.5 ** 2 = 0.25 m2.
+    def ring(y: float) -> shapely.Polygon:
+        return shapely.Polygon(
+            [(X0, Y0), (X0 + 50, Y0 + y), (X0 + 100, Y0), (X0 + 100, Y0 + 100), (X0, Y0 + 100)]
+        )
+
+    assert maps._removable_share(np.array([ring(0.0)]), 0.5) == 0.25
+    assert maps._removable_share(np.array([ring(0.004)]), 0.5) == 0.25  # 0.2 m2
+    assert maps._removable_share(np.array([ring(0.1)]), 0.5) == 0.0  # 5 m2
+    holed = shapely.Polygon(ring(0.0).exterior, [box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20).exterior])
+    assert maps._removable_share(np.array([holed]), 0.5) == 1 / 7  # 4 + 3 vertices tested
+    assert maps._removable_share(np.empty(0, dtype=object), 0.5) == 0.0
+
+
+def test_layers_with_many_near_collinear_vertices_are_simplified_as_a_coverage():
+    # Two lots sharing an edge, every edge cut into 1 m steps: almost every vertex can go.
+    lots = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b"]},
+        geometry=shapely.segmentize(
+            np.array([box(X0, Y0, X0 + 40, Y0 + 30), box(X0 + 40, Y0, X0 + 80, Y0 + 30)]), 1.0
+        ),
+        crs="EPSG:2326",
+    )
+    assert maps._removable_share(lots.geometry.to_numpy(), 0.5) > 0.9
+    light = maps._light_layer(lots, ["parcel_id"])
+    assert shapely.get_num_coordinates(light.geometry.to_numpy()).tolist() == [5, 5]
+    a, b = light.geometry.to_numpy()
+    shared = shapely.intersection(a.boundary, b.boundary)
+    assert shapely.get_type_id(shared) == 1 and shapely.length(shared) > 0  # still one edge
+
+
+def test_layers_with_few_removable_vertices_are_not_simplified():
+    # One near-collinear vertex of seven tested per lot: under MIN_REMOVABLE_SHARE.
+    def notched(i: int) -> shapely.Polygon:
+        x = X0 + 200 * i
+        return shapely.Polygon(
+            [
+                (x, Y0),
+                (x + 50, Y0),
+                (x + 100, Y0),
+                (x + 100, Y0 + 60),
+                (x + 70, Y0 + 60),
+                (x + 70, Y0 + 100),
+                (x + 30, Y0 + 100),
+                (x, Y0 + 60),
+            ]
+        )
+
+    lots = gpd.GeoDataFrame({"parcel_id": ["a", "b"]}, geometry=[notched(0), notched(1)], crs=2326)
+    assert maps._removable_share(lots.geometry.to_numpy(), 0.5) == 1 / 7 < maps.MIN_REMOVABLE_SHARE
+    light = maps._light_layer(lots, ["parcel_id"])
+    expected = np.round(shapely.get_coordinates(lots.to_crs(4326).geometry.to_numpy()), 6)
+    np.testing.assert_array_equal(shapely.get_coordinates(light.geometry.to_numpy()), expected)
+
+
 # --------------------------------------------------------------------------- templates
 
 JINJA = [
