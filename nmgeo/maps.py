@@ -507,8 +507,9 @@ def _figure_layer(
         "<table>" + rows.format(**rec) + "</table>" for rec in texts.to_dict("records")
     ]
     data = gpd.GeoDataFrame(props, geometry=light.geometry, crs="EPSG:4326")
+    # A dict, not a JSON text: folium would parse the text back into the same dict.
     return folium.GeoJson(
-        data.to_json(drop_id=True),
+        data.to_geo_dict(drop_id=True),
         name=name,
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
@@ -604,7 +605,7 @@ def _major_zone_layer(m: folium.Map) -> None:
         index=zones.index,
     )
     folium.GeoJson(
-        gpd.GeoDataFrame(zone_props, geometry=zones.geometry, crs="EPSG:4326").to_json(
+        gpd.GeoDataFrame(zone_props, geometry=zones.geometry, crs="EPSG:4326").to_geo_dict(
             drop_id=True
         ),
         name="NM major zones",
