@@ -639,7 +639,7 @@ def _units(cand: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     by_unit = cand.groupby("site", sort=True)
     units = gpd.GeoDataFrame(
         {
-            "_key": by_unit["_key"].min().to_numpy(),
+            "_key": _min_by(cand["_key"], codes, n),
             "role": by_unit["role"].first().to_numpy(),
             "land_use": by_unit["land_use"].first().to_numpy(),
             "area_m2": by_unit["area_m2"].sum().to_numpy(),
@@ -801,13 +801,26 @@ def _number_packages(
     Stable ids: by decreasing area (to the m²), then smallest member id.
     """
     sites = sites.copy()
-    stats = sites[inside].groupby("_group").agg(area=("area_m2", "sum"), first=("_key", "min"))
+    stats = sites[inside].groupby("_group").agg(area=("area_m2", "sum"))
+    codes = stats.index.get_indexer(sites["_group"][inside])
+    stats["first"] = _min_by(sites["_key"][inside], codes, len(stats))
     stats["area"] = stats["area"].round(0)
     stats = stats.sort_values(["area", "first"], ascending=[False, True])
     width = max(3, len(str(len(stats))))
     pid = pd.Series([f"P{n:0{width}d}" for n in range(1, len(stats) + 1)], index=stats.index)
     sites["package_id"] = pd.Series(sites["_group"].map(pid).where(inside, None), dtype=object)
     return sites, pid
+
+
+def _min_by(keys: pd.Series, codes: np.ndarray, n: int) -> list[str]:
+    """The smallest of the text ``keys`` in each group ``0 .. n - 1`` of ``codes`` (every
+    group present), in code-point order as pandas sorts text."""
+    if not len(codes):
+        return []
+    text = np.asarray(keys.astype(str).to_numpy(dtype=object), dtype=str)
+    order = np.lexsort((text, codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+    return text[first].tolist()
 
 
 def _label_pieces(cand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
