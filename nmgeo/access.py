@@ -184,7 +184,7 @@ def _nearest(geoms: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray
     n, m = len(geoms), len(targets)
     idx = np.full((n, k), -1, dtype=np.int64)
     dist = np.full((n, k), np.nan)
-    valid = np.flatnonzero(~(pd.isna(geoms) | shapely.is_empty(geoms)))
+    valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     if len(valid) == 0:
         return idx, dist
     g = geoms[valid]
@@ -210,8 +210,10 @@ def _nearest(geoms: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray
     rows = np.concatenate(rows_all)
     cols = np.concatenate(cols_all)
     d = map_chunks(shapely.distance, g[rows], targets[cols])
-    order = np.lexsort((cols, d, rows))
-    rows, cols, d = rows[order], cols[order], d[order]
+    # Candidates come by row, then column: only rows with several need sorting by distance.
+    if (np.diff(rows) == 0).any():
+        order = np.lexsort((cols, d, rows))
+        rows, cols, d = rows[order], cols[order], d[order]
     start_of = np.searchsorted(rows, np.arange(len(g)))
     rank = np.arange(len(rows)) - start_of[rows]
     keep = rank < k
