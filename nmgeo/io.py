@@ -1577,19 +1577,25 @@ def _plan_copies(
     """Rows with a plan number, and their plan family, number, version and file."""
     plan = pd.Series(gdf["plan_no"].to_numpy(dtype=object))
     rows = np.flatnonzero(plan.notna().to_numpy())
-    text = plan.iloc[rows].astype(str).str.upper().str.replace(r"\s+", "", regex=True)
-    keep_text = text.ne("").to_numpy()
-    rows, text = rows[keep_text], text[keep_text]
+    # A layer holds a few plan numbers: each distinct one is parsed once.
+    codes, distinct = pd.factorize(plan.iloc[rows].astype(str))
+    text = pd.Series(distinct).str.upper().str.replace(r"\s+", "", regex=True)
+    parts = text.str.extract(_PLAN_NO)
+    number = pd.to_numeric(parts["number"]).fillna(-1).to_numpy()
+    family = parts["family"].fillna(text).to_numpy(dtype=object)
+    suffix = parts["suffix"].fillna("").to_numpy(dtype=object)
+    text = text.to_numpy(dtype=object)
+    keep_text = text[codes] != ""
+    rows, codes = rows[keep_text], codes[keep_text]
     if not len(rows):
         return rows, None
-    parts = text.str.extract(_PLAN_NO)
     table = pd.DataFrame(
         {
-            "family": parts["family"].fillna(text).to_numpy(),
-            "plan": text.to_numpy(),
+            "family": family[codes],
+            "plan": text[codes],
             "file": file_of_row[rows],
-            "number": pd.to_numeric(parts["number"]).fillna(-1).to_numpy(),
-            "suffix": parts["suffix"].fillna("").to_numpy(),
+            "number": number[codes],
+            "suffix": suffix[codes],
         }
     )
     return rows, table
