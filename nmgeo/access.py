@@ -12,6 +12,7 @@ import shapely
 
 from nmgeo import reference
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._limits import check_limit
 from nmgeo._threads import map_chunks
 from nmgeo._time import network_year
@@ -63,6 +64,7 @@ def _distance_blocks(geoms: np.ndarray, targets: np.ndarray):
         yield slice(start, start + len(block)), shapely.distance(block[:, None], targets[None, :])
 
 
+@pauses_gc
 def distance_matrix(
     parcels: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, name_column: str = "name"
 ) -> pd.DataFrame:
@@ -102,6 +104,7 @@ def distance_matrix(
     return pd.DataFrame(out, index=parcels.index, columns=pd.Index(names, name=name_column))
 
 
+@pauses_gc
 def proximity(
     parcels: gpd.GeoDataFrame,
     targets: gpd.GeoDataFrame,
@@ -222,6 +225,7 @@ def _nearest(geoms: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray
     return idx, dist
 
 
+@pauses_gc
 def bcp_proximity(parcels: gpd.GeoDataFrame, *, k: int = 1) -> gpd.GeoDataFrame:
     """Nearest land boundary control point(s) of every polygon.
 
@@ -256,6 +260,7 @@ def bcp_proximity(parcels: gpd.GeoDataFrame, *, k: int = 1) -> gpd.GeoDataFrame:
     return proximity(parcels, reference.control_points(), prefix="bcp_", k=k)
 
 
+@pauses_gc
 def rail_proximity(
     parcels: gpd.GeoDataFrame,
     *,
@@ -319,6 +324,7 @@ def _opening_years(stations: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame,
     return stations, opening
 
 
+@pauses_gc
 def rail_walk_year(
     parcels: gpd.GeoDataFrame,
     *,
@@ -414,6 +420,7 @@ def _nearest_by_year(
     return name_by_year, dist_by_year
 
 
+@pauses_gc
 def proximity_timeline(
     parcels: gpd.GeoDataFrame,
     *,
@@ -476,6 +483,7 @@ def proximity_timeline(
     return long
 
 
+@pauses_gc
 def assign_rail_timeline(
     parcels: gpd.GeoDataFrame,
     *,
@@ -536,6 +544,7 @@ def _rail_timeline(
     return out
 
 
+@pauses_gc
 def catchment_share(
     parcels: gpd.GeoDataFrame,
     targets: gpd.GeoDataFrame,
@@ -608,6 +617,7 @@ def _catchment_share(
     return np.clip(share, 0.0, 1.0)
 
 
+@pauses_gc
 def assign_access(
     parcels: gpd.GeoDataFrame,
     *,

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._threads import map_chunks
 from nmgeo.errors import InputError, LimitsError, SchemaError
 from nmgeo.packages import PackageResult
@@ -459,6 +460,7 @@ def _warn_unmatched(limits: pd.DataFrame, row: np.ndarray) -> None:
 # --------------------------------------------------------------------------- capacity
 
 
+@pauses_gc
 def assign_capacity(
     parcels: gpd.GeoDataFrame,
     limits: pd.DataFrame,
@@ -824,6 +826,7 @@ CAPACITY_COLUMNS = (
 """The columns :func:`package_capacity` adds to a package table."""
 
 
+@pauses_gc
 def package_capacity(
     result: PackageResult,
     capacity: pd.DataFrame,

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._geomops import difference, intersection, subtract_each, union_by
 from nmgeo._ids import combine_parts
 from nmgeo._overlaps import FINE_WIDTH, SLIVER_WIDTH, Checked, find_overlaps, recall
@@ -98,6 +99,7 @@ def is_fabric(parcels: pd.DataFrame) -> bool:
     return {"piece_id", "tenure", "zone_row"} <= set(parcels.columns)
 
 
+@pauses_gc
 def land_fabric(
     zones: gpd.GeoDataFrame,
     lots: gpd.GeoDataFrame | None = None,
@@ -257,6 +259,7 @@ def land_fabric(
     return out
 
 
+@pauses_gc
 def lot_extent(
     lots: gpd.GeoDataFrame, *, by: str | None = None, ratio: float = 0.3
 ) -> gpd.GeoDataFrame:

@@ -28,6 +28,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from nmgeo._accounts import ReadAccount, ZoneReadAccount, merge_accounts
 from nmgeo._crs import HK80, IMPLIED_CRS, as_hk80, ensure_crs
+from nmgeo._gc import pauses_gc
 from nmgeo._geojson import Facts as GeoJSONFacts
 from nmgeo._geojson import inspect as inspect_geojson
 from nmgeo._ids import N_ACCOUNT_IDS, combine_parts, ids_at
@@ -713,6 +714,7 @@ def _apply_geometry_checks(
     return gdf
 
 
+@pauses_gc
 def read_parcels(
     source: str | os.PathLike | gpd.GeoDataFrame,
     *,
@@ -1108,6 +1110,7 @@ def _parcel_id_column(
     return None
 
 
+@pauses_gc
 def read_zones(
     source: str | os.PathLike | gpd.GeoDataFrame | list | tuple,
     *,
@@ -1653,6 +1656,7 @@ def _choose_plan_copy(
     return dropped
 
 
+@pauses_gc
 def read_extent(
     source: str | os.PathLike | gpd.GeoDataFrame,
     *,
@@ -1696,6 +1700,7 @@ _HEIGHT_UNITS = {"mpd": "mPD", "m": "mPD", "storeys": "storeys", "storey": "stor
 _HEIGHT_VALUE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
 
 
+@pauses_gc
 def read_height_controls(
     source: str | os.PathLike | gpd.GeoDataFrame,
     *,

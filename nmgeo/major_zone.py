@@ -8,12 +8,14 @@ import pandas as pd
 
 from nmgeo import reference
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._overlay import dominant_overlap
 from nmgeo.errors import SchemaError
 
 __all__ = ["assign_major_zone"]
 
 
+@pauses_gc
 def assign_major_zone(
     parcels: gpd.GeoDataFrame,
     *,

@@ -25,6 +25,7 @@ from nmgeo import reference
 from nmgeo._assets import bundle
 from nmgeo._canvas import DECIMALS, _CanvasPolygons
 from nmgeo._crs import as_hk80, hk80_to_wgs84
+from nmgeo._gc import pauses_gc
 from nmgeo._limits import check_limit
 from nmgeo._outputs import write_atomic
 from nmgeo._sources import refuse_input
@@ -722,6 +723,7 @@ def _package_table(result: PackageResult, table: pd.DataFrame | None) -> gpd.Geo
     return out
 
 
+@pauses_gc
 def package_map(
     result: PackageResult,
     *,
@@ -892,6 +894,7 @@ def package_map(
 # --------------------------------------------------------------------------- parcel map
 
 
+@pauses_gc
 def parcel_map(
     parcels: gpd.GeoDataFrame,
     *,
@@ -1007,6 +1010,7 @@ _SITE_FIELDS = {
 _ROBUSTNESS_COLORS = ("#fee5d9", "#fb6a4a", "#67000d")
 
 
+@pauses_gc
 def robustness_map(
     sweep: ScenarioResult,
     *,

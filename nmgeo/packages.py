@@ -17,6 +17,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._geomops import union_by
 from nmgeo._limits import LIMITS, check_limit
 from nmgeo._overlaps import SLIVER_WIDTH
@@ -334,6 +335,7 @@ def _attach_facilities(
     return fac_group, com_group
 
 
+@pauses_gc
 def build_packages(
     land: gpd.GeoDataFrame,
     lots: gpd.GeoDataFrame | None = None,
@@ -951,6 +953,7 @@ def _sort_key(col: pd.Series) -> pd.Series:
     return col.astype(str)
 
 
+@pauses_gc
 def split_package(
     result: PackageResult,
     package_id: str,

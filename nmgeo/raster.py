@@ -25,6 +25,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from nmgeo._crs import HK80, _same_crs, as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._graphs import _colour_graph
 from nmgeo._limits import check_limit
 from nmgeo._outputs import replacing
@@ -322,6 +323,7 @@ def _nearest_point_distance(
     return out
 
 
+@pauses_gc
 def distance_raster(
     targets: gpd.GeoDataFrame,
     *,
@@ -1005,6 +1007,7 @@ def _log_zonal(count: np.ndarray, label: str, passes: int, n_small: int) -> None
     )
 
 
+@pauses_gc
 def zonal_stats(
     parcels: gpd.GeoDataFrame,
     raster: str | os.PathLike | Raster,
@@ -1126,6 +1129,7 @@ def zonal_stats(
 # --------------------------------------------------------------------------- terrain
 
 
+@pauses_gc
 def assign_terrain(parcels: gpd.GeoDataFrame, dem: str | os.PathLike | Raster) -> gpd.GeoDataFrame:
     """Add the mean elevation and mean slope of each parcel from a DEM.
 

@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._outputs import replacing_all
 from nmgeo._sources import refuse_input
 from nmgeo._units import UNITS, column_unit, with_units  # noqa: F401 (re-exported)
@@ -39,6 +40,7 @@ NONE_LABEL = "(none)"
 _AREA_COLUMNS = ("n_parcels", "area_m2", "area_ha", "share", "share_within")
 
 
+@pauses_gc
 def area_report(
     parcels: gpd.GeoDataFrame,
     *,

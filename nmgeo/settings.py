@@ -10,7 +10,16 @@ setting        environment variable  default
 ``assets``     ``NMGEO_ASSETS``      none: offline maps need a ``node_modules`` folder
 ``sample_dir`` ``NMGEO_SAMPLE_DIR``  ``sample_data/`` of a source checkout, else the cache
 ``cache_dir``  ``XDG_CACHE_HOME``    ``~/.cache``; nmgeo keeps its files in ``nmgeo/``
+``pause_gc``   ``NMGEO_PAUSE_GC``    True; ``0`` or ``False`` lets Python's cyclic garbage
+                                     collector run inside nmgeo's verbs
 ============== ===================== ======================================================
+
+While one of its verbs runs, nmgeo pauses Python's cyclic garbage collector (``gc``) and
+restores it as it was when the last verb running returns. Every shapely geometry is an
+object the collector tracks, so a step that makes a hundred thousand of them would
+otherwise set off full collections that walk every geometry alive, to free nothing: the
+steps make arrays, not reference cycles. The collector resumes as soon as the verb
+returns; set :data:`pause_gc` to False if your program must never have it paused.
 
 Nothing else changes behaviour behind the caller's back: in particular, a folder of map
 assets does not make maps offline by itself; pass ``offline=True`` (``--offline`` on the
@@ -38,7 +47,9 @@ __all__ = [
     "current_assets",
     "current_cache_dir",
     "current_sample_dir",
+    "current_pause_gc",
     "current_threads",
+    "pause_gc",
     "sample_dir",
     "threads",
 ]
@@ -51,10 +62,13 @@ assets: str | os.PathLike | None = None
 sample_dir: str | os.PathLike | None = None
 #: The base folder for generated files kept between runs (None: ``XDG_CACHE_HOME``).
 cache_dir: str | os.PathLike | None = None
+#: Pause Python's cyclic garbage collector while a verb runs (None: ``NMGEO_PAUSE_GC``).
+pause_gc: bool | None = None
 
 THREADS_ENV = "NMGEO_THREADS"
 ASSETS_ENV = "NMGEO_ASSETS"
 SAMPLE_DIR_ENV = "NMGEO_SAMPLE_DIR"
+PAUSE_GC_ENV = "NMGEO_PAUSE_GC"
 
 
 def current_threads() -> int:
@@ -85,6 +99,38 @@ def current_threads() -> int:
     if value.strip().isdigit() and int(value) > 0:
         return int(value)
     return max(1, os.cpu_count() or 1)
+
+
+def current_pause_gc() -> bool:
+    """Whether verbs pause the cyclic garbage collector: :data:`pause_gc`, else
+    ``NMGEO_PAUSE_GC``, else True.
+
+    Returns
+    -------
+    bool
+        False when :data:`pause_gc` is False, or it is None and ``NMGEO_PAUSE_GC`` is
+        ``0``, ``false``, ``no`` or ``off`` (any case).
+
+    Raises
+    ------
+    InputError
+        :data:`pause_gc` is set to something other than True, False or None.
+
+    Examples
+    --------
+    >>> from nmgeo import settings
+    >>> settings.pause_gc = False
+    >>> settings.current_pause_gc()
+    False
+    >>> settings.pause_gc = None
+    """
+    if pause_gc is not None:
+        if not isinstance(pause_gc, bool):
+            msg = f"nmgeo.settings.pause_gc must be True, False or None, not {pause_gc!r}"
+            raise InputError(msg)
+        return pause_gc
+    value = os.environ.get(PAUSE_GC_ENV, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 def current_assets() -> Path | None:

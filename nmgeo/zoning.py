@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nmgeo._crs import as_hk80
+from nmgeo._gc import pauses_gc
 from nmgeo._overlay import dominant_overlap
 from nmgeo._vocabulary import (
     LAND_USE_CLASSES,
@@ -117,6 +118,7 @@ def zones_with_land_use(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return assign_land_use(zones)
 
 
+@pauses_gc
 def assign_zoning(
     parcels: gpd.GeoDataFrame,
     zones: gpd.GeoDataFrame,

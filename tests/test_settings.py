@@ -18,6 +18,7 @@ from nmgeo.errors import InputError, SampleDataError
 def _reset():
     yield
     settings.threads = settings.assets = settings.sample_dir = settings.cache_dir = None
+    settings.pause_gc = None
 
 
 def test_threads_setting_wins_over_the_environment(monkeypatch):
